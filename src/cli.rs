@@ -1,0 +1,66 @@
+//! Command-line interface (clap derive only; no work here).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Grades a company's customers from transaction history: per-customer features (RFM, profit,
+/// payment behaviour), written as Parquet for BI tools.
+#[derive(Debug, Parser)]
+#[command(name = "tiering", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline file: load and clean transactions, compute customer features, write
+    /// Parquet tables and run.json into the output folder.
+    Run(RunArgs),
+    /// Write synthetic B2B transaction history (deterministic for a seed) as CSV or Parquet.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline file (TOML). Input paths inside it are relative to its folder.
+    #[arg(default_value = "pipelines/default.toml")]
+    pub pipeline: PathBuf,
+    /// Output folder (overrides [output] dir; default out/<pipeline name>). Replaced atomically
+    /// at the end of a successful run.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Evaluation date YYYY-MM-DD (overrides [features] as_of): transactions strictly before it
+    /// are used, recency is counted up to it.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// No progress lines on stderr.
+    #[arg(long, short, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail on stderr: per-file counts and the date formats chosen.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of customers.
+    #[arg(long, default_value_t = 1000)]
+    pub customers: usize,
+    /// Random seed: the same seed gives the same file.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Last day of the history, YYYY-MM-DD.
+    #[arg(long, default_value = "2025-12-31", value_name = "DATE")]
+    pub end: String,
+    /// Length of the history in days.
+    #[arg(long, default_value_t = 730)]
+    pub days: u32,
+    /// Output file; .csv or .parquet.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

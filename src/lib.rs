@@ -1,0 +1,16 @@
+//! `tiering`: grades a company's customers from transaction history.
+//!
+//! A run is a few pure steps over polars frames, wired by [`pipeline::run`]:
+//! [`load`] (the only reader) -> [`clean`] -> [`features`] -> [`output`] (the only writer).
+
+pub mod clean;
+pub mod cli;
+pub mod columns;
+pub mod config;
+pub mod error;
+pub mod features;
+pub mod generate;
+pub mod load;
+pub mod output;
+pub mod pipeline;
+pub mod progress;

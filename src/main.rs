@@ -1,0 +1,69 @@
+//! Thin entry point: parse the command line, call the library, print the error chain.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use tiering::cli::{Cli, Command, GenerateArgs, RunArgs};
+use tiering::config::{parse_iso_date, Pipeline};
+use tiering::generate::{generate_transactions, GenerateParams};
+use tiering::pipeline::{run, RunOptions};
+use tiering::progress::{thousands, Progress};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run_command(args),
+        Command::Generate(args) => generate_command(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command(args: RunArgs) -> Result<()> {
+    let progress = Progress::new(args.quiet, args.verbose);
+    let pipeline = Pipeline::load(&args.pipeline)?;
+    let as_of = match &args.as_of {
+        Some(s) => Some(parse_iso_date(s).map_err(|e| e.context("--as-of"))?),
+        None => None,
+    };
+    let opts = RunOptions {
+        out: args.out,
+        as_of,
+        today: chrono::Local::now().date_naive(),
+    };
+    let result = run(&pipeline, &opts, &progress)?;
+    progress.stage(
+        "done",
+        &format!(
+            "{} customers graded in {:.2}s -> {}",
+            thousands(result.metadata.customers),
+            progress.elapsed_secs(),
+            result.out_dir.display()
+        ),
+    );
+    Ok(())
+}
+
+fn generate_command(args: GenerateArgs) -> Result<()> {
+    let progress = Progress::new(args.quiet, false);
+    let params = GenerateParams {
+        customers: args.customers,
+        seed: args.seed,
+        end: parse_iso_date(&args.end).map_err(|e| e.context("--end"))?,
+        days: args.days,
+    };
+    let mut df = generate_transactions(&params)?;
+    progress.stage(
+        "generate",
+        &format!("{} transactions", thousands(df.height() as u64)),
+    );
+    tiering::output::write_data_file(&mut df, &args.out)?;
+    progress.stage("write", &format!("{}", args.out.display()));
+    Ok(())
+}
