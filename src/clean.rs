@@ -1,0 +1,315 @@
+//! Cleaning: decides for every normalised transaction whether it is kept, and why not.
+//! Pure: frames and parameters in, frames and counts out; the clock comes in as `today`.
+
+use anyhow::Result;
+use chrono::{Duration, NaiveDate};
+use polars::prelude::*;
+
+use crate::columns as c;
+use crate::config::{Cleaning, DropKeepError, DropOrError, DropOrKeep, ReturnPolicy};
+use crate::error::InputError;
+
+/// Why rows were left out, in the order the rules are applied (first match wins).
+pub const MISSING_CUSTOMER_ID: &str = "missing_customer_id";
+pub const MISSING_DATE: &str = "missing_date";
+pub const MISSING_AMOUNT: &str = "missing_amount";
+pub const NONPOSITIVE_PRICE: &str = "nonpositive_price";
+pub const FUTURE_DATE: &str = "future_date";
+pub const RETURN_DROPPED: &str = "return_dropped";
+pub const AFTER_AS_OF: &str = "after_as_of";
+pub const BEFORE_LOOKBACK: &str = "before_lookback";
+pub const NO_PURCHASE: &str = "customer_without_purchase";
+const REASONS: &[&str] = &[
+    MISSING_CUSTOMER_ID,
+    MISSING_DATE,
+    MISSING_AMOUNT,
+    NONPOSITIVE_PRICE,
+    FUTURE_DATE,
+    RETURN_DROPPED,
+    AFTER_AS_OF,
+    BEFORE_LOOKBACK,
+    NO_PURCHASE,
+];
+
+/// Parameters of one cleaning pass.
+#[derive(Debug, Clone)]
+pub struct CleanParams<'a> {
+    pub cleaning: &'a Cleaning,
+    /// Transactions on or after this day are left out; `None`: the day after the last one.
+    pub as_of: Option<NaiveDate>,
+    pub lookback_days: Option<u32>,
+    /// The calendar day of the run, for `future_dates`.
+    pub today: NaiveDate,
+    /// Rows read and exact duplicates removed while loading, for the quality table.
+    pub rows_read: u64,
+    pub duplicates: u64,
+}
+
+/// One line of `data_quality.parquet`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QualityRow {
+    pub step: String,
+    pub rows: u64,
+    /// `read`, `dropped`, `kept` or `info` (kept rows worth knowing about, e.g. netted returns).
+    pub action: &'static str,
+}
+
+/// The kept transactions and the account of what was dropped.
+pub struct Cleaned {
+    /// Kept rows with `is_return`; sorted as loaded.
+    pub transactions: DataFrame,
+    pub as_of: NaiveDate,
+    pub quality: Vec<QualityRow>,
+}
+
+/// Days since 1970-01-01, the physical value of a polars `Date`.
+pub fn epoch_days(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days() as i32
+}
+
+fn day_number(name: &str) -> Expr {
+    col(name).cast(DataType::Int32)
+}
+
+/// Applies the cleaning rules and picks `as_of`.
+pub fn clean_transactions(tx: DataFrame, p: &CleanParams) -> Result<Cleaned> {
+    let schema = tx.schema().clone();
+    let has = |n: &str| schema.get(n).is_some();
+    let cl = p.cleaning;
+
+    // A line is a return when its amount or quantity is negative or its invoice carries the
+    // cancellation prefix; prefixed lines are made negative whatever sign they were typed with.
+    let mut is_return = col(c::AMOUNT).lt(lit(0.0));
+    if has(c::QUANTITY) {
+        is_return = is_return.or(col(c::QUANTITY).lt(lit(0.0)));
+    }
+    if let (Some(prefix), true) = (&cl.return_invoice_prefix, has(c::INVOICE_ID)) {
+        is_return = is_return.or(col(c::INVOICE_ID)
+            .str()
+            .starts_with(lit(prefix.as_str()))
+            .fill_null(lit(false)));
+    }
+    let is_return = is_return.fill_null(lit(false));
+    let mut lf = tx.lazy().with_column(is_return.alias(c::IS_RETURN));
+    let signed = when(col(c::IS_RETURN))
+        .then(col(c::AMOUNT).abs() * lit(-1.0))
+        .otherwise(col(c::AMOUNT));
+    let mut fixes = vec![signed.alias(c::AMOUNT)];
+    if has(c::COST) {
+        fixes.push(
+            when(col(c::IS_RETURN))
+                .then(col(c::COST).abs() * lit(-1.0))
+                .otherwise(col(c::COST))
+                .alias(c::COST),
+        );
+    }
+    lf = lf.with_columns(fixes);
+
+    // Rules that do not depend on as_of, first match wins.
+    let price_bad = if has(c::UNIT_PRICE) {
+        col(c::UNIT_PRICE).lt_eq(lit(0.0))
+    } else {
+        col(c::AMOUNT).eq(lit(0.0))
+    };
+    let today = epoch_days(p.today);
+    let mut rules: Vec<(Expr, &str)> = vec![
+        (col(c::CUSTOMER_ID).is_null(), MISSING_CUSTOMER_ID),
+        (col(c::DATE).is_null(), MISSING_DATE),
+        (col(c::AMOUNT).is_null(), MISSING_AMOUNT),
+    ];
+    if cl.nonpositive_price != DropKeepError::Keep {
+        rules.push((price_bad.clone(), NONPOSITIVE_PRICE));
+    }
+    if cl.future_dates != DropKeepError::Keep {
+        rules.push((day_number(c::DATE).gt(lit(today)), FUTURE_DATE));
+    }
+    if cl.returns == ReturnPolicy::Drop {
+        rules.push((col(c::IS_RETURN), RETURN_DROPPED));
+    }
+    lf = lf.with_column(reason_expr(&rules).alias(c::DROP_REASON));
+    let df = lf.collect()?;
+
+    // Policies that turn a drop into an error look at the first offending row.
+    let fail_on = |reason: &str| -> Result<Option<(u64, String)>> {
+        let bad = df
+            .clone()
+            .lazy()
+            .filter(col(c::DROP_REASON).eq(lit(reason)))
+            .collect()?;
+        Ok((bad.height() > 0).then(|| (bad.height() as u64, describe_row(&bad, 0))))
+    };
+    if cl.missing_customer_id == DropOrError::Error {
+        if let Some((count, example)) = fail_on(MISSING_CUSTOMER_ID)? {
+            return Err(InputError::MissingCustomerId {
+                column: c::CUSTOMER_ID.into(),
+                count,
+                example,
+            }
+            .into());
+        }
+    }
+    if cl.nonpositive_price == DropKeepError::Error {
+        if let Some((count, example)) = fail_on(NONPOSITIVE_PRICE)? {
+            return Err(InputError::NonPositivePrice { count, example }.into());
+        }
+    }
+    if cl.future_dates == DropKeepError::Error {
+        if let Some((count, example)) = fail_on(FUTURE_DATE)? {
+            return Err(InputError::FutureDate {
+                count,
+                today: p.today.to_string(),
+                example,
+            }
+            .into());
+        }
+    }
+
+    let as_of = match p.as_of {
+        Some(d) => d,
+        None => {
+            let last = df
+                .clone()
+                .lazy()
+                .filter(col(c::DROP_REASON).is_null())
+                .select([day_number(c::DATE).max()])
+                .collect()?;
+            let last = last.columns()[0].i32()?.get(0);
+            match last {
+                Some(days) => {
+                    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
+                        + Duration::days(days as i64 + 1)
+                }
+                None => return Err(InputError::NothingLeft { read: p.rows_read }.into()),
+            }
+        }
+    };
+
+    // Window rules, then customers left with returns only (nothing to grade them on).
+    let mut window = day_number(c::DATE).gt_eq(lit(epoch_days(as_of)));
+    let mut window_rules = vec![(window.clone(), AFTER_AS_OF)];
+    if let Some(days) = p.lookback_days {
+        window = day_number(c::DATE).lt(lit(epoch_days(as_of) - days as i32));
+        window_rules.push((window, BEFORE_LOOKBACK));
+    }
+    let kept_so_far = col(c::DROP_REASON)
+        .is_null()
+        .and(reason_expr(&window_rules).is_null());
+    let buys = kept_so_far
+        .clone()
+        .and(col(c::AMOUNT).gt(lit(0.0)))
+        .cast(DataType::UInt32)
+        .sum()
+        .over([col(c::CUSTOMER_ID)])?;
+    let df = df
+        .lazy()
+        .with_column(
+            when(col(c::DROP_REASON).is_not_null())
+                .then(col(c::DROP_REASON))
+                .otherwise(reason_expr(&window_rules))
+                .alias(c::DROP_REASON),
+        )
+        .with_column(
+            when(col(c::DROP_REASON).is_null().and(buys.eq(lit(0u32))))
+                .then(lit(NO_PURCHASE))
+                .otherwise(col(c::DROP_REASON))
+                .alias(c::DROP_REASON),
+        )
+        .collect()?;
+
+    let counts = df
+        .clone()
+        .lazy()
+        .group_by([col(c::DROP_REASON)])
+        .agg([len().alias("n")])
+        .collect()?;
+    let count_of = |reason: Option<&str>| -> u64 {
+        let r = counts.column(c::DROP_REASON).unwrap().str().unwrap();
+        let n = counts.column("n").unwrap().idx().unwrap();
+        r.iter()
+            .zip(n.iter())
+            .find(|(x, _)| *x == reason)
+            .and_then(|(_, n)| n)
+            .unwrap_or(0) as u64
+    };
+
+    let kept = df
+        .lazy()
+        .filter(col(c::DROP_REASON).is_null())
+        .drop(cols([c::DROP_REASON]))
+        .collect()?;
+    let kept_rows = kept.height() as u64;
+    if kept_rows == 0 {
+        return Err(InputError::NothingLeft { read: p.rows_read }.into());
+    }
+    let returns_kept = kept
+        .column(c::IS_RETURN)?
+        .bool()?
+        .iter()
+        .filter(|b| *b == Some(true))
+        .count() as u64;
+
+    let mut quality = vec![QualityRow {
+        step: "read".into(),
+        rows: p.rows_read,
+        action: "read",
+    }];
+    quality.push(QualityRow {
+        step: "exact_duplicate".into(),
+        rows: p.duplicates,
+        action: if cl.duplicates == DropOrKeep::Drop {
+            "dropped"
+        } else {
+            "info"
+        },
+    });
+    for reason in REASONS {
+        quality.push(QualityRow {
+            step: (*reason).into(),
+            rows: count_of(Some(reason)),
+            action: "dropped",
+        });
+    }
+    quality.push(QualityRow {
+        step: "return_netted".into(),
+        rows: returns_kept,
+        action: "info",
+    });
+    quality.push(QualityRow {
+        step: "kept".into(),
+        rows: kept_rows,
+        action: "kept",
+    });
+    Ok(Cleaned {
+        transactions: kept,
+        as_of,
+        quality,
+    })
+}
+
+/// `when(rule1) -> reason1, when(rule2) -> reason2, ... otherwise null`.
+fn reason_expr(rules: &[(Expr, &str)]) -> Expr {
+    let mut expr = lit(NULL).cast(DataType::String);
+    for (cond, reason) in rules.iter().rev() {
+        expr = when(cond.clone()).then(lit(*reason)).otherwise(expr);
+    }
+    expr
+}
+
+/// A short human description of one transaction row, for error messages.
+fn describe_row(df: &DataFrame, i: usize) -> String {
+    let mut parts = Vec::new();
+    for name in [
+        c::INVOICE_ID,
+        c::CUSTOMER_ID,
+        c::DATE,
+        c::AMOUNT,
+        c::UNIT_PRICE,
+    ] {
+        if let Ok(col) = df.column(name) {
+            if let Ok(v) = col.get(i) {
+                parts.push(format!("{name}={v}"));
+            }
+        }
+    }
+    format!("[{}]", parts.join(", "))
+}

@@ -1,0 +1,716 @@
+//! The only place that reads input files: resolves paths and globs, decodes CSV encodings,
+//! checks the schema against the pipeline's column map, parses dates and numbers, and returns
+//! one normalised transaction frame. It never filters rows (that is `clean`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{NaiveDate, NaiveDateTime};
+use polars::prelude::*;
+
+use crate::columns as c;
+use crate::config::{CostColumn, CsvOptions, DropOrKeep, InputFormat, Pipeline, ValueColumns};
+use crate::error::InputError;
+
+/// One input file and what was read from it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub format: &'static str,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Exact duplicate rows removed (all columns of the file equal).
+    pub duplicates: u64,
+}
+
+/// The normalised transactions of all input files, not yet cleaned.
+pub struct Loaded {
+    /// Columns: see `crate::columns` (`customer_id`, `date`, `amount`, ... ) and `is_return`.
+    pub transactions: DataFrame,
+    pub files: Vec<InputFile>,
+    /// The date format used per date role (`None` when the column was already a date).
+    pub date_formats: Vec<(String, Option<String>)>,
+}
+
+impl Loaded {
+    pub fn rows_read(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+    pub fn duplicates(&self) -> u64 {
+        self.files.iter().map(|f| f.duplicates).sum()
+    }
+}
+
+/// Formats tried, in order, when `date_format` is `auto`. Day-first and month-first are both
+/// tried; a column that fits both is ambiguous and must be pinned in the pipeline file.
+const DATE_FORMATS: &[&str] = &[
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%m/%d/%Y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%d-%m-%Y",
+    "%Y%m%d",
+];
+
+/// How many values of a date column are looked at to pick its format.
+const DATE_SAMPLE: usize = 2000;
+
+/// Reads every input file of the pipeline.
+pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
+    let paths = resolve_inputs(&p.inputs, &p.source_path)?;
+    let mut frames = Vec::with_capacity(paths.len());
+    let mut files = Vec::with_capacity(paths.len());
+    let mut date_formats: Vec<(String, Option<String>)> = Vec::new();
+    for path in &paths {
+        let format = file_format(path, p.format)?;
+        let raw = scan_file(path, format, &p.csv)?;
+        let schema = raw
+            .clone()
+            .collect_schema()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("reading the header of {}", path.display()))?;
+        check_columns(path, &schema, p)?;
+
+        // Formats are chosen on the first file and reused, so all files parse alike.
+        if date_formats.is_empty() {
+            date_formats = choose_date_formats(path, &raw, &schema, p)?;
+        }
+        let rows = check_values(path, &raw, &schema, p, &date_formats)?;
+        if rows == 0 {
+            return Err(InputError::NoRows { file: path.clone() }.into());
+        }
+        let deduped = match p.cleaning.duplicates {
+            DropOrKeep::Drop => raw.unique_stable(None, UniqueKeepStrategy::First),
+            DropOrKeep::Keep => raw,
+        };
+        let df = normalise(deduped, &schema, p, &date_formats)?
+            .collect()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("reading {}", path.display()))?;
+        files.push(InputFile {
+            path: path.clone(),
+            format: match format {
+                InputFormat::Parquet => "parquet",
+                _ => "csv",
+            },
+            rows,
+            duplicates: rows - df.height() as u64,
+        });
+        frames.push(df);
+    }
+    let mut transactions = frames.remove(0);
+    for df in frames {
+        transactions
+            .vstack_mut(&df)
+            .map_err(anyhow::Error::from)
+            .context("stacking input files (their column types differ)")?;
+    }
+    transactions.rechunk_mut();
+    Ok(Loaded {
+        transactions,
+        files,
+        date_formats,
+    })
+}
+
+/// Expands globs and folders; every pattern must match at least one file.
+pub fn resolve_inputs(patterns: &[PathBuf], pipeline: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for pat in patterns {
+        let s = pat.to_string_lossy();
+        if s.contains(['*', '?', '[']) {
+            let mut matched: Vec<PathBuf> = glob::glob(&s)
+                .with_context(|| format!("bad glob pattern {s:?} in [input] paths"))?
+                .filter_map(|r| r.ok())
+                .filter(|p| p.is_file())
+                .collect();
+            matched.sort();
+            if matched.is_empty() {
+                return Err(InputError::NoMatch {
+                    pattern: s.into_owned(),
+                    pipeline: pipeline.to_path_buf(),
+                }
+                .into());
+            }
+            out.extend(matched);
+        } else if pat.is_dir() {
+            let mut matched = Vec::new();
+            collect_data_files(pat, &mut matched)?;
+            matched.sort();
+            if matched.is_empty() {
+                return Err(InputError::NoMatch {
+                    pattern: format!("{s}/**/*.{{csv,parquet}}"),
+                    pipeline: pipeline.to_path_buf(),
+                }
+                .into());
+            }
+            out.extend(matched);
+        } else if pat.is_file() {
+            out.push(pat.clone());
+        } else {
+            return Err(InputError::MissingFile {
+                file: pat.clone(),
+                pipeline: pipeline.to_path_buf(),
+            }
+            .into());
+        }
+    }
+    Ok(out)
+}
+
+fn collect_data_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_data_files(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("csv" | "parquet" | "pq")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn file_format(path: &Path, configured: InputFormat) -> Result<InputFormat> {
+    if configured != InputFormat::Auto {
+        return Ok(configured);
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "parquet" | "pq" => Ok(InputFormat::Parquet),
+        "csv" | "txt" | "tsv" => Ok(InputFormat::Csv),
+        _ => Err(InputError::UnknownFormat {
+            file: path.to_path_buf(),
+        }
+        .into()),
+    }
+}
+
+/// Opens one file lazily. CSV columns are all read as text so that every parse failure can be
+/// reported with the offending value instead of a type-inference guess.
+fn scan_file(path: &Path, format: InputFormat, csv: &CsvOptions) -> Result<LazyFrame> {
+    let meta = std::fs::metadata(path).with_context(|| format!("opening {}", path.display()))?;
+    if meta.len() == 0 {
+        return Err(InputError::EmptyFile {
+            file: path.to_path_buf(),
+        }
+        .into());
+    }
+    let lf = match format {
+        InputFormat::Parquet => LazyFrame::scan_parquet(path_ref(path), Default::default())
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("opening Parquet file {}", path.display()))?,
+        _ => {
+            let encoding = encoding_rs::Encoding::for_label(csv.encoding.as_bytes())
+                .unwrap_or(encoding_rs::UTF_8);
+            let reader = if encoding == encoding_rs::UTF_8 {
+                LazyCsvReader::new(path_ref(path))
+            } else {
+                // polars reads UTF-8 only: decode other encodings into memory first.
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let (text, _, had_errors) = encoding.decode(&bytes);
+                if had_errors {
+                    return Err(InputError::Encoding {
+                        file: path.to_path_buf(),
+                        encoding: csv.encoding.clone(),
+                    }
+                    .into());
+                }
+                let buf = polars_buffer::Buffer::from(text.into_owned().into_bytes());
+                LazyCsvReader::new_with_sources(ScanSources::Buffers(Arc::from(vec![buf])))
+            };
+            let nulls = if csv.null_values.is_empty() {
+                None
+            } else {
+                Some(NullValues::AllColumns(
+                    csv.null_values.iter().map(|s| s.as_str().into()).collect(),
+                ))
+            };
+            reader
+                .with_has_header(true)
+                .with_separator(csv.delimiter)
+                .with_infer_schema_length(Some(0))
+                .with_null_values(nulls)
+                .with_missing_is_null(true)
+                .finish()
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("opening CSV file {}", path.display()))?
+        }
+    };
+    // A byte-order mark that survived decoding would glue itself to the first column name.
+    let schema = lf
+        .clone()
+        .collect_schema()
+        .map_err(|e| InputError::Unreadable {
+            file: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let bom: Vec<(String, String)> = schema
+        .iter_names()
+        .filter(|n| n.starts_with('\u{feff}'))
+        .map(|n| (n.to_string(), n.trim_start_matches('\u{feff}').to_string()))
+        .collect();
+    Ok(if bom.is_empty() {
+        lf
+    } else {
+        let (old, new): (Vec<_>, Vec<_>) = bom.into_iter().unzip();
+        lf.rename(old, new, true)
+    })
+}
+
+fn path_ref(path: &Path) -> PlRefPath {
+    PlRefPath::new(path.to_string_lossy().as_ref())
+}
+
+/// The mapped columns of the pipeline, as (role, user column) pairs.
+fn mapped_columns(p: &Pipeline) -> Vec<(&'static str, &str)> {
+    let cols = &p.columns;
+    let mut v = vec![
+        (c::CUSTOMER_ID, cols.customer_id.as_str()),
+        (c::DATE, cols.date.as_str()),
+    ];
+    if let Some(x) = &cols.invoice_id {
+        v.push((c::INVOICE_ID, x));
+    }
+    match &cols.value {
+        ValueColumns::Amount { amount, quantity } => {
+            v.push((c::AMOUNT, amount));
+            if let Some(q) = quantity {
+                v.push((c::QUANTITY, q));
+            }
+        }
+        ValueColumns::QuantityPrice {
+            quantity,
+            unit_price,
+        } => {
+            v.push((c::QUANTITY, quantity));
+            v.push((c::UNIT_PRICE, unit_price));
+        }
+    }
+    match &cols.cost {
+        Some(CostColumn::UnitCost(x)) => v.push(("unit_cost", x)),
+        Some(CostColumn::LineCost(x)) => v.push(("cost", x)),
+        Some(CostColumn::LineProfit(x)) => v.push(("profit", x)),
+        None => {}
+    }
+    if let Some(x) = &cols.due_date {
+        v.push((c::DUE_DATE, x));
+    }
+    if let Some(x) = &cols.paid_date {
+        v.push((c::PAID_DATE, x));
+    }
+    if let Some(x) = &cols.region {
+        v.push((c::REGION, x));
+    }
+    v
+}
+
+fn check_columns(path: &Path, schema: &Schema, p: &Pipeline) -> Result<()> {
+    for (role, name) in mapped_columns(p) {
+        if schema.get(name).is_none() {
+            let available: Vec<String> = schema.iter_names().map(|n| format!("{n:?}")).collect();
+            return Err(InputError::MissingColumn {
+                file: path.to_path_buf(),
+                role: role.to_string(),
+                column: name.to_string(),
+                available: available.join(", "),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn is_date_role(role: &str) -> bool {
+    role == c::DATE || role == c::DUE_DATE || role == c::PAID_DATE
+}
+
+/// Picks the date format of every text date column from a sample of its values.
+fn choose_date_formats(
+    path: &Path,
+    raw: &LazyFrame,
+    schema: &Schema,
+    p: &Pipeline,
+) -> Result<Vec<(String, Option<String>)>> {
+    let mut out = Vec::new();
+    for (role, name) in mapped_columns(p)
+        .into_iter()
+        .filter(|(r, _)| is_date_role(r))
+    {
+        let dtype = schema.get(name).cloned().unwrap_or(DataType::Null);
+        match dtype {
+            DataType::Date | DataType::Datetime(_, _) => {
+                out.push((role.to_string(), None));
+                continue;
+            }
+            DataType::String => {}
+            other => {
+                return Err(InputError::NotADate {
+                    file: path.to_path_buf(),
+                    column: name.to_string(),
+                    dtype: format!("{other}"),
+                }
+                .into())
+            }
+        }
+        if let Some(f) = &p.date_format {
+            out.push((role.to_string(), Some(f.clone())));
+            continue;
+        }
+        let sample = raw
+            .clone()
+            .select([col(name)])
+            .drop_nulls(None)
+            .limit(DATE_SAMPLE as IdxSize)
+            .collect()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("reading column {name:?} of {}", path.display()))?;
+        let values: Vec<String> = sample
+            .column(name)?
+            .str()?
+            .iter()
+            .flatten()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if values.is_empty() {
+            // Nothing to detect from (e.g. no invoice is paid yet): ISO is as good as any.
+            out.push((role.to_string(), Some("%Y-%m-%d".to_string())));
+            continue;
+        }
+        let fits: Vec<&str> = DATE_FORMATS
+            .iter()
+            .copied()
+            .filter(|f| values.iter().all(|v| parses_with(v, f)))
+            .collect();
+        let format = match fits.as_slice() {
+            [] => {
+                let example = values
+                    .iter()
+                    .find(|v| !DATE_FORMATS.iter().any(|f| parses_with(v, f)))
+                    .unwrap_or(&values[0]);
+                return Err(InputError::UnknownDateFormat {
+                    file: path.to_path_buf(),
+                    column: name.to_string(),
+                    example: example.clone(),
+                }
+                .into());
+            }
+            [one] => one.to_string(),
+            [first, ..] => {
+                let dmy = fits.iter().any(|f| f.starts_with("%d/"));
+                let mdy = fits.iter().any(|f| f.starts_with("%m/"));
+                if dmy && mdy {
+                    return Err(InputError::AmbiguousDateFormat {
+                        file: path.to_path_buf(),
+                        column: name.to_string(),
+                        example: values[0].clone(),
+                    }
+                    .into());
+                }
+                first.to_string()
+            }
+        };
+        out.push((role.to_string(), Some(format)));
+    }
+    Ok(out)
+}
+
+fn has_time(format: &str) -> bool {
+    ["%H", "%M", "%S", "%T", "%I", "%p", "%R"]
+        .iter()
+        .any(|d| format.contains(d))
+}
+
+fn parses_with(v: &str, format: &str) -> bool {
+    if has_time(format) {
+        NaiveDateTime::parse_from_str(v, format).is_ok()
+    } else {
+        NaiveDate::parse_from_str(v, format).is_ok()
+    }
+}
+
+/// Expression turning the raw column into a `Date`, nulls where it does not parse.
+fn date_expr(name: &str, dtype: &DataType, format: Option<&str>) -> Expr {
+    match (dtype, format) {
+        (DataType::Date, _) => col(name),
+        (DataType::Datetime(_, _), _) => col(name).cast(DataType::Date),
+        (_, Some(f)) => {
+            let opts = StrptimeOptions {
+                format: Some(f.into()),
+                strict: false,
+                exact: true,
+                cache: true,
+            };
+            let s = col(name)
+                .cast(DataType::String)
+                .str()
+                .strip_chars(lit(NULL));
+            if has_time(f) {
+                s.str()
+                    .to_datetime(Some(TimeUnit::Microseconds), None, opts, lit("raise"))
+                    .cast(DataType::Date)
+            } else {
+                s.str().to_date(opts)
+            }
+        }
+        (_, None) => col(name).cast(DataType::Date),
+    }
+}
+
+/// Expression turning the raw column into `Float64`, nulls where it does not parse.
+fn number_expr(name: &str, dtype: &DataType, decimal_comma: bool) -> Expr {
+    if dtype.is_primitive_numeric() {
+        return col(name).cast(DataType::Float64);
+    }
+    let mut s = col(name)
+        .cast(DataType::String)
+        .str()
+        .strip_chars(lit(NULL));
+    if decimal_comma {
+        s = s
+            .str()
+            .replace_all(lit("."), lit(""), true)
+            .str()
+            .replace_all(lit(","), lit("."), true);
+    }
+    s.cast(DataType::Float64)
+}
+
+/// Text identifiers: trimmed, empty as missing, whole floats (`17850.0`) as integers.
+fn id_expr(name: &str, dtype: &DataType, normalise: bool) -> Expr {
+    let base = if dtype.is_float() && normalise {
+        // Float IDs come from spreadsheets; they are whole numbers in disguise.
+        col(name).cast(DataType::Int64).cast(DataType::String)
+    } else {
+        col(name).cast(DataType::String)
+    };
+    let trimmed = base.str().strip_chars(lit(NULL));
+    let trimmed = if normalise {
+        trimmed.str().strip_suffix(lit(".0"))
+    } else {
+        trimmed
+    };
+    when(trimmed.clone().eq(lit("")))
+        .then(lit(NULL).cast(DataType::String))
+        .otherwise(trimmed)
+}
+
+fn date_format_of<'a>(formats: &'a [(String, Option<String>)], role: &str) -> Option<&'a str> {
+    formats
+        .iter()
+        .find(|(r, _)| r == role)
+        .and_then(|(_, f)| f.as_deref())
+}
+
+/// Selects the mapped columns under their role names, parsed to their types.
+fn normalise(
+    raw: LazyFrame,
+    schema: &Schema,
+    p: &Pipeline,
+    formats: &[(String, Option<String>)],
+) -> Result<LazyFrame> {
+    let dt = |name: &str| schema.get(name).cloned().unwrap_or(DataType::String);
+    let cols = &p.columns;
+    let dc = p.csv.decimal_comma;
+    let norm = p.cleaning.normalize_customer_id;
+    let mut exprs = vec![
+        id_expr(&cols.customer_id, &dt(&cols.customer_id), norm).alias(c::CUSTOMER_ID),
+        date_expr(
+            &cols.date,
+            &dt(&cols.date),
+            date_format_of(formats, c::DATE),
+        )
+        .alias(c::DATE),
+    ];
+    if let Some(x) = &cols.invoice_id {
+        exprs.push(id_expr(x, &dt(x), false).alias(c::INVOICE_ID));
+    }
+    let quantity = match &cols.value {
+        ValueColumns::Amount { amount, quantity } => {
+            exprs.push(number_expr(amount, &dt(amount), dc).alias(c::AMOUNT));
+            quantity.as_ref().map(|q| number_expr(q, &dt(q), dc))
+        }
+        ValueColumns::QuantityPrice {
+            quantity,
+            unit_price,
+        } => {
+            let q = number_expr(quantity, &dt(quantity), dc);
+            let u = number_expr(unit_price, &dt(unit_price), dc);
+            exprs.push(u.clone().alias(c::UNIT_PRICE));
+            exprs.push((q.clone() * u).alias(c::AMOUNT));
+            Some(q)
+        }
+    };
+    if let Some(q) = &quantity {
+        exprs.push(q.clone().alias(c::QUANTITY));
+    }
+    match &cols.cost {
+        Some(CostColumn::UnitCost(x)) => {
+            let q = quantity
+                .clone()
+                .expect("validated: unit_cost needs quantity");
+            exprs.push((q * number_expr(x, &dt(x), dc)).alias(c::COST));
+        }
+        Some(CostColumn::LineCost(x)) => exprs.push(number_expr(x, &dt(x), dc).alias(c::COST)),
+        Some(CostColumn::LineProfit(x)) => {
+            let amount = match &cols.value {
+                ValueColumns::Amount { amount, .. } => number_expr(amount, &dt(amount), dc),
+                ValueColumns::QuantityPrice {
+                    quantity,
+                    unit_price,
+                } => {
+                    number_expr(quantity, &dt(quantity), dc)
+                        * number_expr(unit_price, &dt(unit_price), dc)
+                }
+            };
+            exprs.push((amount - number_expr(x, &dt(x), dc)).alias(c::COST));
+        }
+        None => {}
+    }
+    for (role, name) in [
+        (c::DUE_DATE, &cols.due_date),
+        (c::PAID_DATE, &cols.paid_date),
+    ] {
+        if let Some(x) = name {
+            exprs.push(date_expr(x, &dt(x), date_format_of(formats, role)).alias(role));
+        }
+    }
+    if let Some(x) = &cols.region {
+        exprs.push(id_expr(x, &dt(x), false).alias(c::REGION));
+    }
+    Ok(raw.select(exprs))
+}
+
+/// Counts the rows of one file and fails on the first value that does not parse, naming the
+/// file, the column, an example and what to change. Returns the file's row count.
+fn check_values(
+    path: &Path,
+    raw: &LazyFrame,
+    schema: &Schema,
+    p: &Pipeline,
+    formats: &[(String, Option<String>)],
+) -> Result<u64> {
+    // (role, user column) for every column that is parsed from text.
+    let mut checks: Vec<(&str, &str)> = Vec::new();
+    for (role, name) in mapped_columns(p) {
+        let dtype = schema.get(name).cloned().unwrap_or(DataType::String);
+        let parsed_from_text = dtype == DataType::String
+            && (is_date_role(role)
+                || matches!(
+                    role,
+                    "amount" | "quantity" | "unit_price" | "unit_cost" | "cost" | "profit"
+                ));
+        if parsed_from_text {
+            checks.push((role, name));
+        }
+    }
+    // Parsed roles that are derived (amount from quantity x price, cost) are checked through
+    // their sources, so the check runs on the raw columns with the same parsers.
+    let mut aggs = vec![len().alias("__rows")];
+    for (i, (role, name)) in checks.iter().enumerate() {
+        let dtype = schema.get(name).cloned().unwrap_or(DataType::String);
+        let parsed = if is_date_role(role) {
+            date_expr(name, &dtype, date_format_of(formats, role))
+        } else {
+            number_expr(name, &dtype, p.csv.decimal_comma)
+        };
+        let raw_text = col(*name).str().strip_chars(lit(NULL));
+        let bad = raw_text
+            .clone()
+            .is_not_null()
+            .and(raw_text.clone().neq(lit("")))
+            .and(parsed.is_null());
+        aggs.push(bad.clone().sum().alias(format!("__bad{i}")));
+        aggs.push(raw_text.filter(bad).first().alias(format!("__ex{i}")));
+    }
+    let df = raw
+        .clone()
+        .select(aggs)
+        .collect()
+        .map_err(|e| InputError::Unreadable {
+            file: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let rows = df
+        .column("__rows")?
+        .cast(&DataType::UInt64)?
+        .u64()?
+        .get(0)
+        .unwrap_or(0);
+    for (i, (role, name)) in checks.iter().enumerate() {
+        let bad = df
+            .column(&format!("__bad{i}"))?
+            .cast(&DataType::UInt64)?
+            .u64()?
+            .get(0)
+            .unwrap_or(0);
+        if bad == 0 {
+            continue;
+        }
+        let example = df
+            .column(&format!("__ex{i}"))?
+            .str()?
+            .get(0)
+            .unwrap_or("")
+            .to_string();
+        return Err(if is_date_role(role) {
+            InputError::BadDate {
+                file: path.to_path_buf(),
+                column: name.to_string(),
+                count: bad,
+                example,
+                format: date_format_of(formats, role).unwrap_or("").to_string(),
+            }
+        } else {
+            InputError::BadNumber {
+                file: path.to_path_buf(),
+                column: name.to_string(),
+                count: bad,
+                example,
+                decimal_comma: p.csv.decimal_comma,
+            }
+        }
+        .into());
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_formats_parse_real_examples() {
+        assert!(parses_with("2010-12-01 08:26:00", "%Y-%m-%d %H:%M:%S"));
+        assert!(parses_with("11/8/2018", "%m/%d/%Y"));
+        assert!(!parses_with("11/28/2018", "%d/%m/%Y"));
+        assert!(!parses_with("2010-12-01", "%Y-%m-%d %H:%M:%S"));
+    }
+
+    #[test]
+    fn time_directives_detected() {
+        assert!(has_time("%m/%d/%Y %H:%M"));
+        assert!(!has_time("%d.%m.%Y"));
+    }
+}
