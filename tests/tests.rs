@@ -1,0 +1,525 @@
+//! Integration tests: the built binary on small fixtures, outputs read back with the `parquet`
+//! and `arrow` crates and compared with values computed by hand (see each fixture's comments).
+
+mod util;
+
+use std::path::Path;
+
+use util::*;
+
+/// Expected features of one customer, computed by hand from `tests/fixtures/basic`.
+struct Expected {
+    id: &'static str,
+    recency: i64,
+    frequency: i64,
+    purchase_days: i64,
+    monetary: f64,
+    gross: f64,
+    returned: f64,
+    return_rate: f64,
+    aov: f64,
+    first: &'static str,
+    last: &'static str,
+    tenure: i64,
+    between: Option<f64>,
+    profit: f64,
+    margin: f64,
+    invoices_due: i64,
+    on_time: Option<f64>,
+    days_late: Option<f64>,
+    overdue_invoices: i64,
+    overdue_amount: f64,
+    oldest_overdue: i64,
+    region: &'static str,
+}
+
+const BASIC: [Expected; 3] = [
+    // 17850.0 in the file: a float ID normalised. One purchase 2023-01-15 of 4 x 25 at cost 15,
+    // paid on its due date. 2023-01-15 -> 2024-04-01 is 442 days.
+    Expected {
+        id: "17850",
+        recency: 442,
+        frequency: 1,
+        purchase_days: 1,
+        monetary: 100.0,
+        gross: 100.0,
+        returned: 0.0,
+        return_rate: 0.0,
+        aov: 100.0,
+        first: "2023-01-15",
+        last: "2023-01-15",
+        tenure: 442,
+        between: None,
+        profit: 40.0,
+        margin: 0.4,
+        invoices_due: 1,
+        on_time: Some(1.0),
+        days_late: Some(0.0),
+        overdue_invoices: 0,
+        overdue_amount: 0.0,
+        oldest_overdue: 0,
+        region: "North",
+    },
+    // A: invoices 1001 (20 + 30, duplicate line dropped), 1002 (50, paid 4 days late),
+    // credit note C1002 (-10), 1003 (100, unpaid, due 2024-03-25: 7 days overdue on 04-01).
+    Expected {
+        id: "A",
+        recency: 21,
+        frequency: 3,
+        purchase_days: 3,
+        monetary: 190.0,
+        gross: 200.0,
+        returned: 10.0,
+        return_rate: 0.05,
+        aov: 190.0 / 3.0,
+        first: "2024-01-10",
+        last: "2024-03-11",
+        tenure: 82,
+        between: Some(30.5),
+        profit: 64.0,
+        margin: 64.0 / 190.0,
+        invoices_due: 3,
+        on_time: Some(1.0 / 3.0),
+        days_late: Some(2.0),
+        overdue_invoices: 1,
+        overdue_amount: 100.0,
+        oldest_overdue: 7,
+        region: "North",
+    },
+    // B: two invoices the same day; 1005 is paid 2024-04-05, after as_of, so at as_of it is
+    // 1 day overdue and its payment is not known yet.
+    Expected {
+        id: "B",
+        recency: 31,
+        frequency: 2,
+        purchase_days: 1,
+        monetary: 60.0,
+        gross: 60.0,
+        returned: 0.0,
+        return_rate: 0.0,
+        aov: 30.0,
+        first: "2024-03-01",
+        last: "2024-03-01",
+        tenure: 31,
+        between: None,
+        profit: 12.0,
+        margin: 0.2,
+        invoices_due: 2,
+        on_time: Some(0.5),
+        days_late: Some(0.0),
+        overdue_invoices: 1,
+        overdue_amount: 10.0,
+        oldest_overdue: 1,
+        region: "East",
+    },
+];
+
+#[test]
+fn basic_fixture_every_feature_of_every_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&fixture("basic/pipeline.toml"), &out, &[]);
+    let t = read_parquet(&out.join("customers.parquet"));
+    assert_eq!(
+        t.rows(),
+        3,
+        "customers D, E, F and the ID-less row are left out"
+    );
+    assert_eq!(
+        t.strs("customer_id"),
+        vec![Some("17850".into()), Some("A".into()), Some("B".into())]
+    );
+    for e in &BASIC {
+        let i = t.row_of(e.id);
+        let who = e.id;
+        assert_eq!(t.i64s("recency_days")[i], Some(e.recency), "{who} recency");
+        assert_eq!(t.i64s("frequency")[i], Some(e.frequency), "{who} frequency");
+        assert_eq!(
+            t.i64s("purchase_days")[i],
+            Some(e.purchase_days),
+            "{who} purchase_days"
+        );
+        close(
+            t.f64s("monetary")[i],
+            Some(e.monetary),
+            &format!("{who} monetary"),
+        );
+        close(
+            t.f64s("gross_revenue")[i],
+            Some(e.gross),
+            &format!("{who} gross"),
+        );
+        close(
+            t.f64s("returned_value")[i],
+            Some(e.returned),
+            &format!("{who} returned"),
+        );
+        close(
+            t.f64s("return_rate")[i],
+            Some(e.return_rate),
+            &format!("{who} return_rate"),
+        );
+        close(
+            t.f64s("avg_order_value")[i],
+            Some(e.aov),
+            &format!("{who} aov"),
+        );
+        assert_eq!(
+            t.dates("first_purchase")[i].as_deref(),
+            Some(e.first),
+            "{who} first"
+        );
+        assert_eq!(
+            t.dates("last_purchase")[i].as_deref(),
+            Some(e.last),
+            "{who} last"
+        );
+        assert_eq!(t.i64s("tenure_days")[i], Some(e.tenure), "{who} tenure");
+        close(
+            t.f64s("mean_days_between_purchases")[i],
+            e.between,
+            &format!("{who} between"),
+        );
+        close(
+            t.f64s("profit")[i],
+            Some(e.profit),
+            &format!("{who} profit"),
+        );
+        close(
+            t.f64s("margin")[i],
+            Some(e.margin),
+            &format!("{who} margin"),
+        );
+        assert_eq!(
+            t.i64s("invoices_due")[i],
+            Some(e.invoices_due),
+            "{who} invoices_due"
+        );
+        close(
+            t.f64s("on_time_payment_rate")[i],
+            e.on_time,
+            &format!("{who} on_time"),
+        );
+        close(
+            t.f64s("mean_days_late")[i],
+            e.days_late,
+            &format!("{who} days_late"),
+        );
+        assert_eq!(
+            t.i64s("overdue_invoices")[i],
+            Some(e.overdue_invoices),
+            "{who} overdue n"
+        );
+        close(
+            t.f64s("overdue_amount")[i],
+            Some(e.overdue_amount),
+            &format!("{who} overdue"),
+        );
+        assert_eq!(
+            t.i64s("oldest_overdue_days")[i],
+            Some(e.oldest_overdue),
+            "{who} oldest"
+        );
+        assert_eq!(
+            t.strs("main_region")[i].as_deref(),
+            Some(e.region),
+            "{who} region"
+        );
+    }
+}
+
+#[test]
+fn basic_fixture_data_quality_and_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&fixture("basic/pipeline.toml"), &out, &[]);
+    let q = read_parquet(&out.join("data_quality.parquet"));
+    let steps = q.strs("step");
+    let rows = q.i64s("rows");
+    let count = |s: &str| rows[steps.iter().position(|x| x.as_deref() == Some(s)).unwrap()];
+    assert_eq!(count("read"), Some(13));
+    assert_eq!(count("exact_duplicate"), Some(1));
+    assert_eq!(count("missing_customer_id"), Some(1));
+    assert_eq!(count("nonpositive_price"), Some(1));
+    assert_eq!(count("after_as_of"), Some(1));
+    assert_eq!(count("customer_without_purchase"), Some(1));
+    assert_eq!(count("future_date"), Some(0));
+    assert_eq!(count("return_netted"), Some(1));
+    assert_eq!(count("kept"), Some(8));
+
+    // run.json and the Parquet key-value metadata carry the same run description.
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["as_of"], "2024-04-01");
+    assert_eq!(run["as_of_source"], "pipeline file");
+    assert_eq!(run["pipeline_name"], "basic");
+    assert_eq!(run["rows_read"], 13);
+    assert_eq!(run["rows_kept"], 8);
+    assert_eq!(run["customers"], 3);
+    assert_eq!(run["inputs"][0]["rows"], 13);
+    assert!(run["pipeline_toml"]
+        .as_str()
+        .unwrap()
+        .contains("return_invoice_prefix"));
+    let t = read_parquet(&out.join("customers.parquet"));
+    let kv: serde_json::Value = serde_json::from_str(&t.kv["tiering.run"]).unwrap();
+    assert_eq!(kv, run);
+}
+
+#[test]
+fn as_of_on_the_command_line_overrides_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(
+        &fixture("basic/pipeline.toml"),
+        &out,
+        &["--as-of", "2024-03-01"],
+    );
+    let t = read_parquet(&out.join("customers.parquet"));
+    // B's purchases are on 2024-03-01 itself: not before as_of, so B is not graded.
+    assert_eq!(
+        t.strs("customer_id"),
+        vec![Some("17850".into()), Some("A".into())]
+    );
+    let a = t.row_of("A");
+    assert_eq!(
+        t.i64s("recency_days")[a],
+        Some(10),
+        "2024-02-20 -> 2024-03-01"
+    );
+    close(t.f64s("monetary")[a], Some(90.0), "50 + 50 - 10");
+}
+
+#[test]
+fn bom_and_month_first_dates_with_line_profit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&fixture("bom_mdy/pipeline.toml"), &out, &[]);
+    let t = read_parquet(&out.join("customers.parquet"));
+    assert_eq!(t.rows(), 2);
+    let a = t.row_of("AA-1");
+    // as_of defaults to the day after the last transaction: 2024-02-16.
+    assert_eq!(t.i64s("recency_days")[a], Some(1));
+    assert_eq!(
+        t.i64s("frequency")[a],
+        Some(2),
+        "no invoice column: distinct purchase days"
+    );
+    close(t.f64s("monetary")[a], Some(180.0), "AA-1 monetary");
+    close(t.f64s("profit")[a], Some(21.0), "20 - 5 + 6");
+    assert_eq!(t.i64s("tenure_days")[a], Some(42));
+    close(
+        t.f64s("mean_days_between_purchases")[a],
+        Some(41.0),
+        "AA-1 between",
+    );
+    assert_eq!(
+        t.strs("main_region")[a].as_deref(),
+        Some("West"),
+        "West 100 > East 80"
+    );
+    let b = t.row_of("BB-2");
+    assert_eq!(t.dates("last_purchase")[b].as_deref(), Some("2023-12-30"));
+    assert_eq!(t.i64s("recency_days")[b], Some(48));
+    close(t.f64s("margin")[b], Some(0.25), "BB-2 margin");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["date_formats"][0][1], "%m/%d/%Y");
+}
+
+#[test]
+fn latin1_semicolons_and_decimal_commas() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&fixture("latin1/pipeline.toml"), &out, &[]);
+    let t = read_parquet(&out.join("customers.parquet"));
+    let k1 = t.row_of("K1");
+    close(t.f64s("monetary")[k1], Some(1334.5), "1.234,50 + 100,00");
+    assert_eq!(t.strs("main_region")[k1].as_deref(), Some("Zürich"));
+    assert_eq!(t.i64s("tenure_days")[k1], Some(8), "03.02. -> as_of 11.02.");
+    let k2 = t.row_of("K2");
+    close(t.f64s("monetary")[k2], Some(10.25), "10,25");
+    assert_eq!(t.i64s("recency_days")[k2], Some(6));
+}
+
+#[test]
+fn generate_is_deterministic_and_runs_through_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.parquet");
+    let b = dir.path().join("b.parquet");
+    for p in [&a, &b] {
+        let o = tiering(&[
+            "generate",
+            "--customers",
+            "50",
+            "--seed",
+            "3",
+            "--out",
+            p.to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let (ta, tb) = (read_parquet(&a), read_parquet(&b));
+    assert_eq!(ta.batch, tb.batch);
+    assert!(ta.rows() > 200, "{} rows", ta.rows());
+    let pipeline = dir.path().join("gen.toml");
+    std::fs::write(
+        &pipeline,
+        std::fs::read_to_string(root().join("pipelines/default.toml"))
+            .unwrap()
+            .replace("../notebooks-data/transactions.csv", "a.parquet"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    run_ok(&pipeline, &out, &[]);
+    let t = read_parquet(&out.join("customers.parquet"));
+    assert!(t.rows() > 30 && t.rows() <= 50, "{} customers", t.rows());
+}
+
+// ---- bad input: each exits 1 with a message naming the file, the column and the fix ----
+
+/// Writes a pipeline over one of the `bad/` files into `dir`.
+fn bad_pipeline(dir: &Path, file: &str, extra: &str) -> std::path::PathBuf {
+    let data = fixture("bad").join(file);
+    let text = format!(
+        "[input]\npaths = {:?}\n{extra}\n[input.columns]\ncustomer_id = \"cust\"\ndate = \"day\"\namount = \"total\"\ninvoice_id = \"inv\"\n",
+        data.to_str().unwrap()
+    );
+    let p = dir.join("p.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn missing_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = bad_pipeline(dir.path(), "nope.csv", "");
+    let err = run_err(&p, &dir.path().join("out"));
+    assert!(err.contains("nope.csv does not exist"), "{err}");
+}
+
+#[test]
+fn empty_and_header_only_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = run_err(
+        &bad_pipeline(dir.path(), "empty.csv", ""),
+        &dir.path().join("out"),
+    );
+    assert!(err.contains("empty.csv is empty"), "{err}");
+    let err = run_err(
+        &bad_pipeline(dir.path(), "header_only.csv", ""),
+        &dir.path().join("out"),
+    );
+    assert!(
+        err.contains("header_only.csv has a header but no data rows"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_column_lists_the_columns_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = run_err(
+        &fixture_with(
+            &fixture("basic/pipeline.toml"),
+            dir.path(),
+            "\"customer\"",
+            "\"CustomerID\"",
+        ),
+        &dir.path().join("out"),
+    );
+    assert!(
+        err.contains("has no column \"CustomerID\" (mapped as customer_id"),
+        "{err}"
+    );
+    assert!(err.contains("\"invoice\", \"customer\", \"date\""), "{err}");
+}
+
+#[test]
+fn unparsable_date_shows_the_value_and_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = bad_pipeline(dir.path(), "bad_date.csv", "date_format = \"%Y-%m-%d\"");
+    let err = run_err(&p, &dir.path().join("out"));
+    assert!(err.contains("column \"day\""), "{err}");
+    assert!(
+        err.contains("1 value(s) are not dates in format \"%Y-%m-%d\", e.g. \"2024-13-45\""),
+        "{err}"
+    );
+    // Without a format the detector cannot find one that fits every value.
+    let p = bad_pipeline(dir.path(), "bad_date.csv", "");
+    let err = run_err(&p, &dir.path().join("out"));
+    assert!(
+        err.contains("cannot recognise the date format of values such as \"2024-13-45\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_numeric_amount_shows_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = run_err(
+        &bad_pipeline(dir.path(), "bad_number.csv", ""),
+        &dir.path().join("out"),
+    );
+    assert!(err.contains("bad_number.csv"), "{err}");
+    assert!(err.contains("column \"total\""), "{err}");
+    assert!(err.contains("not numbers, e.g. \"12 EUR\""), "{err}");
+}
+
+#[test]
+fn invalid_pipeline_file_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = fixture_with(
+        &fixture("basic/pipeline.toml"),
+        dir.path(),
+        "return_invoice_prefix",
+        "return_prefix",
+    );
+    let err = run_err(&p, &dir.path().join("out"));
+    assert!(err.contains("unknown field `return_prefix`"), "{err}");
+    assert!(err.contains("p.toml"), "{err}");
+}
+
+#[test]
+fn failed_run_leaves_previous_outputs_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&fixture("basic/pipeline.toml"), &out, &[]);
+    let before = std::fs::read(out.join("customers.parquet")).unwrap();
+    let err = run_err(&bad_pipeline(dir.path(), "bad_number.csv", ""), &out);
+    assert!(err.contains("not numbers"), "{err}");
+    assert_eq!(
+        std::fs::read(out.join("customers.parquet")).unwrap(),
+        before
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp") || n.contains("old"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn help_explains_every_option() {
+    let o = tiering(&["run", "--help"]);
+    let help = String::from_utf8_lossy(&o.stdout);
+    for opt in ["--out", "--as-of", "--quiet", "--verbose", "PIPELINE"] {
+        assert!(help.contains(opt), "{opt} missing from:\n{help}");
+    }
+}
+
+/// Copies a fixture's pipeline into `dir` with one text replaced (inputs stay where they are).
+fn fixture_with(pipeline: &Path, dir: &Path, from: &str, to: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(pipeline).unwrap();
+    assert!(text.contains(from));
+    let data_dir = pipeline.parent().unwrap();
+    let text = text.replacen(from, to, 1).replace(
+        "paths = \"",
+        &format!("paths = \"{}/", data_dir.to_str().unwrap()),
+    );
+    let p = dir.join("p.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
