@@ -136,10 +136,17 @@ pub fn generate_transactions(p: &GenerateParams) -> PolarsResult<DataFrame> {
             let invoice = format!("INV-{next_invoice:07}");
             next_invoice += 1;
             let due = d + terms;
-            let paid = match payer {
-                Payer::Punctual => due + rng.gen_range(-12..=2),
-                Payer::Sometimes => due + rng.gen_range(-5..=20),
-                Payer::Chronic => due + rng.gen_range(10..=90),
+            // Late probability and lateness by habit: punctual payers slip now and then,
+            // chronic late payers almost always and by weeks.
+            let (p_late, max_late) = match payer {
+                Payer::Punctual => (0.05, 5),
+                Payer::Sometimes => (0.3, 20),
+                Payer::Chronic => (0.85, 90),
+            };
+            let paid = if rng.gen_bool(p_late) {
+                due + rng.gen_range(1..=max_late)
+            } else {
+                due - rng.gen_range(0..=12)
             };
             // Some invoices of chronic late payers are never paid; payments after the end of
             // the history are not known yet.
