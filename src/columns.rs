@@ -38,6 +38,9 @@ pub const OVERDUE_AMOUNT: &str = "overdue_amount";
 pub const OVERDUE_INVOICES: &str = "overdue_invoices";
 pub const OLDEST_OVERDUE_DAYS: &str = "oldest_overdue_days";
 pub const MAIN_REGION: &str = "main_region";
+/// Net revenue in the last `period_days` before as_of, and in the period before that.
+pub const MONETARY_LAST_PERIOD: &str = "monetary_last_period";
+pub const MONETARY_PREV_PERIOD: &str = "monetary_previous_period";
 
 // data_quality.parquet
 pub const DQ_STEP: &str = "step";

@@ -15,6 +15,8 @@ use crate::columns as c;
 #[derive(Debug, Clone, Copy)]
 pub struct FeatureParams {
     pub as_of: NaiveDate,
+    /// Length of the two trailing periods compared for a drop in spend.
+    pub period_days: u32,
 }
 
 fn is_purchase() -> Expr {
@@ -33,6 +35,14 @@ fn frequency(has_invoice: bool) -> Expr {
         .n_unique()
         .cast(DataType::Int64)
         .alias(c::FREQUENCY)
+}
+
+/// Net revenue of lines dated in `[from, to)` (day numbers).
+fn period_revenue(from: i32, to: i32) -> Expr {
+    let inside = days(c::DATE)
+        .gt_eq(lit(from))
+        .and(days(c::DATE).lt(lit(to)));
+    col(c::AMOUNT).filter(inside).sum()
 }
 
 fn safe_ratio(num: Expr, den: Expr) -> Expr {
@@ -74,6 +84,12 @@ pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
             .filter(is_purchase())
             .max()
             .alias(c::LAST_PURCHASE),
+        period_revenue(as_of - p.period_days as i32, as_of).alias(c::MONETARY_LAST_PERIOD),
+        period_revenue(
+            as_of - 2 * p.period_days as i32,
+            as_of - p.period_days as i32,
+        )
+        .alias(c::MONETARY_PREV_PERIOD),
     ];
     if has(c::COST) {
         // Lines without a known cost do not count towards profit (neither revenue nor cost).
@@ -140,6 +156,8 @@ pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
         c::LAST_PURCHASE,
         c::TENURE_DAYS,
         c::MEAN_DAYS_BETWEEN,
+        c::MONETARY_LAST_PERIOD,
+        c::MONETARY_PREV_PERIOD,
     ];
     if has(c::COST) {
         order.extend([c::PROFIT, c::MARGIN]);
