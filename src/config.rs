@@ -1,11 +1,16 @@
 //! The pipeline file: TOML -> `RawPipeline` (serde, unknown keys rejected) -> validated
 //! `Pipeline`. Nothing here reads data files or the clock; paths are only resolved.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use serde::Deserialize;
+
+use crate::tiers::params::{
+    validate_grading, Available, GradingParams, RawAlerts, RawRfm, RawRisk, RawScore, RawTiers,
+};
 
 /// The pipeline file as written by the user. Every table rejects unknown keys so a typo such as
 /// `custmer_id` is an error instead of a silently ignored setting.
@@ -22,6 +27,19 @@ pub struct RawPipeline {
     pub features: RawFeatures,
     #[serde(default)]
     pub output: RawOutput,
+    #[serde(default)]
+    pub rfm: RawRfm,
+    #[serde(default)]
+    pub score: RawScore,
+    #[serde(default)]
+    pub tiers: RawTiers,
+    #[serde(default)]
+    pub risk: RawRisk,
+    #[serde(default)]
+    pub alerts: RawAlerts,
+    /// `[policies.<tier>]`: free fields joined onto every customer of the tier.
+    #[serde(default)]
+    pub policies: BTreeMap<String, toml::Table>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -205,6 +223,8 @@ pub struct RawFeatures {
     pub as_of: Option<String>,
     /// Only transactions in the `lookback_days` days before `as_of` are used.
     pub lookback_days: Option<u32>,
+    /// Length of the trailing periods compared for a drop in spend (default 90 days).
+    pub period_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -280,7 +300,9 @@ pub struct Pipeline {
     pub cleaning: Cleaning,
     pub as_of: Option<NaiveDate>,
     pub lookback_days: Option<u32>,
+    pub period_days: u32,
     pub output_dir: PathBuf,
+    pub grading: GradingParams,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -360,6 +382,22 @@ impl RawPipeline {
             None => None,
             Some(s) => Some(parse_iso_date(s).with_context(|| "[features] as_of")?),
         };
+        if self.features.period_days == Some(0) {
+            bail!("[features] period_days must be at least 1");
+        }
+        let available = Available {
+            profit: columns.cost.is_some(),
+            payments: columns.due_date.is_some(),
+        };
+        let grading = validate_grading(
+            &self.rfm,
+            &self.score,
+            &self.tiers,
+            &self.risk,
+            &self.alerts,
+            &self.policies,
+            available,
+        )?;
         if self.features.lookback_days == Some(0) {
             bail!("[features] lookback_days must be at least 1 (leave it out to use all history)");
         }
@@ -401,7 +439,9 @@ impl RawPipeline {
             },
             as_of,
             lookback_days: self.features.lookback_days,
+            period_days: self.features.period_days.unwrap_or(90),
             output_dir,
+            grading,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! `tiering`: grades a company's customers from transaction history.
 //!
 //! A run is a few pure steps over polars frames, wired by [`pipeline::run`]:
-//! [`load`] (the only reader) -> [`clean`] -> [`features`] -> [`output`] (the only writer).
+//! [`load`] (the only reader) -> [`clean`] -> [`features`] -> [`tiers`] -> [`output`] (the only
+//! writer).
 
 pub mod clean;
 pub mod cli;
@@ -14,3 +15,4 @@ pub mod load;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod tiers;

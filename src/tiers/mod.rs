@@ -1,0 +1,4 @@
+//! Grading customers: rule-based tiers (`rules`, configured by `params`).
+
+pub mod params;
+pub mod rules;

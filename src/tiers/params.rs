@@ -1,0 +1,888 @@
+//! The grading sections of the pipeline file (`[rfm]`, `[score]`, `[tiers]`, `[risk]`,
+//! `[alerts]`, `[policies.<tier>]`): raw serde structs and their validation into typed params.
+//! Validation knows which features exist (profit needs a cost column, payment behaviour needs
+//! due dates) so a rule that can never work is an error before any data is read.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Result};
+use serde::Deserialize;
+
+use crate::columns as c;
+
+// ---------------------------------------------------------------- raw (as written)
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRfm {
+    /// Score levels per dimension (5 gives scores 1..5).
+    #[serde(default = "default_bins")]
+    pub bins: u8,
+    /// `quantile` (cut points from the data) or `thresholds` (the lists below).
+    #[serde(default)]
+    pub method: RfmMethod,
+    /// Ascending cut points, `bins - 1` each: recency in days, frequency in orders, monetary in
+    /// currency. Used with `method = "thresholds"`.
+    pub recency_thresholds: Option<Vec<f64>>,
+    pub frequency_thresholds: Option<Vec<f64>>,
+    pub monetary_thresholds: Option<Vec<f64>>,
+    /// Ordered segment rules; the first match wins, unmatched customers are `Others`.
+    pub segments: Option<Vec<RawSegment>>,
+}
+
+impl Default for RawRfm {
+    fn default() -> Self {
+        RawRfm {
+            bins: default_bins(),
+            method: RfmMethod::Quantile,
+            recency_thresholds: None,
+            frequency_thresholds: None,
+            monetary_thresholds: None,
+            segments: None,
+        }
+    }
+}
+
+fn default_bins() -> u8 {
+    5
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RfmMethod {
+    #[default]
+    Quantile,
+    Thresholds,
+}
+
+/// `name` matches customers whose scores lie in the inclusive ranges given (absent = any).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSegment {
+    pub name: String,
+    pub r: Option<[u8; 2]>,
+    pub f: Option<[u8; 2]>,
+    pub m: Option<[u8; 2]>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScore {
+    /// Component name -> weight. Default: recency, frequency, monetary, and profit and
+    /// on-time payment rate where the data has them.
+    pub weights: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTiers {
+    /// `abc` (A/B/C), `four_level` (core/key/normal/low_efficiency), `three_level`
+    /// (high/mid/low). Default `abc`.
+    pub preset: Option<Preset>,
+    /// Tier names, best first; overrides the preset's.
+    pub names: Option<Vec<String>>,
+    /// `score`, `share` or `pareto`; default from the preset.
+    pub method: Option<TierMethod>,
+    /// method = score: minimum score of each tier but the last, descending (e.g. [80, 50]).
+    pub score_cuts: Option<Vec<f64>>,
+    /// method = share: share of customers of each tier but the last (e.g. [0.2, 0.3]).
+    pub shares: Option<Vec<f64>>,
+    /// method = pareto: cumulative value share closing each tier but the last (e.g. [0.8, 0.95]).
+    pub pareto_cuts: Option<Vec<f64>>,
+    /// method = pareto: `profit` or `monetary` (default profit when there is a cost column).
+    pub pareto_value: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    Abc,
+    FourLevel,
+    ThreeLevel,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TierMethod {
+    Score,
+    Share,
+    Pareto,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRisk {
+    /// Oldest overdue invoice, in days past due, for medium and high risk.
+    #[serde(default = "default_overdue_days")]
+    pub overdue_days: [f64; 2],
+    /// Share of assessed invoices not paid on time, for medium and high risk.
+    #[serde(default = "default_late_rate")]
+    pub late_rate: [f64; 2],
+    /// Late rates are judged only with at least this many assessed invoices.
+    #[serde(default = "default_min_invoices")]
+    pub min_invoices: u32,
+    /// Recency as a multiple of the customer's mean days between purchases, for medium and high.
+    #[serde(default = "default_inactivity")]
+    pub inactivity_ratio: [f64; 2],
+    /// Tiers dropped at medium and at high risk.
+    #[serde(default = "default_downgrade")]
+    pub downgrade: RawDowngrade,
+}
+
+impl Default for RawRisk {
+    fn default() -> Self {
+        RawRisk {
+            overdue_days: default_overdue_days(),
+            late_rate: default_late_rate(),
+            min_invoices: default_min_invoices(),
+            inactivity_ratio: default_inactivity(),
+            downgrade: default_downgrade(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDowngrade {
+    pub medium: u8,
+    pub high: u8,
+}
+
+fn default_overdue_days() -> [f64; 2] {
+    [15.0, 60.0]
+}
+fn default_late_rate() -> [f64; 2] {
+    [0.25, 0.5]
+}
+fn default_min_invoices() -> u32 {
+    3
+}
+fn default_inactivity() -> [f64; 2] {
+    [2.0, 4.0]
+}
+fn default_downgrade() -> RawDowngrade {
+    RawDowngrade { medium: 0, high: 1 }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// Alert on overdue receivables at least this many days past due.
+    #[serde(default = "default_alert_overdue")]
+    pub overdue_days: f64,
+    /// Alert on churn risk when recency exceeds this multiple of the purchase rhythm.
+    #[serde(default = "default_alert_churn")]
+    pub churn_ratio: f64,
+    /// Alert when spend in the last period fell by at least this share versus the period before.
+    #[serde(default = "default_alert_drop")]
+    pub spend_drop: f64,
+}
+
+impl Default for RawAlerts {
+    fn default() -> Self {
+        RawAlerts {
+            overdue_days: default_alert_overdue(),
+            churn_ratio: default_alert_churn(),
+            spend_drop: default_alert_drop(),
+        }
+    }
+}
+
+fn default_alert_overdue() -> f64 {
+    30.0
+}
+fn default_alert_churn() -> f64 {
+    3.0
+}
+fn default_alert_drop() -> f64 {
+    0.5
+}
+
+// ---------------------------------------------------------------- validated
+
+/// A score component: a feature column and whether more of it is better.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Component {
+    /// The name used in the pipeline file and in `comp_<name>` columns.
+    pub name: String,
+    pub column: &'static str,
+    pub higher_is_better: bool,
+    /// Normalised weight (weights sum to 1).
+    pub weight: f64,
+}
+
+/// Components a user can weight: (name, feature column, higher is better, needs).
+const COMPONENTS: &[(&str, &str, bool, Needs)] = &[
+    ("recency", c::RECENCY_DAYS, false, Needs::Nothing),
+    ("frequency", c::FREQUENCY, true, Needs::Nothing),
+    ("monetary", c::MONETARY, true, Needs::Nothing),
+    ("purchase_days", c::PURCHASE_DAYS, true, Needs::Nothing),
+    ("avg_order_value", c::AVG_ORDER_VALUE, true, Needs::Nothing),
+    ("tenure", c::TENURE_DAYS, true, Needs::Nothing),
+    ("return_rate", c::RETURN_RATE, false, Needs::Nothing),
+    ("profit", c::PROFIT, true, Needs::Cost),
+    ("margin", c::MARGIN, true, Needs::Cost),
+    (
+        "on_time_payment_rate",
+        c::ON_TIME_RATE,
+        true,
+        Needs::Payments,
+    ),
+    ("mean_days_late", c::MEAN_DAYS_LATE, false, Needs::Payments),
+    ("overdue_amount", c::OVERDUE_AMOUNT, false, Needs::Payments),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    Nothing,
+    Cost,
+    Payments,
+}
+
+/// Which optional feature groups the data has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Available {
+    pub profit: bool,
+    pub payments: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Segment {
+    pub name: String,
+    pub r: (u8, u8),
+    pub f: (u8, u8),
+    pub m: (u8, u8),
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum RfmCuts {
+    Quantile,
+    /// Ascending cut points for recency, frequency, monetary.
+    Thresholds([Vec<f64>; 3]),
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum TierRule {
+    /// Minimum score per tier but the last, descending.
+    Score(Vec<f64>),
+    /// Customer share per tier but the last.
+    Share(Vec<f64>),
+    /// Cumulative value share closing each tier but the last, over `column`.
+    Pareto {
+        cuts: Vec<f64>,
+        column: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Risk {
+    pub overdue_days: [f64; 2],
+    pub late_rate: [f64; 2],
+    pub min_invoices: u32,
+    pub inactivity_ratio: [f64; 2],
+    /// Tiers dropped at [medium, high].
+    pub downgrade: [u8; 2],
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Alerts {
+    pub overdue_days: f64,
+    pub churn_ratio: f64,
+    pub spend_drop: f64,
+}
+
+/// Everything the rule-based grading needs, validated.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GradingParams {
+    pub bins: u8,
+    pub rfm_cuts: RfmCuts,
+    pub segments: Vec<Segment>,
+    pub components: Vec<Component>,
+    pub tier_names: Vec<String>,
+    pub tier_rule: TierRule,
+    pub risk: Risk,
+    pub alerts: Alerts,
+    /// Per tier name: (field, value as text) pairs, joined as `policy_<field>` columns.
+    pub policies: BTreeMap<String, Vec<(String, PolicyValue)>>,
+    /// Policy field names over all tiers, sorted.
+    pub policy_fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum PolicyValue {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+/// The default segment rules on 5 score levels (R and F, and M for `Lost`). Ordered so that no
+/// rule hides another: every name is reachable (tested).
+pub fn default_segments() -> Vec<Segment> {
+    let s = |name: &str, r: (u8, u8), f: (u8, u8), m: (u8, u8)| Segment {
+        name: name.into(),
+        r,
+        f,
+        m,
+    };
+    vec![
+        s("Champions", (5, 5), (4, 5), (1, 5)),
+        s("Loyal Customers", (3, 4), (4, 5), (1, 5)),
+        s("Potential Loyalist", (4, 5), (2, 3), (1, 5)),
+        s("New Customers", (5, 5), (1, 1), (1, 5)),
+        s("Promising", (4, 4), (1, 1), (1, 5)),
+        s("Need Attention", (3, 3), (3, 3), (1, 5)),
+        s("About To Sleep", (3, 3), (1, 2), (1, 5)),
+        s("Can't Lose Them", (1, 2), (5, 5), (1, 5)),
+        s("At Risk", (1, 2), (3, 4), (1, 5)),
+        s("Lost", (1, 1), (1, 2), (1, 2)),
+        s("Hibernating", (1, 2), (1, 2), (1, 5)),
+    ]
+}
+
+/// Validates the grading sections against the features the data will have.
+pub fn validate_grading(
+    rfm: &RawRfm,
+    score: &RawScore,
+    tiers: &RawTiers,
+    risk: &RawRisk,
+    alerts: &RawAlerts,
+    policies: &BTreeMap<String, toml::Table>,
+    available: Available,
+) -> Result<GradingParams> {
+    let bins = rfm.bins;
+    if !(2..=10).contains(&bins) {
+        bail!("[rfm] bins must be between 2 and 10, got {bins}");
+    }
+    let rfm_cuts = match rfm.method {
+        RfmMethod::Quantile => {
+            if rfm.recency_thresholds.is_some()
+                || rfm.frequency_thresholds.is_some()
+                || rfm.monetary_thresholds.is_some()
+            {
+                bail!("[rfm] *_thresholds are only used with method = \"thresholds\"; set it or remove them");
+            }
+            RfmCuts::Quantile
+        }
+        RfmMethod::Thresholds => {
+            let get = |v: &Option<Vec<f64>>, key: &str| -> Result<Vec<f64>> {
+                let Some(v) = v else {
+                    bail!(
+                        "[rfm] method = \"thresholds\" needs {key} with {} ascending values",
+                        bins - 1
+                    )
+                };
+                check_ascending(v, &format!("[rfm] {key}"), bins as usize - 1)?;
+                Ok(v.clone())
+            };
+            RfmCuts::Thresholds([
+                get(&rfm.recency_thresholds, "recency_thresholds")?,
+                get(&rfm.frequency_thresholds, "frequency_thresholds")?,
+                get(&rfm.monetary_thresholds, "monetary_thresholds")?,
+            ])
+        }
+    };
+    let segments = match &rfm.segments {
+        None if bins == 5 => default_segments(),
+        None => bail!(
+            "[rfm] the default segments are written for bins = 5; with bins = {bins} list your own [[rfm.segments]]"
+        ),
+        Some(list) => {
+            let mut out = Vec::with_capacity(list.len());
+            for s in list {
+                let range = |v: Option<[u8; 2]>, dim: &str| -> Result<(u8, u8)> {
+                    match v {
+                        None => Ok((1, bins)),
+                        Some([lo, hi]) if lo >= 1 && lo <= hi && hi <= bins => Ok((lo, hi)),
+                        Some([lo, hi]) => bail!(
+                            "[[rfm.segments]] {:?}: {dim} = [{lo}, {hi}] must satisfy 1 <= min <= max <= {bins}",
+                            s.name
+                        ),
+                    }
+                };
+                if s.name.trim().is_empty() {
+                    bail!("[[rfm.segments]] every segment needs a name");
+                }
+                out.push(Segment {
+                    name: s.name.clone(),
+                    r: range(s.r, "r")?,
+                    f: range(s.f, "f")?,
+                    m: range(s.m, "m")?,
+                });
+            }
+            out
+        }
+    };
+
+    let components = validate_weights(score, available)?;
+
+    let preset = tiers.preset.unwrap_or(Preset::Abc);
+    let (preset_names, preset_rule): (Vec<&str>, TierRule) = match preset {
+        Preset::Abc => (
+            vec!["A", "B", "C"],
+            TierRule::Pareto {
+                cuts: vec![0.8, 0.95],
+                column: if available.profit {
+                    c::PROFIT
+                } else {
+                    c::MONETARY
+                },
+            },
+        ),
+        Preset::FourLevel => (
+            vec!["core", "key", "normal", "low_efficiency"],
+            TierRule::Score(vec![75.0, 55.0, 35.0]),
+        ),
+        Preset::ThreeLevel => (vec!["high", "mid", "low"], TierRule::Share(vec![0.2, 0.3])),
+    };
+    let tier_names: Vec<String> = match &tiers.names {
+        Some(n) => n.clone(),
+        None => preset_names.iter().map(|s| s.to_string()).collect(),
+    };
+    if tier_names.len() < 2 {
+        bail!("[tiers] names needs at least two tiers, best first");
+    }
+    for (i, n) in tier_names.iter().enumerate() {
+        if n.trim().is_empty() || tier_names[..i].contains(n) {
+            bail!("[tiers] names must be distinct and not empty: {tier_names:?}");
+        }
+    }
+    let cuts_needed = tier_names.len() - 1;
+    let method = tiers.method.unwrap_or(match preset_rule {
+        TierRule::Score(_) => TierMethod::Score,
+        TierRule::Share(_) => TierMethod::Share,
+        TierRule::Pareto { .. } => TierMethod::Pareto,
+    });
+    let given = [
+        ("score_cuts", tiers.score_cuts.is_some(), TierMethod::Score),
+        ("shares", tiers.shares.is_some(), TierMethod::Share),
+        (
+            "pareto_cuts",
+            tiers.pareto_cuts.is_some(),
+            TierMethod::Pareto,
+        ),
+    ];
+    for (key, present, m) in given {
+        if present && m != method {
+            bail!("[tiers] {key} does not apply to method = {method:?}; remove it or change the method");
+        }
+    }
+    if tiers.pareto_value.is_some() && method != TierMethod::Pareto {
+        bail!("[tiers] pareto_value only applies to method = \"pareto\"");
+    }
+    let preset_cuts = |m: TierMethod| -> Option<Vec<f64>> {
+        match (&preset_rule, m) {
+            (TierRule::Score(v), TierMethod::Score) => Some(v.clone()),
+            (TierRule::Share(v), TierMethod::Share) => Some(v.clone()),
+            (TierRule::Pareto { cuts, .. }, TierMethod::Pareto) => Some(cuts.clone()),
+            _ => None,
+        }
+        .filter(|v| v.len() == cuts_needed)
+    };
+    let need_cuts = |v: &Option<Vec<f64>>, key: &str, example: &str| -> Result<Vec<f64>> {
+        match v.clone().or_else(|| preset_cuts(method)) {
+            Some(v) => Ok(v),
+            None => bail!(
+                "[tiers] {} tiers need {key} with {cuts_needed} values, e.g. {key} = {example}",
+                tier_names.len()
+            ),
+        }
+    };
+    let tier_rule = match method {
+        TierMethod::Score => {
+            let v = need_cuts(&tiers.score_cuts, "score_cuts", "[80, 50]")?;
+            if v.len() != cuts_needed {
+                bail!(
+                    "[tiers] score_cuts has {} values; {} tiers need {cuts_needed}",
+                    v.len(),
+                    tier_names.len()
+                );
+            }
+            for w in v.windows(2) {
+                if w[0] <= w[1] {
+                    bail!("[tiers] score_cuts overlap: they must be strictly descending (best tier first), got {v:?}");
+                }
+            }
+            if v.iter().any(|x| !(0.0..=100.0).contains(x)) {
+                bail!("[tiers] score_cuts are scores between 0 and 100, got {v:?}");
+            }
+            TierRule::Score(v)
+        }
+        TierMethod::Share => {
+            let v = need_cuts(&tiers.shares, "shares", "[0.2, 0.3]")?;
+            if v.len() != cuts_needed {
+                bail!("[tiers] shares has {} values; {} tiers need {cuts_needed} (the last tier takes the rest)", v.len(), tier_names.len());
+            }
+            if v.iter().any(|x| *x <= 0.0) || v.iter().sum::<f64>() >= 1.0 {
+                bail!("[tiers] shares must be positive and sum to less than 1 (the last tier takes the rest), got {v:?}");
+            }
+            TierRule::Share(v)
+        }
+        TierMethod::Pareto => {
+            let v = need_cuts(&tiers.pareto_cuts, "pareto_cuts", "[0.8, 0.95]")?;
+            if v.len() != cuts_needed {
+                bail!(
+                    "[tiers] pareto_cuts has {} values; {} tiers need {cuts_needed}",
+                    v.len(),
+                    tier_names.len()
+                );
+            }
+            for w in v.windows(2) {
+                if w[0] >= w[1] {
+                    bail!("[tiers] pareto_cuts overlap: they must be strictly ascending cumulative shares, got {v:?}");
+                }
+            }
+            if v.iter().any(|x| *x <= 0.0 || *x >= 1.0) {
+                bail!(
+                    "[tiers] pareto_cuts are cumulative shares strictly between 0 and 1, got {v:?}"
+                );
+            }
+            let column = match tiers.pareto_value.as_deref() {
+                None => if available.profit { c::PROFIT } else { c::MONETARY },
+                Some("monetary") | Some("revenue") => c::MONETARY,
+                Some("profit") if available.profit => c::PROFIT,
+                Some("profit") => bail!("[tiers] pareto_value = \"profit\" needs a cost column: map unit_cost, cost or profit in [input.columns]"),
+                Some(other) => bail!("[tiers] pareto_value {other:?} is not known; use \"profit\" or \"monetary\""),
+            };
+            TierRule::Pareto { cuts: v, column }
+        }
+    };
+
+    for pair in [risk.overdue_days, risk.late_rate, risk.inactivity_ratio] {
+        if pair[0] > pair[1] || pair.iter().any(|x| *x < 0.0 || !x.is_finite()) {
+            bail!("[risk] thresholds are [medium, high] with 0 <= medium <= high, got {pair:?}");
+        }
+    }
+    if risk.late_rate[1] > 1.0 {
+        bail!(
+            "[risk] late_rate is a share between 0 and 1, got {:?}",
+            risk.late_rate
+        );
+    }
+    let risk = Risk {
+        overdue_days: risk.overdue_days,
+        late_rate: risk.late_rate,
+        min_invoices: risk.min_invoices,
+        inactivity_ratio: risk.inactivity_ratio,
+        downgrade: [risk.downgrade.medium, risk.downgrade.high],
+    };
+    if !(0.0..1.0).contains(&alerts.spend_drop) || alerts.spend_drop == 0.0 {
+        bail!(
+            "[alerts] spend_drop is a share between 0 and 1 (0.5 = spend halved), got {}",
+            alerts.spend_drop
+        );
+    }
+    let alerts = Alerts {
+        overdue_days: alerts.overdue_days,
+        churn_ratio: alerts.churn_ratio,
+        spend_drop: alerts.spend_drop,
+    };
+
+    let mut policy_map = BTreeMap::new();
+    let mut fields = std::collections::BTreeSet::new();
+    for (tier, table) in policies {
+        if !tier_names.contains(tier) {
+            bail!("[policies.{tier}] is not a tier; the tiers are {tier_names:?}");
+        }
+        let mut v = Vec::new();
+        for (k, val) in table {
+            let pv = match val {
+                toml::Value::String(s) => PolicyValue::Text(s.clone()),
+                toml::Value::Integer(i) => PolicyValue::Int(*i),
+                toml::Value::Float(f) => PolicyValue::Float(*f),
+                toml::Value::Boolean(b) => PolicyValue::Bool(*b),
+                other => bail!("[policies.{tier}] {k} = {other}: policy fields are text, numbers or true/false"),
+            };
+            fields.insert(k.clone());
+            v.push((k.clone(), pv));
+        }
+        policy_map.insert(tier.clone(), v);
+    }
+    let policy_fields: Vec<String> = fields.into_iter().collect();
+    // A field must keep one type across tiers so its column has one type.
+    for f in &policy_fields {
+        let kinds: std::collections::BTreeSet<&str> = policy_map
+            .values()
+            .flat_map(|v| v.iter().filter(|(k, _)| k == f))
+            .map(|(_, v)| match v {
+                PolicyValue::Text(_) => "text",
+                PolicyValue::Int(_) | PolicyValue::Float(_) => "number",
+                PolicyValue::Bool(_) => "true/false",
+            })
+            .collect();
+        if kinds.len() > 1 {
+            bail!("[policies] field {f:?} is {kinds:?} in different tiers; give it one type");
+        }
+    }
+
+    Ok(GradingParams {
+        bins,
+        rfm_cuts,
+        segments,
+        components,
+        tier_names,
+        tier_rule,
+        risk,
+        alerts,
+        policies: policy_map,
+        policy_fields,
+    })
+}
+
+fn check_ascending(v: &[f64], what: &str, len: usize) -> Result<()> {
+    if v.len() != len {
+        bail!(
+            "{what} needs {len} values (one per boundary between score levels), got {}",
+            v.len()
+        );
+    }
+    for w in v.windows(2) {
+        if w[0] >= w[1] {
+            bail!("{what} must be strictly ascending, got {v:?}");
+        }
+    }
+    Ok(())
+}
+
+fn validate_weights(score: &RawScore, available: Available) -> Result<Vec<Component>> {
+    let has = |needs: Needs| match needs {
+        Needs::Nothing => true,
+        Needs::Cost => available.profit,
+        Needs::Payments => available.payments,
+    };
+    let weights: Vec<(String, f64)> = match &score.weights {
+        Some(w) => w.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        None => {
+            let mut w = vec![
+                ("recency".to_string(), 0.25),
+                ("frequency".to_string(), 0.25),
+                ("monetary".to_string(), 0.3),
+            ];
+            if available.profit {
+                w.push(("profit".into(), 0.1));
+            }
+            if available.payments {
+                w.push(("on_time_payment_rate".into(), 0.1));
+            }
+            w
+        }
+    };
+    let mut out = Vec::new();
+    for (name, weight) in &weights {
+        let Some((_, column, higher, needs)) = COMPONENTS.iter().find(|(n, ..)| n == name) else {
+            let known: Vec<&str> = COMPONENTS.iter().map(|(n, ..)| *n).collect();
+            bail!(
+                "[score.weights] unknown component {name:?}; known components: {}",
+                known.join(", ")
+            );
+        };
+        if !has(*needs) {
+            bail!(
+                "[score.weights] component {name:?} needs {} in [input.columns]",
+                match needs {
+                    Needs::Cost => "a cost column (unit_cost, cost or profit)",
+                    _ => "due_date (and paid_date)",
+                }
+            );
+        }
+        if !weight.is_finite() || *weight < 0.0 {
+            bail!("[score.weights] weight of {name:?} must be a non-negative number, got {weight}");
+        }
+        out.push(Component {
+            name: name.clone(),
+            column,
+            higher_is_better: *higher,
+            weight: *weight,
+        });
+    }
+    let total: f64 = out.iter().map(|c| c.weight).sum();
+    if total <= 0.0 {
+        bail!("[score.weights] at least one weight must be above zero");
+    }
+    for c in &mut out {
+        c.weight /= total;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: Available = Available {
+        profit: true,
+        payments: true,
+    };
+
+    fn grading(tiers: RawTiers, score: RawScore) -> Result<GradingParams> {
+        validate_grading(
+            &RawRfm::default(),
+            &score,
+            &tiers,
+            &RawRisk::default(),
+            &RawAlerts::default(),
+            &BTreeMap::new(),
+            ALL,
+        )
+    }
+
+    fn weights(w: &[(&str, f64)]) -> RawScore {
+        RawScore {
+            weights: Some(w.iter().map(|(k, v)| (k.to_string(), *v)).collect()),
+        }
+    }
+
+    #[test]
+    fn default_weights_are_normalised() {
+        let g = grading(RawTiers::default(), RawScore::default()).unwrap();
+        let sum: f64 = g.components.iter().map(|c| c.weight).sum();
+        assert!((sum - 1.0).abs() < 1e-12);
+        assert_eq!(g.components.len(), 5);
+        let w = grading(
+            RawTiers::default(),
+            weights(&[("recency", 1.0), ("monetary", 3.0)]),
+        )
+        .unwrap();
+        assert_eq!(w.components[0].name, "monetary"); // BTreeMap order
+        assert_eq!(w.components[0].weight, 0.75);
+        assert!(!w.components[1].higher_is_better);
+    }
+
+    #[test]
+    fn unknown_component_negative_and_zero_weights() {
+        let e = grading(RawTiers::default(), weights(&[("loyalty", 1.0)]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown component \"loyalty\""), "{e}");
+        assert!(e.contains("on_time_payment_rate"), "{e}");
+        let e = grading(RawTiers::default(), weights(&[("recency", -1.0)]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("non-negative"), "{e}");
+        let e = grading(RawTiers::default(), weights(&[("recency", 0.0)]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("above zero"), "{e}");
+    }
+
+    #[test]
+    fn profit_component_needs_cost() {
+        let e = validate_grading(
+            &RawRfm::default(),
+            &weights(&[("profit", 1.0)]),
+            &RawTiers::default(),
+            &RawRisk::default(),
+            &RawAlerts::default(),
+            &BTreeMap::new(),
+            Available {
+                profit: false,
+                payments: false,
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("needs a cost column"), "{e}");
+    }
+
+    #[test]
+    fn presets_and_their_rules() {
+        let g = grading(RawTiers::default(), RawScore::default()).unwrap();
+        assert_eq!(g.tier_names, ["A", "B", "C"]);
+        assert_eq!(
+            g.tier_rule,
+            TierRule::Pareto {
+                cuts: vec![0.8, 0.95],
+                column: c::PROFIT
+            }
+        );
+        let four = RawTiers {
+            preset: Some(Preset::FourLevel),
+            ..Default::default()
+        };
+        let g = grading(four, RawScore::default()).unwrap();
+        assert_eq!(g.tier_names, ["core", "key", "normal", "low_efficiency"]);
+        assert_eq!(g.tier_rule, TierRule::Score(vec![75.0, 55.0, 35.0]));
+        let three = RawTiers {
+            preset: Some(Preset::ThreeLevel),
+            ..Default::default()
+        };
+        let g = grading(three, RawScore::default()).unwrap();
+        assert_eq!(g.tier_rule, TierRule::Share(vec![0.2, 0.3]));
+    }
+
+    #[test]
+    fn overlapping_and_miscounted_cuts_rejected() {
+        let t = |m: TierMethod, f: &dyn Fn(&mut RawTiers)| {
+            let mut t = RawTiers {
+                method: Some(m),
+                ..Default::default()
+            };
+            f(&mut t);
+            grading(t, RawScore::default()).unwrap_err().to_string()
+        };
+        let e = t(TierMethod::Score, &|t| {
+            t.score_cuts = Some(vec![50.0, 80.0])
+        });
+        assert!(e.contains("score_cuts overlap"), "{e}");
+        let e = t(TierMethod::Score, &|t| t.score_cuts = Some(vec![80.0]));
+        assert!(e.contains("score_cuts has 1 values; 3 tiers need 2"), "{e}");
+        let e = t(TierMethod::Pareto, &|t| {
+            t.pareto_cuts = Some(vec![0.9, 0.8])
+        });
+        assert!(e.contains("pareto_cuts overlap"), "{e}");
+        let e = t(TierMethod::Share, &|t| t.shares = Some(vec![0.6, 0.5]));
+        assert!(e.contains("sum to less than 1"), "{e}");
+        let e = t(TierMethod::Share, &|t| {
+            t.score_cuts = Some(vec![80.0, 50.0])
+        });
+        assert!(e.contains("score_cuts does not apply"), "{e}");
+    }
+
+    #[test]
+    fn policies_must_name_tiers() {
+        let mut p = BTreeMap::new();
+        p.insert(
+            "Z".to_string(),
+            toml::from_str::<toml::Table>("credit_days = 30").unwrap(),
+        );
+        let e = validate_grading(
+            &RawRfm::default(),
+            &RawScore::default(),
+            &RawTiers::default(),
+            &RawRisk::default(),
+            &RawAlerts::default(),
+            &p,
+            ALL,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("[policies.Z] is not a tier"), "{e}");
+    }
+
+    #[test]
+    fn every_default_segment_is_reachable_and_every_code_is_covered() {
+        let segs = default_segments();
+        let mut hit = vec![0usize; segs.len()];
+        for r in 1..=5u8 {
+            for f in 1..=5u8 {
+                for m in 1..=5u8 {
+                    let first = segs.iter().position(|s| {
+                        (s.r.0..=s.r.1).contains(&r)
+                            && (s.f.0..=s.f.1).contains(&f)
+                            && (s.m.0..=s.m.1).contains(&m)
+                    });
+                    let i = first.unwrap_or_else(|| panic!("{r}{f}{m} matches no segment"));
+                    hit[i] += 1;
+                }
+            }
+        }
+        for (s, n) in segs.iter().zip(&hit) {
+            assert!(*n > 0, "segment {} is shadowed", s.name);
+        }
+        assert_eq!(segs.len(), 11);
+        // Champions: R 5 and F 4..5, any M: 2 x 5 codes.
+        assert_eq!(hit[0], 10);
+        // Lost: R 1, F 1..2, M 1..2.
+        assert_eq!(hit[9], 4);
+    }
+}

@@ -1,0 +1,1032 @@
+//! Rule-based grading: RFM scores and segments, the weighted 0..100 score, tiers by score,
+//! share or cumulative value, the risk overlay with its downgrade, alerts and policies, and a
+//! plain-language reason per customer. Pure: a customer frame and params in, frames out.
+//!
+//! Scores are computed over plain vectors rather than polars expressions because every step
+//! also produces text (thresholds used, reasons) that needs the same numbers.
+
+use anyhow::{Context, Result};
+use polars::prelude::*;
+
+use super::params::{GradingParams, PolicyValue, RfmCuts, TierRule};
+use crate::columns as c;
+
+/// Output column names of the grading tables.
+pub mod cols {
+    pub const R_SCORE: &str = "r_score";
+    pub const F_SCORE: &str = "f_score";
+    pub const M_SCORE: &str = "m_score";
+    pub const RFM_CODE: &str = "rfm_code";
+    pub const SEGMENT: &str = "segment";
+    pub const SCORE: &str = "score";
+    pub const TIER_BASE: &str = "tier_before_risk";
+    pub const RISK: &str = "risk_level";
+    pub const RISK_REASONS: &str = "risk_reasons";
+    pub const TIER: &str = "tier";
+    pub const TIER_RANK: &str = "tier_rank";
+    pub const DOWNGRADED: &str = "downgraded";
+    pub const REASON: &str = "reason";
+}
+
+/// Everything the grading step produces.
+pub struct Grading {
+    /// One row per customer (see README: tiers.parquet).
+    pub tiers: DataFrame,
+    pub tier_summary: DataFrame,
+    pub segment_summary: DataFrame,
+    pub thresholds: DataFrame,
+    pub alerts: DataFrame,
+    /// Things a person should know about this grading (collapsed bins, ...).
+    pub notes: Vec<String>,
+}
+
+/// One line of `rfm_thresholds.parquet`: dimension, score, above, up to, customers, note.
+type ThresholdRow = (String, u8, Option<f64>, Option<f64>, u64, String);
+
+/// Risk levels, in increasing order.
+pub const RISK_LEVELS: [&str; 3] = ["low", "medium", "high"];
+
+fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    let s = df
+        .column(name)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("customer table has no column {name}"))?
+        .cast(&DataType::Float64)?;
+    Ok(s.f64()?.iter().collect())
+}
+
+fn opt_f64s(df: &DataFrame, name: &str) -> Result<Option<Vec<Option<f64>>>> {
+    if df.schema().get(name).is_some() {
+        Ok(Some(f64s(df, name)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Value at quantile `q` with linear interpolation between order statistics (numpy's default).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Score 1..=bins from ascending cut points: more is better unless `reverse` (recency).
+/// A value equal to a cut point falls in the lower bin, so tied values always share a score.
+pub fn score_with_cuts(x: f64, cuts: &[f64], reverse: bool) -> u8 {
+    let above = cuts.iter().filter(|t| **t < x).count() as u8;
+    if reverse {
+        cuts.len() as u8 + 1 - above
+    } else {
+        above + 1
+    }
+}
+
+/// Percentile rank in 0..=1 with average ranks for ties; missing values get 0.5 (neutral).
+pub fn percentile_ranks(values: &[Option<f64>], higher_is_better: bool) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..values.len()).filter(|i| values[*i].is_some()).collect();
+    idx.sort_by(|a, b| values[*a].unwrap().total_cmp(&values[*b].unwrap()));
+    let n = idx.len();
+    let mut out = vec![0.5; values.len()];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && values[idx[j + 1]] == values[idx[i]] {
+            j += 1;
+        }
+        let avg_rank = (i + j) as f64 / 2.0; // 0-based
+        let p = if n > 1 {
+            avg_rank / (n - 1) as f64
+        } else {
+            0.5
+        };
+        for k in &idx[i..=j] {
+            out[*k] = if higher_is_better { p } else { 1.0 - p };
+        }
+        i = j + 1;
+    }
+    out
+}
+
+fn money(x: f64) -> String {
+    let neg = x < 0.0;
+    let cents = (x.abs() * 100.0).round() as u64;
+    let s = format!(
+        "{}.{:02}",
+        crate::progress::thousands(cents / 100),
+        cents % 100
+    );
+    if neg {
+        format!("-{s}")
+    } else {
+        s
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// Grades every customer of `customers` (the features table).
+pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Grading> {
+    let n = customers.height();
+    let ids: Vec<String> = customers
+        .column(c::CUSTOMER_ID)?
+        .str()?
+        .iter()
+        .map(|s| s.unwrap_or("").to_string())
+        .collect();
+    let recency = f64s(customers, c::RECENCY_DAYS)?;
+    let frequency = f64s(customers, c::FREQUENCY)?;
+    let monetary = f64s(customers, c::MONETARY)?;
+    let profit = opt_f64s(customers, c::PROFIT)?;
+    let mut notes = Vec::new();
+
+    // ---- RFM scores
+    let bins = p.bins as usize;
+    let dims: [(&str, &Vec<Option<f64>>, bool); 3] = [
+        ("recency", &recency, true),
+        ("frequency", &frequency, false),
+        ("monetary", &monetary, false),
+    ];
+    let mut scores: Vec<Vec<u8>> = Vec::new();
+    let mut th_rows: Vec<ThresholdRow> = Vec::new();
+    for (d, (name, values, reverse)) in dims.iter().enumerate() {
+        let mut sorted: Vec<f64> = values.iter().flatten().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let cuts: Vec<f64> = match &p.rfm_cuts {
+            RfmCuts::Quantile => (1..bins)
+                .map(|i| quantile(&sorted, i as f64 / bins as f64))
+                .collect(),
+            RfmCuts::Thresholds(t) => t[d].clone(),
+        };
+        let s: Vec<u8> = values
+            .iter()
+            .map(|v| score_with_cuts(v.unwrap_or(f64::NAN), &cuts, *reverse))
+            .collect();
+        let mut counts = vec![0u64; bins + 1];
+        for x in &s {
+            counts[*x as usize] += 1;
+        }
+        let empty: Vec<u8> = (1..=bins as u8)
+            .filter(|l| counts[*l as usize] == 0)
+            .collect();
+        let note = if empty.is_empty() || n == 0 {
+            String::new()
+        } else {
+            // Heavy ties make quantile cut points coincide; say so instead of hiding it.
+            let (mode, mode_n) = most_common(&sorted);
+            format!(
+                "{name}: score level(s) {} have no customers; {} of customers share the value {} (cut points {})",
+                join(&empty),
+                pct(mode_n as f64 / sorted.len() as f64),
+                mode,
+                cuts.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join(", ")
+            )
+        };
+        if !note.is_empty() {
+            notes.push(note.clone());
+        }
+        for level in 1..=bins as u8 {
+            // Bin k (1-based from the bottom of the value range) is (cut[k-2], cut[k-1]].
+            let k = if *reverse {
+                bins as u8 + 1 - level
+            } else {
+                level
+            } as usize;
+            let lower = if k >= 2 { Some(cuts[k - 2]) } else { None };
+            let upper = if k <= cuts.len() {
+                Some(cuts[k - 1])
+            } else {
+                None
+            };
+            th_rows.push((
+                name.to_string(),
+                level,
+                lower,
+                upper,
+                counts[level as usize],
+                note.clone(),
+            ));
+        }
+        scores.push(s);
+    }
+    let (r, f, m) = (&scores[0], &scores[1], &scores[2]);
+    let codes: Vec<String> = (0..n)
+        .map(|i| format!("{}{}{}", r[i], f[i], m[i]))
+        .collect();
+    let segments: Vec<String> = (0..n)
+        .map(|i| {
+            p.segments
+                .iter()
+                .find(|s| {
+                    (s.r.0..=s.r.1).contains(&r[i])
+                        && (s.f.0..=s.f.1).contains(&f[i])
+                        && (s.m.0..=s.m.1).contains(&m[i])
+                })
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| "Others".into())
+        })
+        .collect();
+
+    // ---- weighted score
+    let mut comp_cols: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut score = vec![0.0; n];
+    for comp in &p.components {
+        let values = f64s(customers, comp.column)?;
+        let ranks = percentile_ranks(&values, comp.higher_is_better);
+        let pts: Vec<f64> = ranks.iter().map(|x| x * 100.0).collect();
+        for i in 0..n {
+            score[i] += comp.weight * pts[i];
+        }
+        comp_cols.push((format!("comp_{}", comp.name), pts));
+    }
+    // Rounded before tiering so the reason text and the cut always agree.
+    let score: Vec<f64> = score.iter().map(|s| (s * 100.0).round() / 100.0).collect();
+
+    // ---- base tiers
+    let names = &p.tier_names;
+    let last = names.len() - 1;
+    let (base, base_reason) = base_tiers(
+        &ids,
+        &score,
+        &monetary,
+        profit.as_deref(),
+        &p.tier_rule,
+        names,
+    )?;
+
+    // ---- risk overlay
+    let overdue_days = opt_f64s(customers, c::OLDEST_OVERDUE_DAYS)?;
+    let overdue_amount = opt_f64s(customers, c::OVERDUE_AMOUNT)?;
+    let on_time = opt_f64s(customers, c::ON_TIME_RATE)?;
+    let invoices_due = opt_f64s(customers, c::INVOICES_DUE)?;
+    let between = f64s(customers, c::MEAN_DAYS_BETWEEN)?;
+    let mut risk = vec![0usize; n];
+    let mut risk_reasons = vec![String::new(); n];
+    for i in 0..n {
+        let mut found: Vec<(usize, String)> = Vec::new();
+        if let (Some(days), Some(amount)) = (&overdue_days, &overdue_amount) {
+            let d = days[i].unwrap_or(0.0);
+            let level = level_of(d, p.risk.overdue_days);
+            if d > 0.0 && level > 0 {
+                found.push((
+                    level,
+                    format!(
+                        "{d:.0} days overdue ({} outstanding)",
+                        money(amount[i].unwrap_or(0.0))
+                    ),
+                ));
+            }
+        }
+        if let (Some(rate), Some(due)) = (&on_time, &invoices_due) {
+            let due = due[i].unwrap_or(0.0);
+            if let (Some(rate), true) = (rate[i], due >= p.risk.min_invoices as f64) {
+                let late = 1.0 - rate;
+                let level = level_of(late, p.risk.late_rate);
+                if late > 0.0 && level > 0 {
+                    found.push((level, format!("late on {} of {due:.0} invoices", pct(late))));
+                }
+            }
+        }
+        if let (Some(b), Some(rec)) = (between[i], recency[i]) {
+            if b > 0.0 {
+                let ratio = rec / b;
+                let level = level_of(ratio, p.risk.inactivity_ratio);
+                if level > 0 {
+                    found.push((
+                        level,
+                        format!("no purchase for {rec:.0} days, {ratio:.1}x the usual {b:.0}"),
+                    ));
+                }
+            }
+        }
+        risk[i] = found.iter().map(|(l, _)| *l).max().unwrap_or(0);
+        risk_reasons[i] = found
+            .iter()
+            .map(|(_, t)| t.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    let mut tier = base.clone();
+    let mut reason = base_reason;
+    for i in 0..n {
+        if risk[i] == 0 {
+            continue;
+        }
+        let drop = p.risk.downgrade[risk[i] - 1] as usize;
+        tier[i] = (base[i] + drop).min(last);
+        let moved = if tier[i] != base[i] {
+            format!(" -> {}", names[tier[i]])
+        } else {
+            String::new()
+        };
+        reason[i] = format!(
+            "{}; {} risk: {}{}",
+            reason[i], RISK_LEVELS[risk[i]], risk_reasons[i], moved
+        );
+    }
+
+    // ---- the per-customer table
+    let mut columns = vec![
+        Column::new(c::CUSTOMER_ID.into(), ids.clone()),
+        customers.column(c::RECENCY_DAYS)?.clone(),
+        customers.column(c::FREQUENCY)?.clone(),
+        customers.column(c::MONETARY)?.clone(),
+    ];
+    if customers.schema().get(c::PROFIT).is_some() {
+        columns.push(customers.column(c::PROFIT)?.clone());
+    }
+    columns.extend([
+        Column::new(
+            cols::R_SCORE.into(),
+            r.iter().map(|x| *x as i32).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            cols::F_SCORE.into(),
+            f.iter().map(|x| *x as i32).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            cols::M_SCORE.into(),
+            m.iter().map(|x| *x as i32).collect::<Vec<_>>(),
+        ),
+        Column::new(cols::RFM_CODE.into(), codes),
+        Column::new(cols::SEGMENT.into(), segments.clone()),
+    ]);
+    for (name, v) in &comp_cols {
+        columns.push(Column::new(name.as_str().into(), v.clone()));
+    }
+    columns.extend([
+        Column::new(cols::SCORE.into(), score.clone()),
+        Column::new(
+            cols::TIER_BASE.into(),
+            base.iter().map(|t| names[*t].clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            cols::RISK.into(),
+            risk.iter().map(|l| RISK_LEVELS[*l]).collect::<Vec<_>>(),
+        ),
+        Column::new(cols::RISK_REASONS.into(), risk_reasons.clone()),
+        Column::new(
+            cols::TIER.into(),
+            tier.iter().map(|t| names[*t].clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            cols::TIER_RANK.into(),
+            tier.iter().map(|t| *t as i32 + 1).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            cols::DOWNGRADED.into(),
+            (0..n).map(|i| tier[i] != base[i]).collect::<Vec<_>>(),
+        ),
+        Column::new(cols::REASON.into(), reason),
+    ]);
+    columns.extend(policy_columns(p, &tier)?);
+    let tiers_df = DataFrame::new(n, columns)?;
+
+    let tier_summary = tier_summary(
+        p,
+        &tier,
+        &base,
+        &score,
+        &recency,
+        &frequency,
+        &monetary,
+        profit.as_deref(),
+    )?;
+    let segment_summary = segment_summary(p, &segments, &recency, &frequency, &monetary)?;
+    let thresholds = DataFrame::new(
+        th_rows.len(),
+        vec![
+            Column::new(
+                "dimension".into(),
+                th_rows.iter().map(|t| t.0.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "score".into(),
+                th_rows.iter().map(|t| t.1 as i32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "above".into(),
+                th_rows.iter().map(|t| t.2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "up_to".into(),
+                th_rows.iter().map(|t| t.3).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "customers".into(),
+                th_rows.iter().map(|t| t.4 as i64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "note".into(),
+                th_rows.iter().map(|t| t.5.clone()).collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    let alerts = alerts(
+        customers, p, &ids, &tier, &score, &recency, &between, &monetary,
+    )?;
+    Ok(Grading {
+        tiers: tiers_df,
+        tier_summary,
+        segment_summary,
+        thresholds,
+        alerts,
+        notes,
+    })
+}
+
+/// 0 below the medium threshold, 1 from medium, 2 from high.
+fn level_of(x: f64, thresholds: [f64; 2]) -> usize {
+    if x >= thresholds[1] {
+        2
+    } else if x >= thresholds[0] {
+        1
+    } else {
+        0
+    }
+}
+
+fn join(levels: &[u8]) -> String {
+    levels
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn most_common(sorted: &[f64]) -> (f64, usize) {
+    let mut best = (f64::NAN, 0);
+    let mut i = 0;
+    while i < sorted.len() {
+        let j = sorted[i..].iter().take_while(|x| **x == sorted[i]).count();
+        if j > best.1 {
+            best = (sorted[i], j);
+        }
+        i += j;
+    }
+    best
+}
+
+/// Tier index (0 = best) and the reason text for every customer.
+fn base_tiers(
+    ids: &[String],
+    score: &[f64],
+    monetary: &[Option<f64>],
+    profit: Option<&[Option<f64>]>,
+    rule: &TierRule,
+    names: &[String],
+) -> Result<(Vec<usize>, Vec<String>)> {
+    let n = score.len();
+    let mut tier = vec![0usize; n];
+    let mut reason = vec![String::new(); n];
+    match rule {
+        TierRule::Score(cuts) => {
+            for i in 0..n {
+                let t = cuts.iter().filter(|cut| score[i] < **cut).count();
+                tier[i] = t;
+                reason[i] = if t < cuts.len() {
+                    format!("score {:.2} >= {} -> {}", score[i], cuts[t], names[t])
+                } else {
+                    format!("score {:.2} < {} -> {}", score[i], cuts[t - 1], names[t])
+                };
+            }
+        }
+        TierRule::Share(shares) => {
+            let mut cum = Vec::with_capacity(shares.len());
+            let mut acc = 0.0;
+            for s in shares {
+                acc += s;
+                cum.push(acc);
+            }
+            // Rank by score, best first; tied scores share the better rank (and so the tier).
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|a, b| score[*b].total_cmp(&score[*a]));
+            let mut rank_min = vec![0usize; n];
+            for (pos, &i) in order.iter().enumerate() {
+                rank_min[i] = if pos > 0 && score[order[pos - 1]] == score[i] {
+                    rank_min[order[pos - 1]]
+                } else {
+                    pos
+                };
+            }
+            for i in 0..n {
+                let above = rank_min[i] as f64 / n as f64;
+                let t = cum.iter().filter(|c| **c <= above + 1e-12).count();
+                tier[i] = t;
+                let band = if t < cum.len() {
+                    format!("{}: top {}", names[t], pct(cum[t]))
+                } else {
+                    format!("{}: the rest", names[t])
+                };
+                reason[i] = format!(
+                    "score {:.2}, {} of customers score higher ({band}) -> {}",
+                    score[i],
+                    pct(above),
+                    names[t]
+                );
+            }
+        }
+        TierRule::Pareto { cuts, column } => {
+            let values: Vec<f64> = if *column == c::PROFIT {
+                profit
+                    .context("pareto on profit without a profit column")?
+                    .iter()
+                    .map(|v| v.unwrap_or(0.0))
+                    .collect()
+            } else {
+                monetary.iter().map(|v| v.unwrap_or(0.0)).collect()
+            };
+            let label = if *column == c::PROFIT {
+                "profit"
+            } else {
+                "revenue"
+            };
+            let total: f64 = values.iter().filter(|v| **v > 0.0).sum();
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|a, b| {
+                values[*b]
+                    .total_cmp(&values[*a])
+                    .then_with(|| ids[*a].cmp(&ids[*b]))
+            });
+            let mut before = 0.0;
+            for &i in &order {
+                let share_before = if total > 0.0 { before / total } else { 1.0 };
+                let t = if values[i] <= 0.0 {
+                    cuts.len()
+                } else {
+                    cuts.iter().filter(|c| **c <= share_before + 1e-12).count()
+                };
+                tier[i] = t;
+                reason[i] = if values[i] <= 0.0 {
+                    format!("{label} {} <= 0 -> {}", money(values[i]), names[t])
+                } else if t < cuts.len() {
+                    format!(
+                        "{label} {}: larger customers hold {} of {label}, within the first {} -> {}",
+                        money(values[i]),
+                        pct(share_before),
+                        pct(cuts[t]),
+                        names[t]
+                    )
+                } else {
+                    format!(
+                        "{label} {}: larger customers hold {} of {label}, beyond {} -> {}",
+                        money(values[i]),
+                        pct(share_before),
+                        pct(cuts[t - 1]),
+                        names[t]
+                    )
+                };
+                if values[i] > 0.0 {
+                    before += values[i];
+                }
+            }
+        }
+    }
+    Ok((tier, reason))
+}
+
+fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
+    let mut out = Vec::new();
+    for field in &p.policy_fields {
+        let value_of = |t: usize| -> Option<&PolicyValue> {
+            p.policies
+                .get(&p.tier_names[t])
+                .and_then(|v| v.iter().find(|(k, _)| k == field).map(|(_, v)| v))
+        };
+        let name = format!("policy_{field}");
+        let sample = (0..p.tier_names.len()).find_map(value_of);
+        let col = match sample {
+            Some(PolicyValue::Text(_)) => Column::new(
+                name.into(),
+                tier.iter()
+                    .map(|t| match value_of(*t) {
+                        Some(PolicyValue::Text(s)) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Some(PolicyValue::Bool(_)) => Column::new(
+                name.into(),
+                tier.iter()
+                    .map(|t| match value_of(*t) {
+                        Some(PolicyValue::Bool(b)) => Some(*b),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            _ => {
+                let all_int = (0..p.tier_names.len())
+                    .filter_map(value_of)
+                    .all(|v| matches!(v, PolicyValue::Int(_)));
+                if all_int {
+                    Column::new(
+                        name.into(),
+                        tier.iter()
+                            .map(|t| match value_of(*t) {
+                                Some(PolicyValue::Int(i)) => Some(*i),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>(),
+                    )
+                } else {
+                    Column::new(
+                        name.into(),
+                        tier.iter()
+                            .map(|t| match value_of(*t) {
+                                Some(PolicyValue::Int(i)) => Some(*i as f64),
+                                Some(PolicyValue::Float(f)) => Some(*f),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>(),
+                    )
+                }
+            }
+        };
+        out.push(col);
+    }
+    Ok(out)
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    (n > 0).then(|| s / n as f64)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tier_summary(
+    p: &GradingParams,
+    tier: &[usize],
+    base: &[usize],
+    score: &[f64],
+    recency: &[Option<f64>],
+    frequency: &[Option<f64>],
+    monetary: &[Option<f64>],
+    profit: Option<&[Option<f64>]>,
+) -> Result<DataFrame> {
+    let n = tier.len().max(1) as f64;
+    let k = p.tier_names.len();
+    let total_rev: f64 = monetary.iter().flatten().sum();
+    let total_profit: f64 = profit.map(|p| p.iter().flatten().sum()).unwrap_or(0.0);
+    let members = |t: usize| (0..tier.len()).filter(move |i| tier[*i] == t);
+    // `+ 0.0`: an empty f64 sum is -0.0, which BI tools print as "-0".
+    let sum_of =
+        |v: &[Option<f64>], t: usize| members(t).map(|i| v[i].unwrap_or(0.0)).sum::<f64>() + 0.0;
+    let share = |x: f64, total: f64| if total != 0.0 { x / total } else { 0.0 };
+    let rev: Vec<f64> = (0..k).map(|t| sum_of(monetary, t)).collect();
+    let mut columns = vec![
+        Column::new(cols::TIER.into(), p.tier_names.clone()),
+        Column::new(cols::TIER_RANK.into(), (1..=k as i32).collect::<Vec<_>>()),
+        Column::new(
+            "customers".into(),
+            (0..k)
+                .map(|t| members(t).count() as i64)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "customer_share".into(),
+            (0..k)
+                .map(|t| members(t).count() as f64 / n)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "customers_before_risk".into(),
+            (0..k)
+                .map(|t| base.iter().filter(|b| **b == t).count() as i64)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "downgraded_into".into(),
+            (0..k)
+                .map(|t| members(t).filter(|i| base[*i] != t).count() as i64)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("revenue".into(), rev.clone()),
+        Column::new(
+            "revenue_share".into(),
+            rev.iter().map(|r| share(*r, total_rev)).collect::<Vec<_>>(),
+        ),
+    ];
+    if let Some(profit) = profit {
+        let pr: Vec<f64> = (0..k).map(|t| sum_of(profit, t)).collect();
+        columns.push(Column::new("profit".into(), pr.clone()));
+        columns.push(Column::new(
+            "profit_share".into(),
+            pr.iter()
+                .map(|x| share(*x, total_profit))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    for (name, v) in [
+        ("mean_recency_days", recency),
+        ("mean_frequency", frequency),
+        ("mean_monetary", monetary),
+    ] {
+        columns.push(Column::new(
+            name.into(),
+            (0..k)
+                .map(|t| mean(members(t).filter_map(|i| v[i])))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    columns.push(Column::new(
+        "mean_score".into(),
+        (0..k)
+            .map(|t| mean(members(t).map(|i| score[i])))
+            .collect::<Vec<_>>(),
+    ));
+    Ok(DataFrame::new(k, columns)?)
+}
+
+fn segment_summary(
+    p: &GradingParams,
+    segments: &[String],
+    recency: &[Option<f64>],
+    frequency: &[Option<f64>],
+    monetary: &[Option<f64>],
+) -> Result<DataFrame> {
+    let mut names: Vec<String> = Vec::new();
+    for s in p
+        .segments
+        .iter()
+        .map(|s| &s.name)
+        .chain(std::iter::once(&"Others".to_string()))
+    {
+        if !names.contains(s) {
+            names.push(s.clone());
+        }
+    }
+    let n = segments.len().max(1) as f64;
+    let total_rev: f64 = monetary.iter().flatten().sum();
+    let members = |s: &String| {
+        let s = s.clone();
+        (0..segments.len()).filter(move |i| segments[*i] == s)
+    };
+    let rev: Vec<f64> = names
+        .iter()
+        .map(|s| members(s).map(|i| monetary[i].unwrap_or(0.0)).sum::<f64>() + 0.0)
+        .collect();
+    let mut columns = vec![
+        Column::new(cols::SEGMENT.into(), names.clone()),
+        Column::new(
+            "customers".into(),
+            names
+                .iter()
+                .map(|s| members(s).count() as i64)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "customer_share".into(),
+            names
+                .iter()
+                .map(|s| members(s).count() as f64 / n)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("revenue".into(), rev.clone()),
+        Column::new(
+            "revenue_share".into(),
+            rev.iter()
+                .map(|r| if total_rev != 0.0 { r / total_rev } else { 0.0 })
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    for (name, v) in [
+        ("mean_recency_days", recency),
+        ("mean_frequency", frequency),
+        ("mean_monetary", monetary),
+    ] {
+        columns.push(Column::new(
+            name.into(),
+            names
+                .iter()
+                .map(|s| mean(members(s).filter_map(|i| v[i])))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    Ok(DataFrame::new(names.len(), columns)?)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn alerts(
+    customers: &DataFrame,
+    p: &GradingParams,
+    ids: &[String],
+    tier: &[usize],
+    score: &[f64],
+    recency: &[Option<f64>],
+    between: &[Option<f64>],
+    monetary: &[Option<f64>],
+) -> Result<DataFrame> {
+    let overdue_days = opt_f64s(customers, c::OLDEST_OVERDUE_DAYS)?;
+    let overdue_amount = opt_f64s(customers, c::OVERDUE_AMOUNT)?;
+    let last = opt_f64s(customers, c::MONETARY_LAST_PERIOD)?;
+    let prev = opt_f64s(customers, c::MONETARY_PREV_PERIOD)?;
+    let mut rows: Vec<(usize, &str, &str, String)> = Vec::new();
+    for i in 0..ids.len() {
+        if let (Some(d), Some(a)) = (&overdue_days, &overdue_amount) {
+            let (d, a) = (d[i].unwrap_or(0.0), a[i].unwrap_or(0.0));
+            if a > 0.0 && d >= p.alerts.overdue_days {
+                let sev = if d >= p.risk.overdue_days[1] {
+                    "high"
+                } else {
+                    "medium"
+                };
+                rows.push((
+                    i,
+                    "overdue_receivable",
+                    sev,
+                    format!("{} overdue, oldest {d:.0} days past due", money(a)),
+                ));
+            }
+        }
+        if let (Some(b), Some(r)) = (between[i], recency[i]) {
+            if b > 0.0 && r / b >= p.alerts.churn_ratio {
+                let sev = if tier[i] == 0 { "high" } else { "medium" };
+                rows.push((
+                    i,
+                    "churn_risk",
+                    sev,
+                    format!(
+                        "no purchase for {r:.0} days, {:.1}x the usual {b:.0}",
+                        r / b
+                    ),
+                ));
+            }
+        }
+        if let (Some(l), Some(pv)) = (&last, &prev) {
+            let (l, pv) = (l[i].unwrap_or(0.0), pv[i].unwrap_or(0.0));
+            if pv > 0.0 && 1.0 - l / pv >= p.alerts.spend_drop {
+                let sev = if tier[i] == 0 { "high" } else { "medium" };
+                rows.push((
+                    i,
+                    "spend_drop",
+                    sev,
+                    format!(
+                        "spend fell {}: {} in the last period vs {} in the one before",
+                        pct(1.0 - l / pv),
+                        money(l),
+                        money(pv)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                c::CUSTOMER_ID.into(),
+                rows.iter().map(|r| ids[r.0].clone()).collect::<Vec<_>>(),
+            ),
+            Column::new("alert".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+            Column::new(
+                "severity".into(),
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "detail".into(),
+                rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                cols::TIER.into(),
+                rows.iter()
+                    .map(|r| p.tier_names[tier[r.0]].clone())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                cols::SCORE.into(),
+                rows.iter().map(|r| score[r.0]).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                c::MONETARY.into(),
+                rows.iter().map(|r| monetary[r.0]).collect::<Vec<_>>(),
+            ),
+        ],
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_like_numpy() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert_eq!(quantile(&v, 0.5), 2.5);
+        assert_eq!(quantile(&v, 1.0 / 3.0), 2.0);
+    }
+
+    #[test]
+    fn scores_at_every_boundary() {
+        let cuts = [10.0, 20.0, 30.0, 40.0];
+        assert_eq!(score_with_cuts(5.0, &cuts, false), 1);
+        assert_eq!(
+            score_with_cuts(10.0, &cuts, false),
+            1,
+            "equal to a cut: lower bin"
+        );
+        assert_eq!(score_with_cuts(10.5, &cuts, false), 2);
+        assert_eq!(score_with_cuts(40.0, &cuts, false), 4);
+        assert_eq!(score_with_cuts(41.0, &cuts, false), 5);
+        // Recency: fewer days is better.
+        assert_eq!(score_with_cuts(5.0, &cuts, true), 5);
+        assert_eq!(score_with_cuts(41.0, &cuts, true), 1);
+    }
+
+    #[test]
+    fn percentile_ranks_average_ties_and_neutral_missing() {
+        let v = [Some(10.0), Some(20.0), Some(20.0), Some(40.0), None];
+        let r = percentile_ranks(&v, true);
+        assert_eq!(r, vec![0.0, 0.5, 0.5, 1.0, 0.5]);
+        let r = percentile_ranks(&v, false);
+        assert_eq!(r, vec![1.0, 0.5, 0.5, 0.0, 0.5]);
+    }
+
+    fn params(text: &str) -> GradingParams {
+        let base = "[input]\npaths = \"x.csv\"\n[input.columns]\ncustomer_id = \"c\"\ndate = \"d\"\namount = \"a\"\n";
+        crate::config::Pipeline::from_toml(&format!("{base}{text}"), std::path::Path::new("p.toml"))
+            .unwrap()
+            .grading
+    }
+
+    /// Ten customers, seven of whom bought once: frequency quantiles collapse.
+    fn tied_customers() -> DataFrame {
+        df!(
+            c::CUSTOMER_ID => ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"],
+            c::RECENCY_DAYS => [1i64, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            c::FREQUENCY => [1i64, 1, 1, 1, 1, 1, 1, 2, 3, 9],
+            c::MONETARY => [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0],
+            c::MEAN_DAYS_BETWEEN => [None, None, None, None, None, None, None, Some(2.0), Some(1.0), Some(1.0)],
+            c::MONETARY_LAST_PERIOD => [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10.0, 90.0, 40.0],
+            c::MONETARY_PREV_PERIOD => [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 70.0, 0.0, 60.0]
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn heavy_ties_are_reported_not_hidden() {
+        let g = assign_rule_tiers(&tied_customers(), &params("")).unwrap();
+        // Frequency quantiles at 20/40/60/80 %: 1, 1, 1 and 2.2 (position 7.2 between 2 and 3).
+        // Frequency 2 lies above three cuts (score 4), 3 and 9 above all four (score 5).
+        assert_eq!(g.notes.len(), 1, "{:?}", g.notes);
+        assert!(
+            g.notes[0].starts_with("frequency: score level(s) 2, 3 have no customers; 70.0% of customers share the value 1 (cut points 1, 1, 1, 2.2)"),
+            "{}",
+            g.notes[0]
+        );
+        let f: Vec<i32> = g
+            .tiers
+            .column("f_score")
+            .unwrap()
+            .i32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(f, [1, 1, 1, 1, 1, 1, 1, 4, 5, 5]);
+    }
+
+    #[test]
+    fn alerts_for_churn_and_spend_drop() {
+        let g = assign_rule_tiers(&tied_customers(), &params("")).unwrap();
+        let a = &g.alerts;
+        let who: Vec<&str> = a
+            .column(c::CUSTOMER_ID)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        let what: Vec<&str> = a
+            .column("alert")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        // c7: 8 days against a 2-day rhythm (4x >= 3x) and spend 70 -> 10 (-85.7 %).
+        // c8 and c9: 9x and 10x their 1-day rhythm; c9 spend 60 -> 40 is only -33 %.
+        assert_eq!(who, ["c7", "c7", "c8", "c9"]);
+        assert_eq!(
+            what,
+            ["churn_risk", "spend_drop", "churn_risk", "churn_risk"]
+        );
+        let detail = a.column("detail").unwrap().str().unwrap().get(1).unwrap();
+        assert_eq!(
+            detail,
+            "spend fell 85.7%: 10.00 in the last period vs 70.00 in the one before"
+        );
+    }
+
+    #[test]
+    fn money_formats_thousands() {
+        assert_eq!(money(1234567.891), "1,234,567.89");
+        assert_eq!(money(-5.0), "-5.00");
+    }
+}
