@@ -13,6 +13,8 @@ use crate::features::{compute_features, FeatureParams};
 use crate::load::{load_transactions, InputFile};
 use crate::output::{parquet::write_table, Staging};
 use crate::progress::{thousands, Progress};
+use crate::tiers::params::GradingParams;
+use crate::tiers::rules::assign_rule_tiers;
 
 /// Overrides from the command line and the clock, read once at the boundary.
 #[derive(Debug, Clone)]
@@ -39,6 +41,10 @@ pub struct RunMetadata {
     pub rows_kept: u64,
     pub customers: u64,
     pub data_quality: Vec<QualityRow>,
+    /// The grading rules as validated (weights normalised, preset cuts filled in).
+    pub grading: GradingParams,
+    /// Things a person should know about this run (collapsed score bins, ...).
+    pub notes: Vec<String>,
     pub outputs: Vec<String>,
 }
 
@@ -46,6 +52,7 @@ pub struct RunMetadata {
 pub struct RunResult {
     pub out_dir: PathBuf,
     pub customers: DataFrame,
+    pub tiers: DataFrame,
     pub metadata: RunMetadata,
 }
 
@@ -53,6 +60,11 @@ pub struct RunResult {
 pub const CUSTOMERS_FILE: &str = "customers.parquet";
 pub const DATA_QUALITY_FILE: &str = "data_quality.parquet";
 pub const RUN_FILE: &str = "run.json";
+pub const TIERS_FILE: &str = "tiers.parquet";
+pub const TIER_SUMMARY_FILE: &str = "tier_summary.parquet";
+pub const SEGMENT_SUMMARY_FILE: &str = "segment_summary.parquet";
+pub const THRESHOLDS_FILE: &str = "rfm_thresholds.parquet";
+pub const ALERTS_FILE: &str = "alerts.parquet";
 
 /// Runs a pipeline end to end.
 pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunResult> {
@@ -122,6 +134,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         cleaned.transactions.clone().lazy(),
         &FeatureParams {
             as_of: cleaned.as_of,
+            period_days: p.period_days,
         },
     )?
     .collect()
@@ -131,6 +144,12 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         "features",
         &format!("{} customers", thousands(customers.height() as u64)),
     );
+
+    let mut grading = assign_rule_tiers(&customers, &p.grading)?;
+    progress.stage("tiers", &tier_line(&grading.tier_summary)?);
+    for note in &grading.notes {
+        progress.stage("note", note);
+    }
 
     let mut metadata = RunMetadata {
         tool: "tiering",
@@ -151,11 +170,21 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         rows_kept: kept,
         customers: customers.height() as u64,
         data_quality: cleaned.quality.clone(),
-        outputs: vec![
-            CUSTOMERS_FILE.into(),
-            DATA_QUALITY_FILE.into(),
-            RUN_FILE.into(),
-        ],
+        grading: p.grading.clone(),
+        notes: grading.notes.clone(),
+        outputs: [
+            CUSTOMERS_FILE,
+            DATA_QUALITY_FILE,
+            TIERS_FILE,
+            TIER_SUMMARY_FILE,
+            SEGMENT_SUMMARY_FILE,
+            THRESHOLDS_FILE,
+            ALERTS_FILE,
+            RUN_FILE,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
     };
     let run_json = serde_json::to_string_pretty(&metadata)?;
 
@@ -163,6 +192,26 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     write_table(&staging, CUSTOMERS_FILE, &mut customers, &run_json)?;
     let mut quality = quality_frame(&cleaned.quality, loaded.rows_read())?;
     write_table(&staging, DATA_QUALITY_FILE, &mut quality, &run_json)?;
+    write_table(&staging, TIERS_FILE, &mut grading.tiers, &run_json)?;
+    write_table(
+        &staging,
+        TIER_SUMMARY_FILE,
+        &mut grading.tier_summary,
+        &run_json,
+    )?;
+    write_table(
+        &staging,
+        SEGMENT_SUMMARY_FILE,
+        &mut grading.segment_summary,
+        &run_json,
+    )?;
+    write_table(
+        &staging,
+        THRESHOLDS_FILE,
+        &mut grading.thresholds,
+        &run_json,
+    )?;
+    write_table(&staging, ALERTS_FILE, &mut grading.alerts, &run_json)?;
     staging.write_text(RUN_FILE, &run_json)?;
     let out_dir = staging.commit()?;
     progress.stage(
@@ -173,6 +222,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     Ok(RunResult {
         out_dir,
         customers,
+        tiers: grading.tiers,
         metadata,
     })
 }
@@ -203,4 +253,25 @@ fn quality_frame(rows: &[QualityRow], read: u64) -> Result<DataFrame> {
         ),
         Column::new(c::DQ_SHARE.into(), share),
     ])?)
+}
+
+/// `A 312 (16.8%), B 540 (29.1%), C 1,003 (54.1%)`.
+fn tier_line(summary: &DataFrame) -> Result<String> {
+    let names = summary.column("tier")?.str()?.clone();
+    let n = summary.column("customers")?.i64()?.clone();
+    let share = summary.column("customer_share")?.f64()?.clone();
+    Ok(names
+        .iter()
+        .zip(n.iter())
+        .zip(share.iter())
+        .map(|((t, n), s)| {
+            format!(
+                "{} {} ({:.1}%)",
+                t.unwrap_or(""),
+                thousands(n.unwrap_or(0) as u64),
+                s.unwrap_or(0.0) * 100.0
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
 }

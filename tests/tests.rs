@@ -523,3 +523,233 @@ fn fixture_with(pipeline: &Path, dir: &Path, from: &str, to: &str) -> std::path:
     std::fs::write(&p, text).unwrap();
     p
 }
+
+// ---- rule-based tiers on tests/fixtures/tiers (values computed by hand in its pipeline.toml) ----
+
+/// Runs the tiers fixture with `edit` applied to its pipeline text; returns tiers.parquet.
+fn run_tiers(dir: &Path, edit: &dyn Fn(String) -> String) -> (Table, std::path::PathBuf) {
+    let src = fixture("tiers/pipeline.toml");
+    let text = edit(std::fs::read_to_string(&src).unwrap()).replace(
+        "paths = \"",
+        &format!("paths = \"{}/", fixture("tiers").to_str().unwrap()),
+    );
+    let p = dir.join("p.toml");
+    std::fs::write(&p, text).unwrap();
+    let out = dir.join("out");
+    run_ok(&p, &out, &[]);
+    (read_parquet(&out.join("tiers.parquet")), out)
+}
+
+fn by_customer<T: Clone>(t: &Table, v: Vec<T>) -> Vec<T> {
+    ["P", "Q", "R", "S", "T"]
+        .iter()
+        .map(|c| v[t.row_of(c)].clone())
+        .collect()
+}
+
+#[test]
+fn tiers_rfm_scores_codes_segments_and_weighted_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, out) = run_tiers(dir.path(), &|s| s);
+    let s = |v: Vec<Option<String>>| {
+        by_customer(&t, v)
+            .into_iter()
+            .map(|x| x.unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(s(t.strs("rfm_code")), ["545", "434", "323", "212", "111"]);
+    assert_eq!(
+        s(t.strs("segment")),
+        [
+            "Champions",
+            "Potential Loyalist",
+            "About To Sleep",
+            "Hibernating",
+            "Lost"
+        ]
+    );
+    let f = |name: &str| by_customer(&t, t.f64s(name));
+    assert_eq!(
+        f("comp_recency"),
+        [Some(100.0), Some(75.0), Some(50.0), Some(25.0), Some(0.0)]
+    );
+    // S and T tie on frequency 1: average rank, 12.5 each.
+    assert_eq!(
+        f("comp_frequency"),
+        [Some(100.0), Some(75.0), Some(50.0), Some(12.5), Some(12.5)]
+    );
+    assert_eq!(
+        f("score"),
+        [Some(100.0), Some(75.0), Some(50.0), Some(15.63), Some(9.38)]
+    );
+
+    let th = read_parquet(&out.join("rfm_thresholds.parquet"));
+    assert_eq!(th.rows(), 15);
+    // Recency score 5 is "up to 15 days"; monetary score 5 is "above 800".
+    assert_eq!(th.strs("dimension")[4].as_deref(), Some("recency"));
+    assert_eq!(th.f64s("up_to")[4], Some(15.0));
+    assert_eq!(th.f64s("above")[14], Some(800.0));
+    assert_eq!(
+        th.i64s("customers")[5..10].to_vec(),
+        [Some(2), Some(1), Some(1), Some(1), Some(0)].to_vec(),
+        "frequency levels"
+    );
+}
+
+#[test]
+fn tiers_by_score_with_risk_downgrade_reasons_and_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, out) = run_tiers(dir.path(), &|s| s);
+    let s = |name: &str| {
+        by_customer(&t, t.strs(name))
+            .into_iter()
+            .map(|x| x.unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        s("tier_before_risk"),
+        ["core", "core", "normal", "low_efficiency", "low_efficiency"]
+    );
+    assert_eq!(s("risk_level"), ["low", "medium", "high", "low", "low"]);
+    assert_eq!(
+        s("tier"),
+        [
+            "core",
+            "core",
+            "low_efficiency",
+            "low_efficiency",
+            "low_efficiency"
+        ]
+    );
+    let reasons = s("reason");
+    assert_eq!(reasons[0], "score 100.00 >= 75 -> core");
+    assert_eq!(
+        reasons[2],
+        "score 50.00 >= 35 -> normal; high risk: no purchase for 60 days, 1.0x the usual 62 -> low_efficiency"
+    );
+    assert_eq!(reasons[4], "score 9.38 < 35 -> low_efficiency");
+    assert_eq!(
+        by_customer(&t, t.i64s("policy_credit_days")),
+        [Some(60), Some(60), None, None, None]
+    );
+    let service = by_customer(&t, t.strs("policy_service"));
+    assert_eq!(service[0].as_deref(), Some("dedicated account manager"));
+    assert_eq!(
+        service[2], None,
+        "R was downgraded to low_efficiency, which has no policy"
+    );
+
+    let sum = read_parquet(&out.join("tier_summary.parquet"));
+    assert_eq!(sum.strs("tier").len(), 4);
+    assert_eq!(sum.i64s("customers"), [Some(2), Some(0), Some(0), Some(3)]);
+    assert_eq!(
+        sum.i64s("customers_before_risk"),
+        [Some(2), Some(0), Some(1), Some(2)]
+    );
+    assert_eq!(
+        sum.i64s("downgraded_into"),
+        [Some(0), Some(0), Some(0), Some(1)]
+    );
+    assert_eq!(
+        sum.f64s("revenue"),
+        [Some(1500.0), Some(0.0), Some(0.0), Some(450.0)]
+    );
+    close(
+        sum.f64s("revenue_share")[0],
+        Some(1500.0 / 1950.0),
+        "core revenue share",
+    );
+    assert_eq!(sum.f64s("mean_recency_days")[0], Some(15.0));
+
+    let seg = read_parquet(&out.join("segment_summary.parquet"));
+    let names = seg.strs("segment");
+    let lost = names
+        .iter()
+        .position(|n| n.as_deref() == Some("Lost"))
+        .unwrap();
+    assert_eq!(seg.i64s("customers")[lost], Some(1));
+    assert_eq!(seg.f64s("revenue")[lost], Some(50.0));
+}
+
+#[test]
+fn tiers_by_population_share_keep_ties_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = run_tiers(dir.path(), &|s| {
+        s.replace("preset = \"four_level\"", "preset = \"three_level\"")
+            .replace("[policies.core]", "[policies.high]")
+            .replace("[policies.normal]", "[policies.low]")
+            .replace("high = 1 }", "high = 0 }")
+    });
+    // Top 20 % of 5 customers is P; the next 30 % (up to 50 %) are Q and R.
+    let tiers: Vec<String> = by_customer(&t, t.strs("tier"))
+        .into_iter()
+        .map(|x| x.unwrap())
+        .collect();
+    assert_eq!(tiers, ["high", "mid", "mid", "low", "low"]);
+    let r = by_customer(&t, t.strs("reason"));
+    assert_eq!(
+        r[1].as_deref(),
+        Some("score 75.00, 20.0% of customers score higher (mid: top 50.0%) -> mid; medium risk: no purchase for 20 days, 0.7x the usual 30")
+    );
+}
+
+#[test]
+fn tiers_by_cumulative_value_abc() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = run_tiers(dir.path(), &|s| {
+        s.replace("preset = \"four_level\"", "preset = \"abc\"")
+            .replace("[policies.core]", "[policies.A]")
+            .replace("[policies.normal]", "[policies.C]")
+            .replace("high = 1 }", "high = 0 }")
+    });
+    // Revenue 1000, 500, 300, 100, 50 of 1950: shares before each 0, 51.3, 76.9, 92.3, 97.4 %.
+    let tiers: Vec<String> = by_customer(&t, t.strs("tier"))
+        .into_iter()
+        .map(|x| x.unwrap())
+        .collect();
+    assert_eq!(tiers, ["A", "A", "A", "B", "C"]);
+    let r = by_customer(&t, t.strs("reason"));
+    assert_eq!(
+        r[3].as_deref(),
+        Some("revenue 100.00: larger customers hold 92.3% of revenue, within the first 95.0% -> B")
+    );
+    assert_eq!(
+        r[4].as_deref(),
+        Some("revenue 50.00: larger customers hold 97.4% of revenue, beyond 95.0% -> C")
+    );
+}
+
+#[test]
+fn tier_config_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "frequency = 3",
+            "loyalty = 3",
+            "unknown component \"loyalty\"",
+        ),
+        (
+            "frequency = 3",
+            "frequency = -3",
+            "must be a non-negative number",
+        ),
+        (
+            "preset = \"four_level\"",
+            "preset = \"four_level\"\nscore_cuts = [50, 60, 20]",
+            "score_cuts overlap",
+        ),
+        (
+            "[policies.normal]",
+            "[policies.gold]",
+            "[policies.gold] is not a tier",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let text = std::fs::read_to_string(fixture("tiers/pipeline.toml")).unwrap();
+        assert!(text.contains(from));
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+        let err = run_err(&p, &dir.path().join("out"));
+        assert!(err.contains(expected), "{to}: {err}");
+    }
+}
