@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::tiers::params::{
-    validate_grading, Available, GradingParams, RawAlerts, RawRfm, RawRisk, RawScore, RawTiers,
+    validate_clustering, validate_grading, Available, ClusteringParams, GradingParams, RawAlerts,
+    RawClustering, RawRfm, RawRisk, RawScore, RawTiers,
 };
 
 /// The pipeline file as written by the user. Every table rejects unknown keys so a typo such as
@@ -40,6 +41,34 @@ pub struct RawPipeline {
     /// `[policies.<tier>]`: free fields joined onto every customer of the tier.
     #[serde(default)]
     pub policies: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    pub clustering: RawClustering,
+    #[serde(default)]
+    pub charts: RawCharts,
+}
+
+/// `[charts]`: PNG and SVG charts in `charts/` of the output, and the HTML report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCharts {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Scatter plots show at most this many customers (an even, deterministic sample).
+    #[serde(default = "default_max_points")]
+    pub max_points: usize,
+}
+
+impl Default for RawCharts {
+    fn default() -> Self {
+        RawCharts {
+            enabled: true,
+            max_points: default_max_points(),
+        }
+    }
+}
+
+fn default_max_points() -> usize {
+    5000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,6 +332,10 @@ pub struct Pipeline {
     pub period_days: u32,
     pub output_dir: PathBuf,
     pub grading: GradingParams,
+    /// `None` when `[clustering] enabled = false`.
+    pub clustering: Option<ClusteringParams>,
+    /// `None` when `[charts] enabled = false`; else the scatter point limit.
+    pub chart_points: Option<usize>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -398,6 +431,7 @@ impl RawPipeline {
             &self.policies,
             available,
         )?;
+        let clustering = validate_clustering(&self.clustering, available)?;
         if self.features.lookback_days == Some(0) {
             bail!("[features] lookback_days must be at least 1 (leave it out to use all history)");
         }
@@ -442,6 +476,11 @@ impl RawPipeline {
             period_days: self.features.period_days.unwrap_or(90),
             output_dir,
             grading,
+            clustering,
+            chart_points: self
+                .charts
+                .enabled
+                .then_some(self.charts.max_points.max(100)),
         })
     }
 }

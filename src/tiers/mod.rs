@@ -1,4 +1,8 @@
-//! Grading customers: rule-based tiers (`rules`, configured by `params`).
+//! Grading customers: rule-based tiers (`rules`, configured by `params`) and k-means clusters
+//! (`kmeans` on ndarray with linfa, `clusters` turning them into tables, `metrics` to score them).
 
+pub mod clusters;
+pub mod kmeans;
+pub mod metrics;
 pub mod params;
 pub mod rules;

@@ -886,3 +886,258 @@ mod tests {
         assert_eq!(hit[9], 4);
     }
 }
+
+// ---------------------------------------------------------------- clustering
+
+/// `[clustering]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClustering {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Feature columns of customers.parquet; default recency, frequency, monetary and profit
+    /// where present.
+    pub features: Option<Vec<String>>,
+    /// Features log-transformed (signed log1p) before scaling; default every feature but rates.
+    pub log1p: Option<Vec<String>>,
+    /// Lower and upper quantiles each feature is clipped to before scaling; [0, 1] = off.
+    #[serde(default = "default_winsor")]
+    pub winsorize: [f64; 2],
+    /// A number of clusters, or "auto" to choose over `k_range`.
+    #[serde(default)]
+    pub k: RawK,
+    #[serde(default = "default_k_range")]
+    pub k_range: [usize; 2],
+    /// silhouette | calinski_harabasz | davies_bouldin
+    #[serde(default = "default_select_by")]
+    pub select_by: String,
+    #[serde(default = "default_runs")]
+    pub runs: usize,
+    #[serde(default = "default_max_iter")]
+    pub max_iter: u64,
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Fit on a deterministic sample of this many customers when there are more.
+    #[serde(default = "default_fit_sample")]
+    pub fit_sample: usize,
+    /// Silhouette is O(n^2): evaluated on a deterministic sample of this many customers.
+    #[serde(default = "default_silhouette_sample")]
+    pub silhouette_sample: usize,
+    /// Clusters are numbered by the mean of this feature, highest first.
+    #[serde(default = "default_order_by")]
+    pub order_by: String,
+}
+
+impl Default for RawClustering {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults deserialize")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum RawK {
+    Fixed(usize),
+    Named(String),
+}
+
+impl Default for RawK {
+    fn default() -> Self {
+        RawK::Named("auto".into())
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_winsor() -> [f64; 2] {
+    [0.01, 0.99]
+}
+fn default_k_range() -> [usize; 2] {
+    [2, 8]
+}
+fn default_select_by() -> String {
+    "silhouette".into()
+}
+fn default_runs() -> usize {
+    10
+}
+fn default_max_iter() -> u64 {
+    300
+}
+fn default_tolerance() -> f64 {
+    1e-4
+}
+fn default_seed() -> u64 {
+    42
+}
+fn default_fit_sample() -> usize {
+    20_000
+}
+fn default_silhouette_sample() -> usize {
+    2_000
+}
+fn default_order_by() -> String {
+    c::MONETARY.into()
+}
+
+/// `[clustering]`, validated.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClusteringParams {
+    pub features: Vec<String>,
+    pub log1p: Vec<bool>,
+    pub winsorize: [f64; 2],
+    /// `None` = choose over `k_range`.
+    pub k: Option<usize>,
+    pub k_range: [usize; 2],
+    pub select_by: String,
+    pub runs: usize,
+    pub max_iter: u64,
+    pub tolerance: f64,
+    pub seed: u64,
+    pub fit_sample: usize,
+    pub silhouette_sample: usize,
+    pub order_by: String,
+}
+
+/// Numeric columns of customers.parquet that can be clustered on, given the data.
+pub fn clusterable_columns(available: Available) -> Vec<&'static str> {
+    let mut v = vec![
+        c::RECENCY_DAYS,
+        c::FREQUENCY,
+        c::PURCHASE_DAYS,
+        c::MONETARY,
+        c::GROSS_REVENUE,
+        c::RETURNED_VALUE,
+        c::RETURN_RATE,
+        c::AVG_ORDER_VALUE,
+        c::TENURE_DAYS,
+        c::MEAN_DAYS_BETWEEN,
+        c::MONETARY_LAST_PERIOD,
+        c::MONETARY_PREV_PERIOD,
+    ];
+    if available.profit {
+        v.extend([c::PROFIT, c::MARGIN]);
+    }
+    if available.payments {
+        v.extend([
+            c::INVOICES_DUE,
+            c::ON_TIME_RATE,
+            c::MEAN_DAYS_LATE,
+            c::OVERDUE_INVOICES,
+            c::OVERDUE_AMOUNT,
+            c::OLDEST_OVERDUE_DAYS,
+        ]);
+    }
+    v
+}
+
+/// Short names users write for the usual features.
+fn feature_alias(name: &str) -> &str {
+    match name {
+        "recency" => c::RECENCY_DAYS,
+        "tenure" => c::TENURE_DAYS,
+        other => other,
+    }
+}
+
+/// Validates `[clustering]`; `None` when clustering is switched off.
+pub fn validate_clustering(
+    raw: &RawClustering,
+    available: Available,
+) -> Result<Option<ClusteringParams>> {
+    if !raw.enabled {
+        return Ok(None);
+    }
+    let known = clusterable_columns(available);
+    let features: Vec<String> = match &raw.features {
+        Some(f) => f.iter().map(|x| feature_alias(x).to_string()).collect(),
+        None => {
+            let mut f = vec![c::RECENCY_DAYS, c::FREQUENCY, c::MONETARY];
+            if available.profit {
+                f.push(c::PROFIT);
+            }
+            f.into_iter().map(String::from).collect()
+        }
+    };
+    if features.is_empty() {
+        bail!("[clustering] features is empty; name at least one, e.g. [\"recency_days\", \"frequency\", \"monetary\"]");
+    }
+    for (i, f) in features.iter().enumerate() {
+        if !known.contains(&f.as_str()) {
+            bail!(
+                "[clustering] feature {f:?} is not a numeric column of customers.parquet for this data; choose from: {}",
+                known.join(", ")
+            );
+        }
+        if features[..i].contains(f) {
+            bail!("[clustering] feature {f:?} is listed twice");
+        }
+    }
+    let rates = [c::RETURN_RATE, c::MARGIN, c::ON_TIME_RATE];
+    let log1p: Vec<bool> = match &raw.log1p {
+        None => features
+            .iter()
+            .map(|f| !rates.contains(&f.as_str()))
+            .collect(),
+        Some(list) => {
+            let list: Vec<&str> = list.iter().map(|x| feature_alias(x)).collect();
+            for l in &list {
+                if !features.iter().any(|f| f == l) {
+                    bail!("[clustering] log1p names {l:?}, which is not among the features {features:?}");
+                }
+            }
+            features
+                .iter()
+                .map(|f| list.contains(&f.as_str()))
+                .collect()
+        }
+    };
+    let [lo, hi] = raw.winsorize;
+    if !(0.0..0.5).contains(&lo) || !(0.5..=1.0).contains(&hi) {
+        bail!("[clustering] winsorize = [lower, upper] quantiles with 0 <= lower < 0.5 <= upper <= 1, got {:?}", raw.winsorize);
+    }
+    let k = match &raw.k {
+        RawK::Fixed(k) if *k >= 1 => Some(*k),
+        RawK::Fixed(k) => bail!("[clustering] k must be at least 1, got {k}"),
+        RawK::Named(s) if s == "auto" => None,
+        RawK::Named(s) => bail!("[clustering] k = {s:?}: give a number of clusters or \"auto\""),
+    };
+    let [kmin, kmax] = raw.k_range;
+    if kmin < 2 || kmin > kmax {
+        bail!(
+            "[clustering] k_range = [min, max] with 2 <= min <= max, got {:?}",
+            raw.k_range
+        );
+    }
+    if !["silhouette", "calinski_harabasz", "davies_bouldin"].contains(&raw.select_by.as_str()) {
+        bail!("[clustering] select_by {:?}: use \"silhouette\", \"calinski_harabasz\" or \"davies_bouldin\"", raw.select_by);
+    }
+    if raw.runs == 0 || raw.max_iter == 0 || raw.tolerance.is_nan() || raw.tolerance <= 0.0 {
+        bail!("[clustering] runs and max_iter must be at least 1 and tolerance above 0");
+    }
+    if raw.fit_sample < 100 || raw.silhouette_sample < 10 {
+        bail!("[clustering] fit_sample must be at least 100 and silhouette_sample at least 10");
+    }
+    let order_by = feature_alias(&raw.order_by).to_string();
+    if !known.contains(&order_by.as_str()) {
+        bail!("[clustering] order_by {order_by:?} is not a numeric column of customers.parquet; e.g. \"monetary\"");
+    }
+    Ok(Some(ClusteringParams {
+        features,
+        log1p,
+        winsorize: raw.winsorize,
+        k,
+        k_range: raw.k_range,
+        select_by: raw.select_by.clone(),
+        runs: raw.runs,
+        max_iter: raw.max_iter,
+        tolerance: raw.tolerance,
+        seed: raw.seed,
+        fit_sample: raw.fit_sample,
+        silhouette_sample: raw.silhouette_sample,
+        order_by,
+    }))
+}
