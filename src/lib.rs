@@ -7,6 +7,7 @@
 pub mod clean;
 pub mod cli;
 pub mod columns;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod features;
