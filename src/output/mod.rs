@@ -2,7 +2,9 @@
 //! the target and renamed into place at the end, so a failed run leaves the previous outputs
 //! untouched and never a half-written table.
 
+pub mod charts;
 pub mod parquet;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,691 @@
+//! Charts with plotters, each as PNG and SVG. Text is drawn with the DejaVu Sans font shipped in
+//! `fonts/` (registered once, no system font lookup), so a fresh machine renders every label.
+//! Drawing only: the numbers arrive ready in `ChartData`; nothing here computes statistics.
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{anyhow, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+const FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+static REGISTER: Once = Once::new();
+
+/// Distinct colours for tiers and clusters, best first.
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+fn color(i: usize) -> RGBColor {
+    COLORS[i % COLORS.len()]
+}
+
+/// Everything the charts show, prepared by the pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct ChartData {
+    pub tier_names: Vec<String>,
+    pub tier_customer_share: Vec<f64>,
+    pub tier_revenue_share: Vec<f64>,
+    pub tier_profit_share: Option<Vec<f64>>,
+    /// Net revenue per customer, any order (the Pareto curve sorts it).
+    pub revenue: Vec<f64>,
+    /// Mean monetary and customers per (R score, F score), both 1-based, `bins` levels.
+    pub bins: usize,
+    pub rfm_mean_monetary: Vec<Vec<Option<f64>>>,
+    pub rfm_customers: Vec<Vec<u64>>,
+    /// (recency days, monetary, tier index, cluster index) per plotted customer.
+    pub points: Vec<(f64, f64, usize, Option<usize>)>,
+    pub cluster_names: Vec<String>,
+    /// (k, inertia, silhouette, chosen)
+    pub k_selection: Vec<(usize, f64, Option<f64>, bool)>,
+    /// Customers per tier (rows) and cluster (columns).
+    pub crosstab: Vec<Vec<u64>>,
+}
+
+/// One chart, drawable on any backend.
+trait Chart {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static;
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing a chart: {e:?}")
+}
+
+/// Draws `chart` into `<dir>/<name>.png` and `<dir>/<name>.svg`; returns the file names.
+fn render(dir: &Path, name: &str, size: (u32, u32), chart: &impl Chart) -> Result<Vec<String>> {
+    let png = dir.join(format!("{name}.png"));
+    {
+        let root = BitMapBackend::new(&png, size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        chart.draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    let svg = dir.join(format!("{name}.svg"));
+    {
+        let root = SVGBackend::new(&svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        chart.draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(vec![format!("{name}.png"), format!("{name}.svg")])
+}
+
+fn font(size: u32) -> TextStyle<'static> {
+    (FAMILY, size).into_font().into()
+}
+
+/// Renders every chart the data allows into `dir`; returns the files written.
+pub fn render_charts(dir: &Path, d: &ChartData) -> Result<Vec<String>> {
+    let mut font_ok = true;
+    REGISTER.call_once(|| {
+        font_ok = register_font(FAMILY, FontStyle::Normal, FONT).is_ok();
+    });
+    if !font_ok {
+        return Err(anyhow!(
+            "the chart font shipped with tiering could not be loaded"
+        ));
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut files = Vec::new();
+    files.extend(render(dir, "tier_sizes", (1000, 600), &TierSizes(d))?);
+    files.extend(render(dir, "pareto", (1000, 600), &Pareto(d))?);
+    if d.bins > 0 {
+        files.extend(render(dir, "rfm_heatmap", (900, 700), &RfmHeatmap(d))?);
+    }
+    if !d.points.is_empty() {
+        files.extend(render(dir, "recency_monetary", (1400, 600), &Scatter(d))?);
+    }
+    if !d.k_selection.is_empty() {
+        files.extend(render(dir, "k_selection", (1200, 500), &KSelection(d))?);
+    }
+    if !d.crosstab.is_empty() && !d.cluster_names.is_empty() {
+        files.extend(render(
+            dir,
+            "tier_cluster_heatmap",
+            (900, 700),
+            &Crosstab(d),
+        )?);
+    }
+    Ok(files)
+}
+
+struct TierSizes<'a>(&'a ChartData);
+
+impl Chart for TierSizes<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = self.0;
+        let mut series: Vec<(&str, &Vec<f64>)> = vec![
+            ("customers", &d.tier_customer_share),
+            ("revenue", &d.tier_revenue_share),
+        ];
+        if let Some(p) = &d.tier_profit_share {
+            series.push(("profit", p));
+        }
+        let k = d.tier_names.len();
+        let top = series
+            .iter()
+            .flat_map(|(_, v)| v.iter())
+            .fold(0.0f64, |a, b| a.max(*b))
+            .max(0.1)
+            * 110.0;
+        let names = d.tier_names.clone();
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Tier sizes: share of customers, revenue and profit",
+                font(24),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d(0f64..k as f64, 0f64..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(k.max(1) * 2 + 1)
+            .x_label_formatter(&|x| {
+                let i = x.floor() as usize;
+                if (x - i as f64 - 0.5).abs() < 0.01 && i < names.len() {
+                    names[i].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc("tier (best first)")
+            .y_desc("share of total (%)")
+            .label_style(font(14))
+            .axis_desc_style(font(16))
+            .draw()
+            .map_err(err)?;
+        let width = 0.8 / series.len() as f64;
+        for (s, (label, values)) in series.iter().enumerate() {
+            let c = color(s);
+            chart
+                .draw_series(values.iter().enumerate().map(|(i, v)| {
+                    let x0 = i as f64 + 0.1 + s as f64 * width;
+                    Rectangle::new([(x0, 0.0), (x0 + width * 0.95, v * 100.0)], c.filled())
+                }))
+                .map_err(err)?
+                .label(*label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()));
+            chart
+                .draw_series(values.iter().enumerate().map(|(i, v)| {
+                    let x0 = i as f64 + 0.1 + s as f64 * width;
+                    Text::new(
+                        format!("{:.0}%", v * 100.0),
+                        (x0, v * 100.0 + top * 0.02),
+                        font(12),
+                    )
+                }))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(font(14))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+struct Pareto<'a>(&'a ChartData);
+
+impl Chart for Pareto<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = self.0;
+        let mut rev: Vec<f64> = d.revenue.iter().map(|v| v.max(0.0)).collect();
+        rev.sort_by(|a, b| b.total_cmp(a));
+        let total: f64 = rev.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+        let n = rev.len().max(1) as f64;
+        // At most ~2,000 vertices: enough for a smooth curve at any customer count.
+        let step = (rev.len() / 2000).max(1);
+        let mut pts = vec![(0.0, 0.0)];
+        let mut acc = 0.0;
+        for (i, v) in rev.iter().enumerate() {
+            acc += v;
+            if i % step == 0 || i + 1 == rev.len() {
+                pts.push(((i + 1) as f64 / n * 100.0, acc / total * 100.0));
+            }
+        }
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Pareto curve: cumulative revenue by customers, largest first",
+                font(24),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d(0f64..100f64, 0f64..102f64)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("share of customers (%)")
+            .y_desc("cumulative share of net revenue (%)")
+            .label_style(font(14))
+            .axis_desc_style(font(16))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(pts, color(0).stroke_width(3)))
+            .map_err(err)?
+            .label("cumulative revenue")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color(0).stroke_width(3)));
+        chart
+            .draw_series(LineSeries::new(
+                vec![(0.0, 0.0), (100.0, 100.0)],
+                BLACK.mix(0.3),
+            ))
+            .map_err(err)?
+            .label("equal shares")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.3)));
+        // Tier cut points: cumulative customer share at the end of each tier but the last.
+        let mut cum = 0.0;
+        for (i, s) in d
+            .tier_customer_share
+            .iter()
+            .enumerate()
+            .take(d.tier_names.len().saturating_sub(1))
+        {
+            cum += s * 100.0;
+            let c = color(i + 1);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(cum, 0.0), (cum, 100.0)],
+                    c.stroke_width(2),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!(
+                        "{} | {} at {:.0}%",
+                        d.tier_names[i],
+                        d.tier_names[i + 1],
+                        cum
+                    ),
+                    (cum + 0.8, 8.0 + 6.0 * i as f64),
+                    font(14),
+                )))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font(font(14))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// White to dark blue.
+fn heat(t: f64) -> RGBColor {
+    let t = t.clamp(0.0, 1.0);
+    let lerp = |a: f64, b: f64| (a + (b - a) * t) as u8;
+    RGBColor(lerp(247.0, 8.0), lerp(251.0, 48.0), lerp(255.0, 107.0))
+}
+
+fn heat_text(t: f64) -> TextStyle<'static> {
+    font(14).color(if t > 0.55 { &WHITE } else { &BLACK })
+}
+
+struct RfmHeatmap<'a>(&'a ChartData);
+
+impl Chart for RfmHeatmap<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = self.0;
+        let b = d.bins;
+        let max = d
+            .rfm_mean_monetary
+            .iter()
+            .flatten()
+            .flatten()
+            .fold(0.0f64, |a, v| a.max(*v))
+            .max(f64::MIN_POSITIVE);
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Mean monetary value by R and F score (customers in brackets)",
+                font(22),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.5f64..b as f64 + 0.5, 0.5f64..b as f64 + 0.5)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(b)
+            .y_labels(b)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .x_desc("recency score (5 = most recent)")
+            .y_desc("frequency score (5 = most orders)")
+            .label_style(font(14))
+            .axis_desc_style(font(16))
+            .draw()
+            .map_err(err)?;
+        for r in 1..=b {
+            for f in 1..=b {
+                let v = d.rfm_mean_monetary[r - 1][f - 1];
+                let t = v.map(|v| (v / max).sqrt()).unwrap_or(0.0);
+                let (x, y) = (r as f64, f as f64);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
+                        if v.is_some() {
+                            heat(t).filled()
+                        } else {
+                            WHITE.filled()
+                        },
+                    )))
+                    .map_err(err)?;
+                let label = match v {
+                    Some(v) => format!("{v:.0} ({})", d.rfm_customers[r - 1][f - 1]),
+                    None => "-".into(),
+                };
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        label,
+                        (x - 0.4, y + 0.05),
+                        heat_text(t),
+                    )))
+                    .map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Scatter<'a>(&'a ChartData);
+
+impl Scatter<'_> {
+    fn panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        title: &str,
+        names: &[String],
+        group: impl Fn(&(f64, f64, usize, Option<usize>)) -> Option<usize>,
+    ) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = self.0;
+        let xmax = d.points.iter().map(|p| p.0).fold(1.0f64, f64::max) * 1.05;
+        let ymax = d.points.iter().map(|p| p.1).fold(10.0f64, f64::max) * 1.5;
+        let ymin = d
+            .points
+            .iter()
+            .map(|p| p.1)
+            .filter(|v| *v > 0.0)
+            .fold(ymax, f64::min)
+            .max(0.01)
+            / 1.5;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, font(20))
+            .margin(10)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..xmax, (ymin..ymax).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("recency (days since last purchase)")
+            .y_desc("monetary (net revenue, log scale)")
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .label_style(font(13))
+            .axis_desc_style(font(15))
+            .draw()
+            .map_err(err)?;
+        for (g, name) in names.iter().enumerate() {
+            let c = color(g);
+            chart
+                .draw_series(
+                    d.points
+                        .iter()
+                        .filter(|p| group(p) == Some(g) && p.1 > 0.0)
+                        .map(|p| Circle::new((p.0, p.1), 2, c.mix(0.6).filled())),
+                )
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(font(13))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+impl Chart for Scatter<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = self.0;
+        let n = d.points.len();
+        if d.cluster_names.is_empty() {
+            return self.panel(
+                root,
+                &format!("Recency vs monetary by rule tier ({n} customers)"),
+                &d.tier_names,
+                |p| Some(p.2),
+            );
+        }
+        let areas = root.split_evenly((1, 2));
+        self.panel(
+            &areas[0],
+            &format!("By rule tier ({n} customers)"),
+            &d.tier_names,
+            |p| Some(p.2),
+        )?;
+        self.panel(
+            &areas[1],
+            &format!("By k-means cluster ({n} customers)"),
+            &d.cluster_names,
+            |p| p.3,
+        )?;
+        Ok(())
+    }
+}
+
+/// Title, y axis description and points of one k-selection panel.
+type Panel<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
+struct KSelection<'a>(&'a ChartData);
+
+impl Chart for KSelection<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = self.0;
+        let areas = root.split_evenly((1, 2));
+        let kmin = d.k_selection.iter().map(|k| k.0).min().unwrap_or(1) as f64;
+        let kmax = d.k_selection.iter().map(|k| k.0).max().unwrap_or(2) as f64;
+        let chosen = d.k_selection.iter().find(|k| k.3).map(|k| k.0);
+        let panels: [Panel; 2] = [
+            (
+                "Inertia by k (elbow)",
+                "inertia (sum of squared distances)",
+                d.k_selection.iter().map(|k| (k.0 as f64, k.1)).collect(),
+            ),
+            (
+                "Silhouette by k (higher is better)",
+                "mean silhouette (sample)",
+                d.k_selection
+                    .iter()
+                    .filter_map(|k| k.2.map(|s| (k.0 as f64, s)))
+                    .collect(),
+            ),
+        ];
+        for (area, (title, ydesc, pts)) in areas.iter().zip(panels) {
+            let ymax = pts.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+            let ymin = pts.iter().map(|p| p.1).fold(f64::MAX, f64::min);
+            let (ymin, ymax) = if pts.is_empty() {
+                (0.0, 1.0)
+            } else {
+                let pad = ((ymax - ymin) * 0.1).max(1e-6);
+                (ymin - pad, ymax + pad)
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, font(20))
+                .margin(10)
+                .x_label_area_size(45)
+                .y_label_area_size(80)
+                .build_cartesian_2d(kmin - 0.5..kmax + 0.5, ymin..ymax)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_labels((kmax - kmin) as usize + 1)
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .x_desc("k (number of clusters)")
+                .y_desc(ydesc)
+                .label_style(font(13))
+                .axis_desc_style(font(15))
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color(0).stroke_width(2)))
+                .map_err(err)?
+                .label(ydesc)
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color(0).stroke_width(2))
+                });
+            chart
+                .draw_series(pts.iter().map(|p| {
+                    let c = if Some(p.0 as usize) == chosen {
+                        color(3)
+                    } else {
+                        color(0)
+                    };
+                    Circle::new(*p, 5, c.filled())
+                }))
+                .map_err(err)?;
+            if let Some(k) = chosen {
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        (k as f64, ymin),
+                        0,
+                        color(3).filled(),
+                    )))
+                    .map_err(err)?
+                    .label(format!("chosen k = {k}"))
+                    .legend(|(x, y)| Circle::new((x + 6, y), 5, color(3).filled()));
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font(font(13))
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK)
+                .draw()
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+struct Crosstab<'a>(&'a ChartData);
+
+impl Chart for Crosstab<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = self.0;
+        let (rows, cols) = (d.tier_names.len(), d.cluster_names.len());
+        let max = d
+            .crosstab
+            .iter()
+            .flatten()
+            .copied()
+            .max()
+            .unwrap_or(1)
+            .max(1) as f64;
+        let tiers = d.tier_names.clone();
+        let clusters = d.cluster_names.clone();
+        let mut chart = ChartBuilder::on(root)
+            .caption("Customers by rule tier and k-means cluster", font(22))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(110)
+            .build_cartesian_2d(0f64..cols as f64, 0f64..rows as f64)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(cols * 2 + 1)
+            .y_labels(rows * 2 + 1)
+            .x_label_formatter(&|x| half_label(*x, &clusters))
+            // Best tier at the top.
+            .y_label_formatter(&|y| half_label(rows as f64 - y, &tiers))
+            .x_desc("k-means cluster (1 = most valuable)")
+            .y_desc("rule tier")
+            .label_style(font(14))
+            .axis_desc_style(font(16))
+            .draw()
+            .map_err(err)?;
+        for (t, row) in d.crosstab.iter().enumerate() {
+            for (k, n) in row.iter().enumerate() {
+                let tt = (*n as f64 / max).sqrt();
+                let y = (rows - 1 - t) as f64;
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(k as f64, y), (k as f64 + 1.0, y + 1.0)],
+                        heat(tt).filled(),
+                    )))
+                    .map_err(err)?;
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        n.to_string(),
+                        (k as f64 + 0.4, y + 0.55),
+                        heat_text(tt),
+                    )))
+                    .map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Label for category axes drawn on 0..n with ticks at every half unit.
+fn half_label(x: f64, names: &[String]) -> String {
+    let i = x.floor();
+    if (x - i - 0.5).abs() < 0.01 && i >= 0.0 && (i as usize) < names.len() {
+        names[i as usize].clone()
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> ChartData {
+        ChartData {
+            tier_names: vec!["A".into(), "B".into(), "C".into()],
+            tier_customer_share: vec![0.2, 0.3, 0.5],
+            tier_revenue_share: vec![0.8, 0.15, 0.05],
+            tier_profit_share: Some(vec![0.75, 0.2, 0.05]),
+            revenue: vec![800.0, 100.0, 50.0, 30.0, 20.0],
+            bins: 5,
+            rfm_mean_monetary: vec![vec![Some(10.0); 5]; 5],
+            rfm_customers: vec![vec![1; 5]; 5],
+            points: vec![
+                (10.0, 800.0, 0, Some(0)),
+                (50.0, 100.0, 1, Some(1)),
+                (300.0, 20.0, 2, Some(1)),
+            ],
+            cluster_names: vec!["1".into(), "2".into()],
+            k_selection: vec![(2, 10.0, Some(0.5), true), (3, 6.0, Some(0.4), false)],
+            crosstab: vec![vec![1, 0], vec![0, 1], vec![0, 1]],
+        }
+    }
+
+    #[test]
+    fn every_chart_is_written_as_png_and_svg() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = render_charts(dir.path(), &data()).unwrap();
+        assert_eq!(files.len(), 12, "{files:?}");
+        let png = std::fs::read(dir.path().join("pareto.png")).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        // Width and height from the IHDR chunk.
+        assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1000);
+        assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 600);
+        let svg = std::fs::read_to_string(dir.path().join("tier_cluster_heatmap.svg")).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..50]);
+        assert!(svg.contains("Customers by rule tier and k-means cluster"));
+    }
+}
