@@ -826,6 +826,7 @@ fn alerts(
     let last = opt_f64s(customers, c::MONETARY_LAST_PERIOD)?;
     let prev = opt_f64s(customers, c::MONETARY_PREV_PERIOD)?;
     let mut rows: Vec<(usize, &str, &str, String)> = Vec::new();
+    let value = |i: usize| monetary[i].unwrap_or(0.0);
     for i in 0..ids.len() {
         if let (Some(d), Some(a)) = (&overdue_days, &overdue_amount) {
             let (d, a) = (d[i].unwrap_or(0.0), a[i].unwrap_or(0.0));
@@ -875,6 +876,13 @@ fn alerts(
             }
         }
     }
+    // Most urgent first: high severity, then the customers worth the most.
+    rows.sort_by(|a, b| {
+        (a.2 != "high")
+            .cmp(&(b.2 != "high"))
+            .then(value(b.0).total_cmp(&value(a.0)))
+            .then(a.0.cmp(&b.0))
+    });
     Ok(DataFrame::new(
         rows.len(),
         vec![
@@ -1012,12 +1020,13 @@ mod tests {
             .collect();
         // c7: 8 days against a 2-day rhythm (4x >= 3x) and spend 70 -> 10 (-85.7 %).
         // c8 and c9: 9x and 10x their 1-day rhythm; c9 spend 60 -> 40 is only -33 %.
-        assert_eq!(who, ["c7", "c7", "c8", "c9"]);
+        // All medium (no customer is in the top tier): the most valuable first.
+        assert_eq!(who, ["c9", "c8", "c7", "c7"]);
         assert_eq!(
             what,
-            ["churn_risk", "spend_drop", "churn_risk", "churn_risk"]
+            ["churn_risk", "churn_risk", "churn_risk", "spend_drop"]
         );
-        let detail = a.column("detail").unwrap().str().unwrap().get(1).unwrap();
+        let detail = a.column("detail").unwrap().str().unwrap().get(3).unwrap();
         assert_eq!(
             detail,
             "spend fell 85.7%: 10.00 in the last period vs 70.00 in the one before"
