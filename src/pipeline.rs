@@ -8,13 +8,17 @@ use polars::prelude::*;
 
 use crate::clean::{clean_transactions, CleanParams, QualityRow};
 use crate::columns as c;
+use crate::compare::{chart_data, compare, Comparison};
 use crate::config::Pipeline;
 use crate::features::{compute_features, FeatureParams};
 use crate::load::{load_transactions, InputFile};
+use crate::output::charts::render_charts;
+use crate::output::report::{render_report, Report, Section};
 use crate::output::{parquet::write_table, Staging};
 use crate::progress::{thousands, Progress};
+use crate::tiers::clusters::{fit_clusters, ClusterOutput, Clustered};
 use crate::tiers::params::GradingParams;
-use crate::tiers::rules::assign_rule_tiers;
+use crate::tiers::rules::{assign_rule_tiers, Grading};
 
 /// Overrides from the command line and the clock, read once at the boundary.
 #[derive(Debug, Clone)]
@@ -43,6 +47,10 @@ pub struct RunMetadata {
     pub data_quality: Vec<QualityRow>,
     /// The grading rules as validated (weights normalised, preset cuts filled in).
     pub grading: GradingParams,
+    /// k, how it was chosen, sampling, the fitted transform; absent when clustering is off.
+    pub clustering: Option<serde_json::Value>,
+    /// Rules versus clusters: adjusted Rand index, mutual information, agreement.
+    pub comparison: Option<Vec<(String, f64)>>,
     /// Things a person should know about this run (collapsed score bins, ...).
     pub notes: Vec<String>,
     pub outputs: Vec<String>,
@@ -65,6 +73,16 @@ pub const TIER_SUMMARY_FILE: &str = "tier_summary.parquet";
 pub const SEGMENT_SUMMARY_FILE: &str = "segment_summary.parquet";
 pub const THRESHOLDS_FILE: &str = "rfm_thresholds.parquet";
 pub const ALERTS_FILE: &str = "alerts.parquet";
+pub const CLUSTERS_FILE: &str = "clusters.parquet";
+pub const CENTROIDS_FILE: &str = "centroids.parquet";
+pub const K_SELECTION_FILE: &str = "k_selection.parquet";
+pub const CLUSTER_PROFILES_FILE: &str = "cluster_profiles.parquet";
+pub const COMPARISON_FILE: &str = "comparison.parquet";
+pub const CROSSTAB_FILE: &str = "crosstab.parquet";
+pub const DISAGREEMENTS_FILE: &str = "disagreements.parquet";
+pub const GROUP_PROFILES_FILE: &str = "group_profiles.parquet";
+pub const REPORT_FILE: &str = "report.html";
+pub const CHARTS_DIR: &str = "charts";
 
 /// Runs a pipeline end to end.
 pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunResult> {
@@ -140,18 +158,122 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     .collect()
     .map_err(anyhow::Error::from)
     .context("computing customer features")?;
+    let customers_count = customers.height() as u64;
     progress.stage(
         "features",
-        &format!("{} customers", thousands(customers.height() as u64)),
+        &format!("{} customers", thousands(customers_count)),
     );
 
     let mut grading = assign_rule_tiers(&customers, &p.grading)?;
     progress.stage("tiers", &tier_line(&grading.tier_summary)?);
+    let mut notes = grading.notes.clone();
     for note in &grading.notes {
         progress.stage("note", note);
     }
 
-    let mut metadata = RunMetadata {
+    // Clustering, then rules versus clusters.
+    let clustered = match &p.clustering {
+        Some(cp) => Some(fit_clusters(&customers, cp, &p.grading.tier_names)?),
+        None => None,
+    };
+    let clusters = match clustered {
+        Some(Clustered::Done(cl)) => {
+            progress.stage(
+                "clusters",
+                &format!(
+                    "k = {}{}, fitted on {} customers{}",
+                    cl.k,
+                    if p.clustering.as_ref().is_some_and(|c| c.k.is_none()) {
+                        " (auto)"
+                    } else {
+                        ""
+                    },
+                    thousands(cl.fit_rows as u64),
+                    if cl.sampled { " (sample)" } else { "" }
+                ),
+            );
+            Some(cl)
+        }
+        Some(Clustered::Skipped(why)) => {
+            progress.stage("note", &why);
+            notes.push(why);
+            None
+        }
+        None => None,
+    };
+    let mut comparison = match &clusters {
+        Some(cl) => {
+            let cmp = compare(&customers, &grading.tiers, &p.grading, cl)?;
+            progress.stage(
+                "compare",
+                &cmp.summary
+                    .iter()
+                    .skip(3)
+                    .map(|(k, v)| format!("{k} {v:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            Some(cmp)
+        }
+        None => None,
+    };
+
+    let staging = Staging::begin(&out_dir)?;
+    let mut outputs: Vec<String> = Vec::new();
+    let mut chart_files: Vec<String> = Vec::new();
+    if let Some(max_points) = p.chart_points {
+        let data = chart_data(
+            &customers,
+            &grading.tiers,
+            &grading.tier_summary,
+            &p.grading,
+            clusters.as_deref(),
+            comparison.as_ref().map(|c| &c.counts),
+            max_points,
+        )?;
+        // A chart that cannot be drawn must not cost the user the tables.
+        match render_charts(&staging.path(CHARTS_DIR), &data) {
+            Ok(files) => chart_files = files,
+            Err(e) => {
+                let note = format!("charts not drawn: {e:#}");
+                progress.stage("note", &note);
+                notes.push(note);
+            }
+        }
+        progress.stage("charts", &format!("{} files", chart_files.len()));
+    }
+
+    let clustering_meta = clusters.as_ref().map(|c| c.metadata.clone());
+    let comparison_meta = comparison.as_ref().map(|c| c.summary.clone());
+    let mut tables: Vec<(&str, &mut DataFrame)> = vec![
+        (CUSTOMERS_FILE, &mut customers),
+        (TIERS_FILE, &mut grading.tiers),
+        (TIER_SUMMARY_FILE, &mut grading.tier_summary),
+        (SEGMENT_SUMMARY_FILE, &mut grading.segment_summary),
+        (THRESHOLDS_FILE, &mut grading.thresholds),
+        (ALERTS_FILE, &mut grading.alerts),
+    ];
+    let mut quality = quality_frame(&cleaned.quality, loaded.rows_read())?;
+    tables.push((DATA_QUALITY_FILE, &mut quality));
+    let mut clusters_owned = clusters;
+    if let Some(cl) = clusters_owned.as_deref_mut() {
+        tables.push((CLUSTERS_FILE, &mut cl.assignments));
+        tables.push((CENTROIDS_FILE, &mut cl.centroids));
+        tables.push((K_SELECTION_FILE, &mut cl.k_selection));
+        tables.push((CLUSTER_PROFILES_FILE, &mut cl.profiles));
+    }
+    if let Some(cmp) = comparison.as_mut() {
+        tables.push((COMPARISON_FILE, &mut cmp.metrics));
+        tables.push((CROSSTAB_FILE, &mut cmp.crosstab));
+        tables.push((DISAGREEMENTS_FILE, &mut cmp.disagreements));
+        tables.push((GROUP_PROFILES_FILE, &mut cmp.profiles));
+    }
+    outputs.extend(tables.iter().map(|(f, _)| f.to_string()));
+    outputs.push(REPORT_FILE.into());
+    outputs.push(RUN_FILE.into());
+    outputs.extend(chart_files.iter().map(|f| format!("{CHARTS_DIR}/{f}")));
+
+    let metadata = RunMetadata {
         tool: "tiering",
         version: env!("CARGO_PKG_VERSION"),
         pipeline_name: p.name.clone(),
@@ -168,57 +290,36 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         date_formats: loaded.date_formats.clone(),
         rows_read: loaded.rows_read(),
         rows_kept: kept,
-        customers: customers.height() as u64,
+        customers: customers_count,
         data_quality: cleaned.quality.clone(),
         grading: p.grading.clone(),
-        notes: grading.notes.clone(),
-        outputs: [
-            CUSTOMERS_FILE,
-            DATA_QUALITY_FILE,
-            TIERS_FILE,
-            TIER_SUMMARY_FILE,
-            SEGMENT_SUMMARY_FILE,
-            THRESHOLDS_FILE,
-            ALERTS_FILE,
-            RUN_FILE,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        clustering: clustering_meta,
+        comparison: comparison_meta,
+        notes,
+        outputs,
     };
     let run_json = serde_json::to_string_pretty(&metadata)?;
+    for (file, df) in tables.iter_mut() {
+        write_table(&staging, file, df, &run_json)?;
+    }
+    drop(tables);
 
-    let staging = Staging::begin(&out_dir)?;
-    write_table(&staging, CUSTOMERS_FILE, &mut customers, &run_json)?;
-    let mut quality = quality_frame(&cleaned.quality, loaded.rows_read())?;
-    write_table(&staging, DATA_QUALITY_FILE, &mut quality, &run_json)?;
-    write_table(&staging, TIERS_FILE, &mut grading.tiers, &run_json)?;
-    write_table(
-        &staging,
-        TIER_SUMMARY_FILE,
-        &mut grading.tier_summary,
-        &run_json,
+    let report = build_report(
+        &metadata,
+        &quality,
+        &grading,
+        clusters_owned.as_deref(),
+        comparison.as_ref(),
+        &staging.path(CHARTS_DIR),
+        &chart_files,
     )?;
-    write_table(
-        &staging,
-        SEGMENT_SUMMARY_FILE,
-        &mut grading.segment_summary,
-        &run_json,
-    )?;
-    write_table(
-        &staging,
-        THRESHOLDS_FILE,
-        &mut grading.thresholds,
-        &run_json,
-    )?;
-    write_table(&staging, ALERTS_FILE, &mut grading.alerts, &run_json)?;
+    staging.write_text(REPORT_FILE, &report)?;
     staging.write_text(RUN_FILE, &run_json)?;
     let out_dir = staging.commit()?;
     progress.stage(
         "write",
         &format!("{} files in {}", metadata.outputs.len(), out_dir.display()),
     );
-    metadata.outputs.sort();
     Ok(RunResult {
         out_dir,
         customers,
@@ -274,4 +375,140 @@ fn tier_line(summary: &DataFrame) -> Result<String> {
         })
         .collect::<Vec<_>>()
         .join(", "))
+}
+
+/// Assembles report.html from the tables of the run.
+fn build_report(
+    m: &RunMetadata,
+    quality: &DataFrame,
+    g: &Grading,
+    cl: Option<&ClusterOutput>,
+    cmp: Option<&Comparison>,
+    chart_dir: &std::path::Path,
+    chart_files: &[String],
+) -> Result<String> {
+    let mut summary = vec![
+        (
+            "pipeline".to_string(),
+            format!("{} ({})", m.pipeline_name, m.pipeline_path),
+        ),
+        (
+            "as of".to_string(),
+            format!("{} ({})", m.as_of, m.as_of_source),
+        ),
+        ("run on".to_string(), m.run_date.clone()),
+    ];
+    for f in &m.inputs {
+        summary.push((
+            "input".to_string(),
+            format!("{} ({} rows)", f.path.display(), thousands(f.rows)),
+        ));
+    }
+    summary.push(("rows read".into(), thousands(m.rows_read)));
+    summary.push(("rows kept".into(), thousands(m.rows_kept)));
+    for q in m
+        .data_quality
+        .iter()
+        .filter(|q| q.action == "dropped" && q.rows > 0)
+    {
+        summary.push((format!("dropped: {}", q.step), thousands(q.rows)));
+    }
+    summary.push(("customers".into(), thousands(m.customers)));
+    for n in &m.notes {
+        summary.push(("note".into(), n.clone()));
+    }
+    let mut sections = vec![
+        Section {
+            id: "quality",
+            title: "Data quality",
+            intro: "What happened to every row read (data_quality.parquet).".into(),
+            table: Some(quality),
+            max_rows: 50,
+        },
+        Section {
+            id: "tiers",
+            title: "Tier summary",
+            intro: "Customers, revenue and profit per rule tier, after the risk overlay (tier_summary.parquet).".into(),
+            table: Some(&g.tier_summary),
+            max_rows: 50,
+        },
+        Section {
+            id: "segments",
+            title: "RFM segments",
+            intro: "Customers per RFM segment (segment_summary.parquet).".into(),
+            table: Some(&g.segment_summary),
+            max_rows: 50,
+        },
+        Section {
+            id: "alerts",
+            title: "Alerts",
+            intro: format!(
+                "{} alerts on customers needing action now, most urgent first (alerts.parquet).",
+                g.alerts.height()
+            ),
+            table: Some(&g.alerts),
+            max_rows: 25,
+        },
+    ];
+    if let Some(cl) = cl {
+        sections.push(Section {
+            id: "clusters",
+            title: "Cluster profiles",
+            intro: format!(
+                "k-means with k = {}; clusters numbered by value, 1 = most valuable (cluster_profiles.parquet).",
+                cl.k
+            ),
+            table: Some(&cl.profiles),
+            max_rows: 50,
+        });
+    }
+    if let Some(c) = cmp {
+        sections.push(Section {
+            id: "comparison",
+            title: "Rules versus clusters",
+            intro: "Do the clusters agree with the tiers written by hand? (comparison.parquet)"
+                .into(),
+            table: Some(&c.metrics),
+            max_rows: 20,
+        });
+        sections.push(Section {
+            id: "profiles",
+            title: "Tiers and clusters side by side",
+            intro: "Size and mean/median recency, frequency, monetary and profit of every tier and cluster (group_profiles.parquet).".into(),
+            table: Some(&c.profiles),
+            max_rows: 50,
+        });
+        sections.push(Section {
+            id: "disagreements",
+            title: "Top disagreements",
+            intro: "Customers whose rule tier and cluster are furthest apart, most revenue first (disagreements.parquet).".into(),
+            table: Some(&c.disagreements),
+            max_rows: 20,
+        });
+    }
+    let captions = [
+        ("tier_sizes.png", "Tier sizes with revenue and profit share"),
+        ("pareto.png", "Pareto curve with the tier cut points"),
+        ("rfm_heatmap.png", "Mean monetary value by R and F score"),
+        (
+            "recency_monetary.png",
+            "Recency against monetary, by rule tier and by cluster",
+        ),
+        ("k_selection.png", "Choosing k: inertia and silhouette"),
+        ("tier_cluster_heatmap.png", "Rule tier x cluster"),
+    ];
+    let mut charts = Vec::new();
+    for (file, caption) in captions {
+        if chart_files.iter().any(|f| f == file) {
+            let bytes = std::fs::read(chart_dir.join(file))
+                .with_context(|| format!("reading chart {file}"))?;
+            charts.push((file.to_string(), caption.to_string(), bytes));
+        }
+    }
+    Ok(render_report(&Report {
+        title: format!("tiering: {} as of {}", m.pipeline_name, m.as_of),
+        summary,
+        sections,
+        charts,
+    }))
 }

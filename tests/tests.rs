@@ -753,3 +753,183 @@ fn tier_config_errors_are_clear() {
         assert!(err.contains(expected), "{to}: {err}");
     }
 }
+
+// ---- clustering, comparison, charts and the report on generated data ----
+
+/// Generates `customers` customers into `dir` and writes the default pipeline over them with
+/// `edit` applied; returns the pipeline path.
+fn generated_pipeline(
+    dir: &Path,
+    customers: usize,
+    edit: &dyn Fn(String) -> String,
+) -> std::path::PathBuf {
+    let data = dir.join("tx.parquet");
+    if !data.exists() {
+        let o = tiering(&[
+            "generate",
+            "--customers",
+            &customers.to_string(),
+            "--seed",
+            "11",
+            "--out",
+            data.to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let text = std::fs::read_to_string(root().join("pipelines/default.toml"))
+        .unwrap()
+        .replace("../notebooks-data/transactions.csv", "tx.parquet");
+    let p = dir.join("gen.toml");
+    std::fs::write(&p, edit(text)).unwrap();
+    p
+}
+
+#[test]
+fn clusters_are_numbered_by_value_whatever_the_seed_and_sampling_assigns_everyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |seed: u64, out: &str| -> (Table, serde_json::Value) {
+        let p = generated_pipeline(dir.path(), 300, &|s| {
+            s.replace("seed = 42", &format!("seed = {seed}\nfit_sample = 100"))
+        });
+        let out = dir.path().join(out);
+        run_ok(&p, &out, &[]);
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        (read_parquet(&out.join("clusters.parquet")), meta)
+    };
+    let (a, meta) = run(1, "a");
+    let customers = meta["customers"].as_u64().unwrap() as usize;
+    assert_eq!(a.rows(), customers, "every customer gets a cluster");
+    assert_eq!(meta["clustering"]["sampled"], true);
+    assert_eq!(meta["clustering"]["fit_rows"], 100);
+    let clusters: Vec<i32> = a
+        .batch
+        .column_by_name("cluster")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::Int32Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    assert!(clusters.iter().all(|c| (1..=3).contains(c)));
+    assert_eq!(
+        a.strs("cluster_tier")[clusters.iter().position(|c| *c == 1).unwrap()].as_deref(),
+        Some("A")
+    );
+    let (b, _) = run(2, "b");
+    assert_eq!(a.strs("customer_id"), b.strs("customer_id"));
+    // Seeds change the k-means++ starts, not the numbering by value: clusters 1..3 keep meaning
+    // "most valuable .. least"; the two runs must agree on at least 95 % of customers.
+    let cb: Vec<i32> = b
+        .batch
+        .column_by_name("cluster")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::Int32Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    let same = clusters.iter().zip(&cb).filter(|(x, y)| x == y).count();
+    assert!(same * 100 >= customers * 95, "{same} of {customers} agree");
+
+    let profiles = read_parquet(&dir.path().join("a/cluster_profiles.parquet"));
+    let m = profiles.f64s("mean_monetary");
+    assert!(
+        m[0] > m[1] && m[1] > m[2],
+        "cluster 1 is the most valuable: {m:?}"
+    );
+    let centroids = read_parquet(&dir.path().join("a/centroids.parquet"));
+    assert!(centroids.names().contains(&"monetary_scaled".to_string()));
+}
+
+#[test]
+fn comparison_charts_and_report_link_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = generated_pipeline(dir.path(), 200, &|s| {
+        s.replace(
+            "\nk = 3\nk_range = [2, 8]",
+            "\nk = \"auto\"\nk_range = [2, 4]",
+        )
+    });
+    let out = dir.path().join("out");
+    run_ok(&p, &out, &[]);
+    let cmp = read_parquet(&out.join("comparison.parquet"));
+    let metrics = cmp.strs("metric");
+    for m in ["adjusted_rand_index", "normalized_mutual_info", "clusters"] {
+        assert!(
+            metrics.iter().any(|x| x.as_deref() == Some(m)),
+            "{m} missing: {metrics:?}"
+        );
+    }
+    let ks = read_parquet(&out.join("k_selection.parquet"));
+    assert_eq!(ks.rows(), 3, "k = 2, 3, 4 scored");
+    let chosen: Vec<bool> = ks
+        .batch
+        .column_by_name("chosen")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::BooleanArray>()
+        .unwrap()
+        .iter()
+        .map(|b| b.unwrap())
+        .collect();
+    assert_eq!(chosen.iter().filter(|c| **c).count(), 1);
+    let crosstab = read_parquet(&out.join("crosstab.parquet"));
+    let total: i64 = crosstab.i64s("customers").iter().map(|v| v.unwrap()).sum();
+    let customers = read_parquet(&out.join("customers.parquet")).rows() as i64;
+    assert_eq!(total, customers, "the crosstab counts every customer once");
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for id in [
+        "summary",
+        "quality",
+        "tiers",
+        "segments",
+        "alerts",
+        "clusters",
+        "comparison",
+        "profiles",
+        "disagreements",
+        "charts",
+    ] {
+        assert!(
+            html.contains(&format!("id={id}")) || html.contains(&format!("id=\"{id}\"")),
+            "section {id} missing"
+        );
+    }
+    // Every chart the report links exists, and every PNG chart is in the report.
+    let linked: Vec<&str> = html
+        .split("href=\"charts/")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert_eq!(linked.len(), 6, "{linked:?}");
+    for f in &linked {
+        let bytes = std::fs::read(out.join("charts").join(f)).unwrap();
+        assert_eq!(&bytes[..4], b"\x89PNG");
+        let svg =
+            std::fs::read_to_string(out.join("charts").join(f.replace(".png", ".svg"))).unwrap();
+        assert!(svg.starts_with("<svg"));
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no network references"
+    );
+    assert_eq!(html.matches("data:image/png;base64,").count(), 6);
+}
+
+#[test]
+fn charts_can_be_switched_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = generated_pipeline(dir.path(), 60, &|s| {
+        s.replace("enabled = true\nmax_points", "enabled = false\nmax_points")
+    });
+    let out = dir.path().join("out");
+    run_ok(&p, &out, &[]);
+    assert!(!out.join("charts").exists());
+    assert!(
+        out.join("report.html").exists(),
+        "the report still has its tables"
+    );
+}
