@@ -42,6 +42,82 @@ pub struct ClusterOutput {
     pub profiles: DataFrame,
     /// For run.json: the fitted transform and what was imputed.
     pub metadata: serde_json::Value,
+    /// The fitted model, to assign customers of other snapshots to the same clusters.
+    pub model: ClusterModel,
+}
+
+/// A fitted clustering that can place new customers: imputation, transform, centroids.
+#[derive(Debug, Clone)]
+pub struct ClusterModel {
+    pub features: Vec<String>,
+    pub medians: Vec<f64>,
+    pub transform: FittedTransform,
+    /// Scaled centroids in the numbering by value (row 0 = cluster 1).
+    pub centroids: Array2<f64>,
+}
+
+impl ClusterModel {
+    /// Cluster index (0 = most valuable) of every customer of `customers`: nearest centroid.
+    pub fn assign(&self, customers: &DataFrame) -> Result<Vec<usize>> {
+        let raw = feature_matrix(customers, &self.features, Some(&self.medians))?.0;
+        let x = self.transform.apply(raw.view());
+        Ok(x.rows()
+            .into_iter()
+            .map(|row| {
+                let mut best = (0, f64::INFINITY);
+                for (j, c) in self.centroids.rows().into_iter().enumerate() {
+                    let d: f64 = row
+                        .iter()
+                        .zip(c.iter())
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum();
+                    if d < best.1 {
+                        best = (j, d);
+                    }
+                }
+                best.0
+            })
+            .collect())
+    }
+}
+
+/// Row-major feature matrix; missing values imputed with `medians` or, when not given, with
+/// each feature's median (returned, with the count imputed per feature).
+fn feature_matrix(
+    customers: &DataFrame,
+    features: &[String],
+    medians: Option<&[f64]>,
+) -> Result<(Array2<f64>, Vec<f64>, Vec<usize>)> {
+    let n = customers.height();
+    let mut raw = Array2::<f64>::zeros((n, features.len()));
+    let mut used = Vec::with_capacity(features.len());
+    let mut missing = Vec::with_capacity(features.len());
+    for (j, f) in features.iter().enumerate() {
+        let v = column_f64(customers, f)?;
+        let median = match medians {
+            Some(m) => m[j],
+            None => {
+                let mut present: Vec<f64> = v
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .filter(|x| x.is_finite())
+                    .collect();
+                present.sort_by(f64::total_cmp);
+                if present.is_empty() {
+                    0.0
+                } else {
+                    quantile(&present, 0.5)
+                }
+            }
+        };
+        missing.push(v.iter().filter(|x| !x.is_some_and(f64::is_finite)).count());
+        for (i, x) in v.iter().enumerate() {
+            raw[[i, j]] = x.filter(|x| x.is_finite()).unwrap_or(median);
+        }
+        used.push(median);
+    }
+    Ok((raw, used, missing))
 }
 
 /// Why clustering did not run, for data too small for the k asked.
@@ -82,32 +158,15 @@ pub fn fit_clusters(
 
     // Missing values (e.g. no second purchase yet) are imputed with the feature's median.
     let d = p.features.len();
-    let mut raw = Array2::<f64>::zeros((n, d));
-    let mut imputed = Vec::new();
-    for (j, f) in p.features.iter().enumerate() {
-        let v = column_f64(customers, f)?;
-        let mut present: Vec<f64> = v
-            .iter()
-            .flatten()
-            .copied()
-            .filter(|x| x.is_finite())
-            .collect();
-        present.sort_by(f64::total_cmp);
-        let median = if present.is_empty() {
-            0.0
-        } else {
-            quantile(&present, 0.5)
-        };
-        let missing = v.iter().filter(|x| !x.is_some_and(f64::is_finite)).count();
-        if missing > 0 {
-            imputed.push(
-                serde_json::json!({"feature": f, "missing": missing, "imputed_with": median}),
-            );
-        }
-        for (i, x) in v.iter().enumerate() {
-            raw[[i, j]] = x.filter(|x| x.is_finite()).unwrap_or(median);
-        }
-    }
+    let (raw, medians, missing) = feature_matrix(customers, &p.features, None)?;
+    let imputed: Vec<serde_json::Value> = p
+        .features
+        .iter()
+        .zip(&medians)
+        .zip(&missing)
+        .filter(|(_, m)| **m > 0)
+        .map(|((f, med), m)| serde_json::json!({"feature": f, "missing": m, "imputed_with": med}))
+        .collect();
     let spec = TransformSpec {
         log1p: p.log1p.clone(),
         winsor: (p.winsorize[0], p.winsorize[1]),
@@ -253,7 +312,7 @@ pub fn fit_clusters(
         "fit_rows": fit.fit_rows,
         "customers": n,
         "features": p.features,
-        "transform": transform,
+        "transform": &transform,
         "imputed": imputed,
         "numbering": format!("clusters numbered by mean {} of their members, highest first", p.order_by),
     });
@@ -270,6 +329,12 @@ pub fn fit_clusters(
         k_selection,
         profiles,
         metadata,
+        model: ClusterModel {
+            features: p.features.clone(),
+            medians,
+            transform,
+            centroids: fit.centroids.clone(),
+        },
     })))
 }
 
