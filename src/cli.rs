@@ -32,7 +32,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Evaluation date YYYY-MM-DD (overrides [features] as_of): transactions strictly before it
-    /// are used, recency is counted up to it.
+    /// are used, recency is counted up to it. Several dates, comma-separated and ascending
+    /// (2025-07-01,2025-10-01,2026-01-01), grade each and track who moved (overrides [history]).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
     /// No progress lines on stderr.

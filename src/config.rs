@@ -45,6 +45,119 @@ pub struct RawPipeline {
     pub clustering: RawClustering,
     #[serde(default)]
     pub charts: RawCharts,
+    pub history: Option<RawHistory>,
+}
+
+/// `[history]`: grade several as-of dates with the same rules and track who moved.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHistory {
+    /// Explicit dates, YYYY-MM-DD.
+    pub as_of: Option<Vec<String>>,
+    /// `month` or `quarter`, from `start` up to `end` (default: the run's as_of).
+    pub cadence: Option<Cadence>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cadence {
+    Month,
+    Quarter,
+}
+
+/// The snapshot dates of a history run, validated.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum History {
+    Dates(Vec<NaiveDate>),
+    /// Every `cadence` from `start` to `end` (or the run's as_of when `None`), both included.
+    Cadence {
+        cadence: Cadence,
+        start: NaiveDate,
+        end: Option<NaiveDate>,
+    },
+}
+
+impl History {
+    /// The snapshot dates, ascending, given the as_of of the last snapshot when not fixed.
+    pub fn dates(&self, last: NaiveDate) -> Vec<NaiveDate> {
+        match self {
+            History::Dates(d) => d.clone(),
+            History::Cadence {
+                cadence,
+                start,
+                end,
+            } => {
+                let end = end.unwrap_or(last);
+                let step = match cadence {
+                    Cadence::Month => 1,
+                    Cadence::Quarter => 3,
+                };
+                let mut out = Vec::new();
+                let mut d = *start;
+                let mut i = 0;
+                while d < end {
+                    out.push(d);
+                    i += step;
+                    d = *start + chrono::Months::new(i);
+                }
+                out.push(end);
+                out
+            }
+        }
+    }
+}
+
+fn validate_history(h: &RawHistory) -> Result<History> {
+    match (&h.as_of, h.cadence) {
+        (Some(list), None) => {
+            if h.start.is_some() || h.end.is_some() {
+                bail!("[history] start and end go with cadence, not with an as_of list");
+            }
+            parse_date_list(list).context("[history] as_of")
+        }
+        (None, Some(cadence)) => {
+            let start = parse_iso_date(h.start.as_deref().unwrap_or(""))
+                .context("[history] cadence needs start = \"YYYY-MM-DD\"")?;
+            let end = match &h.end {
+                Some(e) => Some(parse_iso_date(e).context("[history] end")?),
+                None => None,
+            };
+            if end.is_some_and(|e| e <= start) {
+                bail!("[history] end must be after start");
+            }
+            Ok(History::Cadence {
+                cadence,
+                start,
+                end,
+            })
+        }
+        _ => bail!(
+            "[history] give either as_of = [\"2025-07-01\", \"2025-10-01\"] or cadence = \"month\"|\"quarter\" with start"
+        ),
+    }
+}
+
+/// Parses strictly ascending dates (at least two) for a history.
+pub fn parse_date_list(list: &[String]) -> Result<History> {
+    let dates: Vec<NaiveDate> = list
+        .iter()
+        .map(|d| parse_iso_date(d))
+        .collect::<Result<_>>()?;
+    if dates.len() < 2 {
+        bail!("a history needs at least two dates, got {}", dates.len());
+    }
+    for w in dates.windows(2) {
+        if w[0] >= w[1] {
+            bail!(
+                "dates must be strictly ascending, got {} then {}",
+                w[0],
+                w[1]
+            );
+        }
+    }
+    Ok(History::Dates(dates))
 }
 
 /// `[charts]`: PNG and SVG charts in `charts/` of the output, and the HTML report.
@@ -336,6 +449,8 @@ pub struct Pipeline {
     pub clustering: Option<ClusteringParams>,
     /// `None` when `[charts] enabled = false`; else the scatter point limit.
     pub chart_points: Option<usize>,
+    /// Several snapshots (`[history]`); `None` grades one as_of.
+    pub history: Option<History>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -481,6 +596,10 @@ impl RawPipeline {
                 .charts
                 .enabled
                 .then_some(self.charts.max_points.max(100)),
+            history: match &self.history {
+                Some(h) => Some(validate_history(h)?),
+                None => None,
+            },
         })
     }
 }

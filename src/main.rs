@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 use tiering::cli::{Cli, Command, GenerateArgs, RunArgs};
-use tiering::config::{parse_iso_date, Pipeline};
+use tiering::config::{parse_date_list, parse_iso_date, History, Pipeline};
 use tiering::generate::{generate_transactions, GenerateParams};
 use tiering::pipeline::{run, RunOptions};
 use tiering::progress::{thousands, Progress};
@@ -28,13 +28,24 @@ fn main() -> ExitCode {
 fn run_command(args: RunArgs) -> Result<()> {
     let progress = Progress::new(args.quiet, args.verbose);
     let pipeline = Pipeline::load(&args.pipeline)?;
-    let as_of = match &args.as_of {
-        Some(s) => Some(parse_iso_date(s).map_err(|e| e.context("--as-of"))?),
-        None => None,
+    let (as_of, history) = match &args.as_of {
+        Some(s) if s.contains(',') => {
+            let list: Vec<String> = s.split(',').map(|d| d.trim().to_string()).collect();
+            match parse_date_list(&list).map_err(|e| e.context("--as-of"))? {
+                History::Dates(d) => (None, Some(d)),
+                History::Cadence { .. } => unreachable!("a list parses to dates"),
+            }
+        }
+        Some(s) => (
+            Some(parse_iso_date(s).map_err(|e| e.context("--as-of"))?),
+            None,
+        ),
+        None => (None, None),
     };
     let opts = RunOptions {
         out: args.out,
         as_of,
+        history,
         today: chrono::Local::now().date_naive(),
     };
     let result = run(&pipeline, &opts, &progress)?;
