@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod features;
 pub mod generate;
+pub mod history;
 pub mod load;
 pub mod output;
 pub mod pipeline;
