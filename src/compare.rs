@@ -424,5 +424,7 @@ pub fn chart_data(
             })
             .unwrap_or_default(),
         crosstab: counts.cloned().unwrap_or_default(),
+        migration: None,
+        sizes_over_time: Vec::new(),
     })
 }

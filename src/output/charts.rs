@@ -50,6 +50,21 @@ pub struct ChartData {
     pub k_selection: Vec<(usize, f64, Option<f64>, bool)>,
     /// Customers per tier (rows) and cluster (columns).
     pub crosstab: Vec<Vec<u64>>,
+    /// Migration of the last pair of snapshots: from states (rows), to states (columns),
+    /// counts, and the pair's dates for the title.
+    pub migration: Option<Migration>,
+    /// Customers per tier at each snapshot date.
+    pub sizes_over_time: Vec<(String, Vec<u64>)>,
+}
+
+/// Customers moving between states from one as-of date to the next.
+#[derive(Debug, Clone, Default)]
+pub struct Migration {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub counts: Vec<Vec<u64>>,
+    /// e.g. "2025-10-01 -> 2026-01-01"
+    pub dates: String,
 }
 
 /// One chart, drawable on any backend.
@@ -111,11 +126,33 @@ pub fn render_charts(dir: &Path, d: &ChartData) -> Result<Vec<String>> {
         files.extend(render(dir, "k_selection", (1200, 500), &KSelection(d))?);
     }
     if !d.crosstab.is_empty() && !d.cluster_names.is_empty() {
+        let chart = Heatmap {
+            title: "Customers by rule tier and k-means cluster".into(),
+            x_desc: "k-means cluster (1 = most valuable)",
+            y_desc: "rule tier",
+            rows: &d.tier_names,
+            cols: &d.cluster_names,
+            counts: &d.crosstab,
+        };
+        files.extend(render(dir, "tier_cluster_heatmap", (900, 700), &chart)?);
+    }
+    if let Some(m) = &d.migration {
+        let chart = Heatmap {
+            title: format!("Tier migration {} (customers)", m.dates),
+            x_desc: "tier at the later date",
+            y_desc: "tier at the earlier date",
+            rows: &m.from,
+            cols: &m.to,
+            counts: &m.counts,
+        };
+        files.extend(render(dir, "migration_heatmap", (900, 700), &chart)?);
+    }
+    if d.sizes_over_time.len() > 1 {
         files.extend(render(
             dir,
-            "tier_cluster_heatmap",
-            (900, 700),
-            &Crosstab(d),
+            "tier_sizes_over_time",
+            (1000, 600),
+            &SizesOverTime(d),
         )?);
     }
     Ok(files)
@@ -576,27 +613,32 @@ impl Chart for KSelection<'_> {
     }
 }
 
-struct Crosstab<'a>(&'a ChartData);
+/// Counts in a grid with names on both axes, first row at the top.
+struct Heatmap<'a> {
+    title: String,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    rows: &'a [String],
+    cols: &'a [String],
+    counts: &'a [Vec<u64>],
+}
 
-impl Chart for Crosstab<'_> {
+impl Chart for Heatmap<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
     where
         DB::ErrorType: 'static,
     {
-        let d = self.0;
-        let (rows, cols) = (d.tier_names.len(), d.cluster_names.len());
-        let max = d
-            .crosstab
+        let (rows, cols) = (self.rows.len(), self.cols.len());
+        let max = self
+            .counts
             .iter()
             .flatten()
             .copied()
             .max()
             .unwrap_or(1)
             .max(1) as f64;
-        let tiers = d.tier_names.clone();
-        let clusters = d.cluster_names.clone();
         let mut chart = ChartBuilder::on(root)
-            .caption("Customers by rule tier and k-means cluster", font(22))
+            .caption(&self.title, font(22))
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(110)
@@ -607,16 +649,15 @@ impl Chart for Crosstab<'_> {
             .disable_mesh()
             .x_labels(cols * 2 + 1)
             .y_labels(rows * 2 + 1)
-            .x_label_formatter(&|x| half_label(*x, &clusters))
-            // Best tier at the top.
-            .y_label_formatter(&|y| half_label(rows as f64 - y, &tiers))
-            .x_desc("k-means cluster (1 = most valuable)")
-            .y_desc("rule tier")
+            .x_label_formatter(&|x| half_label(*x, self.cols))
+            .y_label_formatter(&|y| half_label(rows as f64 - y, self.rows))
+            .x_desc(self.x_desc)
+            .y_desc(self.y_desc)
             .label_style(font(14))
             .axis_desc_style(font(16))
             .draw()
             .map_err(err)?;
-        for (t, row) in d.crosstab.iter().enumerate() {
+        for (t, row) in self.counts.iter().enumerate() {
             for (k, n) in row.iter().enumerate() {
                 let tt = (*n as f64 / max).sqrt();
                 let y = (rows - 1 - t) as f64;
@@ -635,6 +676,80 @@ impl Chart for Crosstab<'_> {
                     .map_err(err)?;
             }
         }
+        Ok(())
+    }
+}
+
+struct SizesOverTime<'a>(&'a ChartData);
+
+impl Chart for SizesOverTime<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = self.0;
+        let n = d.sizes_over_time.len();
+        let dates: Vec<String> = d.sizes_over_time.iter().map(|s| s.0.clone()).collect();
+        let ymax = d
+            .sizes_over_time
+            .iter()
+            .flat_map(|s| s.1.iter())
+            .copied()
+            .max()
+            .unwrap_or(1) as f64
+            * 1.15;
+        let mut chart = ChartBuilder::on(root)
+            .caption("Customers per tier at each as-of date", font(24))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), 0f64..ymax.max(1.0))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 0.01 && i >= 0.0 && (i as usize) < dates.len() {
+                    dates[i as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .x_desc("as-of date")
+            .y_desc("customers")
+            .label_style(font(14))
+            .axis_desc_style(font(16))
+            .draw()
+            .map_err(err)?;
+        for (t, name) in d.tier_names.iter().enumerate() {
+            let c = color(t);
+            let pts: Vec<(f64, f64)> = d
+                .sizes_over_time
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i as f64, s.1.get(t).copied().unwrap_or(0) as f64))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                });
+            chart
+                .draw_series(pts.iter().map(|p| Circle::new(*p, 5, c.filled())))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(font(14))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
         Ok(())
     }
 }
@@ -671,6 +786,16 @@ mod tests {
             cluster_names: vec!["1".into(), "2".into()],
             k_selection: vec![(2, 10.0, Some(0.5), true), (3, 6.0, Some(0.4), false)],
             crosstab: vec![vec![1, 0], vec![0, 1], vec![0, 1]],
+            migration: Some(Migration {
+                from: vec!["A".into(), "B".into(), "new".into()],
+                to: vec!["A".into(), "B".into(), "left".into()],
+                counts: vec![vec![3, 1, 0], vec![0, 2, 1], vec![1, 0, 0]],
+                dates: "2024-01-01 -> 2024-04-01".into(),
+            }),
+            sizes_over_time: vec![
+                ("2024-01-01".into(), vec![3, 4, 5]),
+                ("2024-04-01".into(), vec![4, 3, 5]),
+            ],
         }
     }
 
@@ -678,7 +803,7 @@ mod tests {
     fn every_chart_is_written_as_png_and_svg() {
         let dir = tempfile::tempdir().unwrap();
         let files = render_charts(dir.path(), &data()).unwrap();
-        assert_eq!(files.len(), 12, "{files:?}");
+        assert_eq!(files.len(), 16, "{files:?}");
         let png = std::fs::read(dir.path().join("pareto.png")).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         // Width and height from the IHDR chunk.
