@@ -9,10 +9,12 @@ use polars::prelude::*;
 use crate::clean::{clean_transactions, CleanParams, QualityRow};
 use crate::columns as c;
 use crate::compare::{chart_data, compare, Comparison};
+use crate::config::History;
 use crate::config::Pipeline;
 use crate::features::{compute_features, FeatureParams};
+use crate::history::{build_history, HistoryTables, Snapshot};
 use crate::load::{load_transactions, InputFile};
-use crate::output::charts::render_charts;
+use crate::output::charts::{render_charts, Migration};
 use crate::output::report::{render_report, Report, Section};
 use crate::output::{parquet::write_table, Staging};
 use crate::progress::{thousands, Progress};
@@ -25,6 +27,8 @@ use crate::tiers::rules::{assign_rule_tiers, Grading};
 pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub as_of: Option<NaiveDate>,
+    /// Several as_of dates from the command line: a history run (overrides `[history]`).
+    pub history: Option<Vec<NaiveDate>>,
     pub today: NaiveDate,
 }
 
@@ -49,6 +53,8 @@ pub struct RunMetadata {
     pub grading: GradingParams,
     /// k, how it was chosen, sampling, the fitted transform; absent when clustering is off.
     pub clustering: Option<serde_json::Value>,
+    /// Snapshot dates and how they were made comparable; absent for a single as_of.
+    pub history: Option<serde_json::Value>,
     /// Rules versus clusters: adjusted Rand index, mutual information, agreement.
     pub comparison: Option<Vec<(String, f64)>>,
     /// Things a person should know about this run (collapsed score bins, ...).
@@ -82,6 +88,10 @@ pub const CROSSTAB_FILE: &str = "crosstab.parquet";
 pub const DISAGREEMENTS_FILE: &str = "disagreements.parquet";
 pub const GROUP_PROFILES_FILE: &str = "group_profiles.parquet";
 pub const REPORT_FILE: &str = "report.html";
+pub const TIER_HISTORY_FILE: &str = "tier_history.parquet";
+pub const MIGRATION_FILE: &str = "migration.parquet";
+pub const MOVEMENTS_FILE: &str = "movements.parquet";
+pub const STABILITY_FILE: &str = "stability.parquet";
 pub const CHARTS_DIR: &str = "charts";
 
 /// Runs a pipeline end to end.
@@ -117,7 +127,17 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         ),
     );
 
-    let as_of = opts.as_of.or(p.as_of);
+    // A single --as-of grades that one date even when the file has a [history].
+    let history: Option<History> = match (&opts.history, opts.as_of) {
+        (Some(d), _) => Some(History::Dates(d.clone())),
+        (None, Some(_)) => None,
+        (None, None) => p.history.clone(),
+    };
+    let as_of = match &history {
+        Some(History::Dates(d)) => d.last().copied(),
+        Some(History::Cadence { end: Some(e), .. }) => Some(*e),
+        _ => opts.as_of.or(p.as_of),
+    };
     let params = CleanParams {
         cleaning: &p.cleaning,
         as_of,
@@ -218,11 +238,53 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         None => None,
     };
 
+    let mut history_tables = match &history {
+        Some(h) => {
+            let dates = h.dates(cleaned.as_of);
+            let mut snaps = Vec::with_capacity(dates.len());
+            for d in dates.iter().filter(|d| **d < cleaned.as_of) {
+                let (snap_customers, tiers) =
+                    grade_snapshot(&loaded.transactions, p, *d, opts.today)
+                        .with_context(|| format!("grading the snapshot as of {d}"))?;
+                // One model for every snapshot, so cluster numbers mean the same everywhere.
+                let clusters = match &clusters {
+                    Some(cl) => Some(cl.model.assign(&snap_customers)?),
+                    None => None,
+                };
+                progress.stage(
+                    "snapshot",
+                    &format!("{d}: {} customers", thousands(tiers.height() as u64)),
+                );
+                snaps.push(Snapshot {
+                    as_of: *d,
+                    tiers,
+                    clusters,
+                });
+            }
+            snaps.push(Snapshot {
+                as_of: cleaned.as_of,
+                tiers: grading.tiers.clone(),
+                clusters: clusters.as_ref().map(|c| c.labels.clone()),
+            });
+            let t = build_history(&snaps, &p.grading.tier_names)?;
+            progress.stage(
+                "history",
+                &format!(
+                    "{} snapshots, {} movements",
+                    snaps.len(),
+                    thousands(t.movements.height() as u64)
+                ),
+            );
+            Some(t)
+        }
+        None => None,
+    };
+
     let staging = Staging::begin(&out_dir)?;
     let mut outputs: Vec<String> = Vec::new();
     let mut chart_files: Vec<String> = Vec::new();
     if let Some(max_points) = p.chart_points {
-        let data = chart_data(
+        let mut data = chart_data(
             &customers,
             &grading.tiers,
             &grading.tier_summary,
@@ -231,6 +293,22 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
             comparison.as_ref().map(|c| &c.counts),
             max_points,
         )?;
+        if let Some(h) = &history_tables {
+            data.sizes_over_time = h
+                .sizes
+                .iter()
+                .map(|(d, v)| (d.to_string(), v.clone()))
+                .collect();
+            data.migration = h.last_matrix.clone().map(|(from, to, counts)| {
+                let n = h.sizes.len();
+                Migration {
+                    from,
+                    to,
+                    counts,
+                    dates: format!("{} -> {}", h.sizes[n - 2].0, h.sizes[n - 1].0),
+                }
+            });
+        }
         // A chart that cannot be drawn must not cost the user the tables.
         match render_charts(&staging.path(CHARTS_DIR), &data) {
             Ok(files) => chart_files = files,
@@ -244,6 +322,13 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     }
 
     let clustering_meta = clusters.as_ref().map(|c| c.metadata.clone());
+    let history_meta = history_tables.as_ref().map(|h| {
+        serde_json::json!({
+            "as_of": h.sizes.iter().map(|s| s.0.to_string()).collect::<Vec<_>>(),
+            "clustering": "one model, fitted on the latest snapshot, assigns the customers of every snapshot",
+            "rules": "the same pipeline rules at every snapshot; quantile RFM cut points and percentile ranks are recomputed from each snapshot's customers",
+        })
+    });
     let comparison_meta = comparison.as_ref().map(|c| c.summary.clone());
     let mut tables: Vec<(&str, &mut DataFrame)> = vec![
         (CUSTOMERS_FILE, &mut customers),
@@ -261,6 +346,12 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         tables.push((CENTROIDS_FILE, &mut cl.centroids));
         tables.push((K_SELECTION_FILE, &mut cl.k_selection));
         tables.push((CLUSTER_PROFILES_FILE, &mut cl.profiles));
+    }
+    if let Some(h) = history_tables.as_mut() {
+        tables.push((TIER_HISTORY_FILE, &mut h.tier_history));
+        tables.push((MIGRATION_FILE, &mut h.migration));
+        tables.push((MOVEMENTS_FILE, &mut h.movements));
+        tables.push((STABILITY_FILE, &mut h.stability));
     }
     if let Some(cmp) = comparison.as_mut() {
         tables.push((COMPARISON_FILE, &mut cmp.metrics));
@@ -294,6 +385,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         data_quality: cleaned.quality.clone(),
         grading: p.grading.clone(),
         clustering: clustering_meta,
+        history: history_meta,
         comparison: comparison_meta,
         notes,
         outputs,
@@ -310,6 +402,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         &grading,
         clusters_owned.as_deref(),
         comparison.as_ref(),
+        history_tables.as_ref(),
         &staging.path(CHARTS_DIR),
         &chart_files,
     )?;
@@ -378,12 +471,14 @@ fn tier_line(summary: &DataFrame) -> Result<String> {
 }
 
 /// Assembles report.html from the tables of the run.
+#[allow(clippy::too_many_arguments)]
 fn build_report(
     m: &RunMetadata,
     quality: &DataFrame,
     g: &Grading,
     cl: Option<&ClusterOutput>,
     cmp: Option<&Comparison>,
+    history: Option<&HistoryTables>,
     chart_dir: &std::path::Path,
     chart_files: &[String],
 ) -> Result<String> {
@@ -486,6 +581,29 @@ fn build_report(
             max_rows: 20,
         });
     }
+    if let Some(h) = history {
+        sections.push(Section {
+            id: "stability",
+            title: "Stability between as-of dates",
+            intro: "Share of customers who kept their tier, upgrades, downgrades, new and departed customers (stability.parquet).".into(),
+            table: Some(&h.stability),
+            max_rows: 50,
+        });
+        sections.push(Section {
+            id: "migration",
+            title: "Tier migration",
+            intro: "Customers and their revenue from each tier to each tier, per pair of dates (migration.parquet).".into(),
+            table: Some(&h.migration),
+            max_rows: 60,
+        });
+        sections.push(Section {
+            id: "movements",
+            title: "Who moved",
+            intro: "Customers who moved up or down, appeared or left, with the reason (movements.parquet).".into(),
+            table: Some(&h.movements),
+            max_rows: 30,
+        });
+    }
     let captions = [
         ("tier_sizes.png", "Tier sizes with revenue and profit share"),
         ("pareto.png", "Pareto curve with the tier cut points"),
@@ -496,6 +614,11 @@ fn build_report(
         ),
         ("k_selection.png", "Choosing k: inertia and silhouette"),
         ("tier_cluster_heatmap.png", "Rule tier x cluster"),
+        ("tier_sizes_over_time.png", "Customers per tier over time"),
+        (
+            "migration_heatmap.png",
+            "Tier migration between the last two dates",
+        ),
     ];
     let mut charts = Vec::new();
     for (file, caption) in captions {
@@ -511,4 +634,33 @@ fn build_report(
         sections,
         charts,
     }))
+}
+
+/// Cleans, computes features and grades one earlier snapshot: the same rules, only the
+/// transactions before `as_of`. Returns (customers, tiers).
+fn grade_snapshot(
+    tx: &DataFrame,
+    p: &Pipeline,
+    as_of: NaiveDate,
+    today: NaiveDate,
+) -> Result<(DataFrame, DataFrame)> {
+    let params = CleanParams {
+        cleaning: &p.cleaning,
+        as_of: Some(as_of),
+        lookback_days: p.lookback_days,
+        today,
+        rows_read: tx.height() as u64,
+        duplicates: 0,
+    };
+    let cleaned = clean_transactions(tx.clone(), &params)?;
+    let customers = compute_features(
+        cleaned.transactions.lazy(),
+        &FeatureParams {
+            as_of,
+            period_days: p.period_days,
+        },
+    )?
+    .collect()?;
+    let grading = assign_rule_tiers(&customers, &p.grading)?;
+    Ok((customers, grading.tiers))
 }

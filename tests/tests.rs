@@ -891,6 +891,9 @@ fn comparison_charts_and_report_link_up() {
         "comparison",
         "profiles",
         "disagreements",
+        "stability",
+        "migration",
+        "movements",
         "charts",
     ] {
         assert!(
@@ -904,7 +907,8 @@ fn comparison_charts_and_report_link_up() {
         .skip(1)
         .map(|s| s.split('"').next().unwrap())
         .collect();
-    assert_eq!(linked.len(), 6, "{linked:?}");
+    // The default pipeline also runs a quarterly history: 8 charts.
+    assert_eq!(linked.len(), 8, "{linked:?}");
     for f in &linked {
         let bytes = std::fs::read(out.join("charts").join(f)).unwrap();
         assert_eq!(&bytes[..4], b"\x89PNG");
@@ -916,7 +920,7 @@ fn comparison_charts_and_report_link_up() {
         !html.contains("http://") && !html.contains("https://"),
         "no network references"
     );
-    assert_eq!(html.matches("data:image/png;base64,").count(), 6);
+    assert_eq!(html.matches("data:image/png;base64,").count(), 8);
 }
 
 #[test]
@@ -932,4 +936,154 @@ fn charts_can_be_switched_off() {
         out.join("report.html").exists(),
         "the report still has its tables"
     );
+}
+
+// ---- tiers over time on tests/fixtures/history (expected grades in its pipeline.toml) ----
+
+#[test]
+fn history_tracks_upgrades_downgrades_new_and_departed_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&fixture("history/pipeline.toml"), &out, &[]);
+    let h = read_parquet(&out.join("tier_history.parquet"));
+    assert_eq!(h.rows(), 12, "4 customers at each of 3 dates");
+    let rows: Vec<(String, String, String, f64)> = (0..h.rows())
+        .map(|i| {
+            (
+                h.dates("as_of")[i].clone().unwrap(),
+                h.strs("customer_id")[i].clone().unwrap(),
+                h.strs("tier")[i].clone().unwrap(),
+                h.f64s("monetary")[i].unwrap(),
+            )
+        })
+        .collect();
+    let find = |d: &str, c: &str| {
+        rows.iter()
+            .find(|r| r.0 == d && r.1 == c)
+            .map(|r| (r.2.as_str(), r.3))
+    };
+    assert_eq!(
+        find("2024-02-01", "U"),
+        Some(("low", 10.0)),
+        "U's later purchases are not seen"
+    );
+    assert_eq!(find("2024-02-01", "L"), Some(("mid", 50.0)));
+    assert_eq!(find("2024-02-01", "D"), Some(("high", 100.0)));
+    assert_eq!(find("2024-03-01", "U"), Some(("high", 100.0)));
+    assert_eq!(find("2024-03-01", "D"), Some(("low", 10.0)));
+    assert_eq!(find("2024-03-01", "N"), Some(("mid", 50.0)));
+    assert_eq!(
+        find("2024-03-01", "L"),
+        None,
+        "no purchase in the window: left"
+    );
+    assert_eq!(find("2024-04-01", "S"), Some(("high", 60.0)));
+    assert!(
+        rows.iter().all(|r| r.1 != "X"),
+        "a snapshot never sees a later transaction"
+    );
+
+    let m = read_parquet(&out.join("migration.parquet"));
+    let mut first: Vec<(String, String, i64, f64)> = (0..m.rows())
+        .filter(|i| m.dates("from_as_of")[*i].as_deref() == Some("2024-02-01"))
+        .map(|i| {
+            (
+                m.strs("from_tier")[i].clone().unwrap(),
+                m.strs("to_tier")[i].clone().unwrap(),
+                m.i64s("customers")[i].unwrap(),
+                m.f64s("revenue")[i].unwrap(),
+            )
+        })
+        .collect();
+    first.sort_by_key(|a| (a.0.clone(), a.1.clone()));
+    assert_eq!(
+        first,
+        vec![
+            ("high".into(), "high".into(), 1, 60.0),
+            ("high".into(), "low".into(), 1, 10.0),
+            ("low".into(), "high".into(), 1, 100.0),
+            ("mid".into(), "left".into(), 1, 50.0),
+            ("new".into(), "mid".into(), 1, 50.0),
+        ]
+    );
+
+    let s = read_parquet(&out.join("stability.parquet"));
+    assert_eq!(s.i64s("customers_in_both"), [Some(3), Some(4)]);
+    assert_eq!(s.i64s("kept_tier"), [Some(1), Some(4)]);
+    close(s.f64s("stability")[0], Some(1.0 / 3.0), "first pair");
+    assert_eq!(s.f64s("stability")[1], Some(1.0));
+    assert_eq!(s.i64s("upgrades"), [Some(1), Some(0)]);
+    assert_eq!(s.i64s("downgrades"), [Some(1), Some(0)]);
+    assert_eq!(s.i64s("new"), [Some(1), Some(0)]);
+    assert_eq!(s.i64s("left"), [Some(1), Some(0)]);
+
+    let mv = read_parquet(&out.join("movements.parquet"));
+    assert_eq!(mv.rows(), 4);
+    let get = |c: &str| {
+        let i = mv
+            .strs("customer_id")
+            .iter()
+            .position(|x| x.as_deref() == Some(c))
+            .unwrap();
+        (
+            mv.strs("direction")[i].clone().unwrap(),
+            mv.strs("reason")[i].clone().unwrap(),
+        )
+    };
+    let (dir_u, why_u) = get("U");
+    assert_eq!(dir_u, "up");
+    // Monetary cut points at 2024-02-01 are 34, 52, 58, 76 and at 2024-03-01 the same values,
+    // so U goes from monetary score 1 to 5 (and D the other way).
+    assert!(
+        why_u.starts_with("score 0.00 -> 100.00; revenue 10.00 -> 100.00"),
+        "{why_u}"
+    );
+    assert!(why_u.contains("monetary 1 -> 5"), "{why_u}");
+    assert_eq!(get("D").0, "down");
+    assert!(get("D").1.contains("monetary 5 -> 1"));
+    assert_eq!(
+        get("N"),
+        (
+            "new".into(),
+            "first graded at 2024-03-01: score 33.33".into()
+        )
+    );
+    assert_eq!(
+        get("L"),
+        (
+            "left".into(),
+            "no purchase in the window at the later date".into()
+        )
+    );
+
+    for f in ["migration_heatmap.png", "tier_sizes_over_time.svg"] {
+        assert!(out.join("charts").join(f).exists(), "{f}");
+    }
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["as_of"], "2024-04-01");
+    assert_eq!(run["history"]["as_of"][0], "2024-02-01");
+}
+
+#[test]
+fn as_of_list_on_the_command_line_runs_a_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(
+        &fixture("history/pipeline.toml"),
+        &out,
+        &["--as-of", "2024-03-01,2024-04-01"],
+    );
+    let s = read_parquet(&out.join("stability.parquet"));
+    assert_eq!(s.rows(), 1);
+    assert_eq!(s.dates("from_as_of")[0].as_deref(), Some("2024-03-01"));
+    let err = tiering(&[
+        "run",
+        fixture("history/pipeline.toml").to_str().unwrap(),
+        "--as-of",
+        "2024-04-01,2024-03-01",
+        "-q",
+    ]);
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("strictly ascending"));
 }
