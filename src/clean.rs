@@ -56,8 +56,8 @@ pub struct QualityRow {
 
 /// The kept transactions and the account of what was dropped.
 pub struct Cleaned {
-    /// Kept rows with `is_return`; sorted as loaded.
-    pub transactions: DataFrame,
+    /// Kept rows with `is_return`, as a plan over the cleaned frame.
+    pub transactions: LazyFrame,
     pub as_of: NaiveDate,
     pub quality: Vec<QualityRow>,
 }
@@ -71,9 +71,17 @@ fn day_number(name: &str) -> Expr {
     col(name).cast(DataType::Int32)
 }
 
-/// Applies the cleaning rules and picks `as_of`.
-pub fn clean_transactions(tx: DataFrame, p: &CleanParams) -> Result<Cleaned> {
-    let schema = tx.schema().clone();
+/// Runs an aggregating query with the streaming engine: the input is read in batches.
+pub fn collect_streaming(lf: LazyFrame) -> Result<DataFrame> {
+    // A single query (not collect_all) always has a single result.
+    Ok(lf.collect_with_engine(Engine::Streaming)?.unwrap_single())
+}
+
+/// Applies the cleaning rules and picks `as_of`. The input is read once (streaming engine) into
+/// a frame of the mapped columns; the kept transactions are returned as a plan over it.
+pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
+    let mut tx = tx;
+    let schema = tx.collect_schema()?;
     let has = |n: &str| schema.get(n).is_some();
     let cl = p.cleaning;
 
@@ -90,7 +98,7 @@ pub fn clean_transactions(tx: DataFrame, p: &CleanParams) -> Result<Cleaned> {
             .fill_null(lit(false)));
     }
     let is_return = is_return.fill_null(lit(false));
-    let mut lf = tx.lazy().with_column(is_return.alias(c::IS_RETURN));
+    let mut lf = tx.with_column(is_return.alias(c::IS_RETURN));
     let signed = when(col(c::IS_RETURN))
         .then(col(c::AMOUNT).abs() * lit(-1.0))
         .otherwise(col(c::AMOUNT));
@@ -126,17 +134,24 @@ pub fn clean_transactions(tx: DataFrame, p: &CleanParams) -> Result<Cleaned> {
     if cl.returns == ReturnPolicy::Drop {
         rules.push((col(c::IS_RETURN), RETURN_DROPPED));
     }
-    lf = lf.with_column(reason_expr(&rules).alias(c::DROP_REASON));
-    let df = lf.collect()?;
+    // Read the input once, batch by batch, keeping only the mapped columns with their flags;
+    // the passes below (as_of, customers without purchases, counts) then run in memory.
+    let lf = collect_streaming(lf.with_column(reason_expr(&rules).alias(c::DROP_REASON)))?.lazy();
 
     // Policies that turn a drop into an error look at the first offending row.
     let fail_on = |reason: &str| -> Result<Option<(u64, String)>> {
-        let bad = df
-            .clone()
-            .lazy()
-            .filter(col(c::DROP_REASON).eq(lit(reason)))
-            .collect()?;
-        Ok((bad.height() > 0).then(|| (bad.height() as u64, describe_row(&bad, 0))))
+        let bad = lf.clone().filter(col(c::DROP_REASON).eq(lit(reason)));
+        let n = collect_streaming(bad.clone().select([len()]))?;
+        let n = n.columns()[0]
+            .cast(&DataType::UInt64)?
+            .u64()?
+            .get(0)
+            .unwrap_or(0);
+        if n == 0 {
+            return Ok(None);
+        }
+        let first = bad.limit(1).collect()?;
+        Ok(Some((n, describe_row(&first, 0))))
     };
     if cl.missing_customer_id == DropOrError::Error {
         if let Some((count, example)) = fail_on(MISSING_CUSTOMER_ID)? {
@@ -167,12 +182,11 @@ pub fn clean_transactions(tx: DataFrame, p: &CleanParams) -> Result<Cleaned> {
     let as_of = match p.as_of {
         Some(d) => d,
         None => {
-            let last = df
-                .clone()
-                .lazy()
-                .filter(col(c::DROP_REASON).is_null())
-                .select([day_number(c::DATE).max()])
-                .collect()?;
+            let last = collect_streaming(
+                lf.clone()
+                    .filter(col(c::DROP_REASON).is_null())
+                    .select([day_number(c::DATE).max()]),
+            )?;
             let last = last.columns()[0].i32()?.get(0);
             match last {
                 Some(days) => {
@@ -185,68 +199,88 @@ pub fn clean_transactions(tx: DataFrame, p: &CleanParams) -> Result<Cleaned> {
     };
 
     // Window rules, then customers left with returns only (nothing to grade them on).
-    let mut window = day_number(c::DATE).gt_eq(lit(epoch_days(as_of)));
-    let mut window_rules = vec![(window.clone(), AFTER_AS_OF)];
+    let mut window_rules = vec![(
+        day_number(c::DATE).gt_eq(lit(epoch_days(as_of))),
+        AFTER_AS_OF,
+    )];
     if let Some(days) = p.lookback_days {
-        window = day_number(c::DATE).lt(lit(epoch_days(as_of) - days as i32));
-        window_rules.push((window, BEFORE_LOOKBACK));
+        window_rules.push((
+            day_number(c::DATE).lt(lit(epoch_days(as_of) - days as i32)),
+            BEFORE_LOOKBACK,
+        ));
     }
-    let kept_so_far = col(c::DROP_REASON)
-        .is_null()
-        .and(reason_expr(&window_rules).is_null());
-    let buys = kept_so_far
+    let lf = lf.with_column(
+        when(col(c::DROP_REASON).is_not_null())
+            .then(col(c::DROP_REASON))
+            .otherwise(reason_expr(&window_rules))
+            .alias(c::DROP_REASON),
+    );
+    // A join rather than a window function keeps this pass streamable.
+    let buyers = lf
         .clone()
-        .and(col(c::AMOUNT).gt(lit(0.0)))
-        .cast(DataType::UInt32)
-        .sum()
-        .over([col(c::CUSTOMER_ID)])?;
-    let df = df
-        .lazy()
-        .with_column(
-            when(col(c::DROP_REASON).is_not_null())
-                .then(col(c::DROP_REASON))
-                .otherwise(reason_expr(&window_rules))
-                .alias(c::DROP_REASON),
+        .filter(
+            col(c::DROP_REASON)
+                .is_null()
+                .and(col(c::AMOUNT).gt(lit(0.0))),
+        )
+        .group_by([col(c::CUSTOMER_ID)])
+        .agg([len().alias("__buys")]);
+    let lf = lf
+        .join(
+            buyers,
+            [col(c::CUSTOMER_ID)],
+            [col(c::CUSTOMER_ID)],
+            JoinArgs::new(JoinType::Left),
         )
         .with_column(
-            when(col(c::DROP_REASON).is_null().and(buys.eq(lit(0u32))))
+            when(col(c::DROP_REASON).is_null().and(col("__buys").is_null()))
                 .then(lit(NO_PURCHASE))
                 .otherwise(col(c::DROP_REASON))
                 .alias(c::DROP_REASON),
         )
-        .collect()?;
+        .drop(cols(["__buys"]));
 
-    let counts = df
-        .clone()
-        .lazy()
-        .group_by([col(c::DROP_REASON)])
-        .agg([len().alias("n")])
-        .collect()?;
-    let count_of = |reason: Option<&str>| -> u64 {
-        let r = counts.column(c::DROP_REASON).unwrap().str().unwrap();
-        let n = counts.column("n").unwrap().idx().unwrap();
-        r.iter()
-            .zip(n.iter())
-            .find(|(x, _)| *x == reason)
-            .and_then(|(_, n)| n)
-            .unwrap_or(0) as u64
-    };
-
-    let kept = df
-        .lazy()
-        .filter(col(c::DROP_REASON).is_null())
-        .drop(cols([c::DROP_REASON]))
-        .collect()?;
-    let kept_rows = kept.height() as u64;
-    if kept_rows == 0 {
-        return Err(InputError::NothingLeft { read: p.rows_read }.into());
-    }
-    let returns_kept = kept
+    let counts = collect_streaming(
+        lf.clone()
+            .group_by([col(c::DROP_REASON), col(c::IS_RETURN)])
+            .agg([len().alias("n")]),
+    )?;
+    let reasons: Vec<Option<String>> = counts
+        .column(c::DROP_REASON)?
+        .str()?
+        .iter()
+        .map(|r| r.map(str::to_string))
+        .collect();
+    let returns: Vec<bool> = counts
         .column(c::IS_RETURN)?
         .bool()?
         .iter()
-        .filter(|b| *b == Some(true))
-        .count() as u64;
+        .map(|b| b.unwrap_or(false))
+        .collect();
+    let ns: Vec<u64> = counts
+        .column("n")?
+        .cast(&DataType::UInt64)?
+        .u64()?
+        .iter()
+        .map(|n| n.unwrap_or(0))
+        .collect();
+    let count_of = |reason: Option<&str>| -> u64 {
+        (0..ns.len())
+            .filter(|i| reasons[*i].as_deref() == reason)
+            .map(|i| ns[i])
+            .sum()
+    };
+    let kept_rows = count_of(None);
+    if kept_rows == 0 {
+        return Err(InputError::NothingLeft { read: p.rows_read }.into());
+    }
+    let returns_kept: u64 = (0..ns.len())
+        .filter(|i| reasons[*i].is_none() && returns[*i])
+        .map(|i| ns[i])
+        .sum();
+    let kept = lf
+        .filter(col(c::DROP_REASON).is_null())
+        .drop(cols([c::DROP_REASON]));
 
     let mut quality = vec![QualityRow {
         step: "read".into(),

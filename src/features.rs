@@ -270,14 +270,24 @@ fn payment_features(tx: LazyFrame, has_invoice: bool, has_paid: bool, as_of: i32
 }
 
 /// The region with the most purchase revenue per customer; ties go to the first name.
+/// Written without relying on row order so the streaming engine gives the same answer.
 fn main_region(tx: LazyFrame) -> LazyFrame {
-    tx.filter(is_purchase().and(col(c::REGION).is_not_null()))
+    let per_region = tx
+        .filter(is_purchase().and(col(c::REGION).is_not_null()))
         .group_by([col(c::CUSTOMER_ID), col(c::REGION)])
-        .agg([col(c::AMOUNT).sum().alias("region_revenue")])
-        .sort(
-            [c::CUSTOMER_ID, "region_revenue", c::REGION],
-            SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
+        .agg([col(c::AMOUNT).sum().alias("region_revenue")]);
+    let best = per_region
+        .clone()
+        .group_by([col(c::CUSTOMER_ID)])
+        .agg([col("region_revenue").max().alias("best_revenue")]);
+    per_region
+        .join(
+            best,
+            [col(c::CUSTOMER_ID)],
+            [col(c::CUSTOMER_ID)],
+            JoinArgs::new(JoinType::Inner),
         )
-        .group_by_stable([col(c::CUSTOMER_ID)])
-        .agg([col(c::REGION).first().alias(c::MAIN_REGION)])
+        .filter(col("region_revenue").eq(col("best_revenue")))
+        .group_by([col(c::CUSTOMER_ID)])
+        .agg([col(c::REGION).min().alias(c::MAIN_REGION)])
 }

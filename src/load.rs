@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 
+use crate::clean::collect_streaming;
 use crate::columns as c;
 use crate::config::{CostColumn, CsvOptions, DropOrKeep, InputFormat, Pipeline, ValueColumns};
 use crate::error::InputError;
@@ -25,8 +26,9 @@ pub struct InputFile {
 
 /// The normalised transactions of all input files, not yet cleaned.
 pub struct Loaded {
-    /// Columns: see `crate::columns` (`customer_id`, `date`, `amount`, ... ) and `is_return`.
-    pub transactions: DataFrame,
+    /// Columns: see `crate::columns` (`customer_id`, `date`, `amount`, ...). A plan over the
+    /// input files: every use reads them again in batches, nothing is held in memory.
+    pub transactions: LazyFrame,
     pub files: Vec<InputFile>,
     /// The date format used per date role (`None` when the column was already a date).
     pub date_formats: Vec<(String, Option<String>)>,
@@ -92,14 +94,23 @@ pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
         if rows == 0 {
             return Err(InputError::NoRows { file: path.clone() }.into());
         }
-        let deduped = match p.cleaning.duplicates {
-            DropOrKeep::Drop => raw.unique_stable(None, UniqueKeepStrategy::First),
-            DropOrKeep::Keep => raw,
+        // Exact duplicates: all columns of the file equal. Finding them needs every row in a
+        // hash table, so it costs memory in proportion to the file; `duplicates = "keep"`
+        // skips it.
+        let (deduped, kept_rows) = match p.cleaning.duplicates {
+            DropOrKeep::Drop => {
+                let d = raw.unique_stable(None, UniqueKeepStrategy::First);
+                let n = collect_streaming(d.clone().select([len()]))
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let n = n.columns()[0]
+                    .cast(&DataType::UInt64)?
+                    .u64()?
+                    .get(0)
+                    .unwrap_or(0);
+                (d, n)
+            }
+            DropOrKeep::Keep => (raw, rows),
         };
-        let df = normalise(deduped, &schema, p, &date_formats)?
-            .collect()
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("reading {}", path.display()))?;
         files.push(InputFile {
             path: path.clone(),
             format: match format {
@@ -107,18 +118,17 @@ pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
                 _ => "csv",
             },
             rows,
-            duplicates: rows - df.height() as u64,
+            duplicates: rows - kept_rows,
         });
-        frames.push(df);
+        frames.push(normalise(deduped, &schema, p, &date_formats)?);
     }
-    let mut transactions = frames.remove(0);
-    for df in frames {
-        transactions
-            .vstack_mut(&df)
+    let transactions = if frames.len() == 1 {
+        frames.remove(0)
+    } else {
+        concat(frames, UnionArgs::default())
             .map_err(anyhow::Error::from)
-            .context("stacking input files (their column types differ)")?;
-    }
-    transactions.rechunk_mut();
+            .context("stacking input files (their column types differ)")?
+    };
     Ok(Loaded {
         transactions,
         files,
@@ -644,14 +654,10 @@ fn check_values(
         aggs.push(bad.clone().sum().alias(format!("__bad{i}")));
         aggs.push(raw_text.filter(bad).first().alias(format!("__ex{i}")));
     }
-    let df = raw
-        .clone()
-        .select(aggs)
-        .collect()
-        .map_err(|e| InputError::Unreadable {
-            file: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+    let df = collect_streaming(raw.clone().select(aggs)).map_err(|e| InputError::Unreadable {
+        file: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let rows = df
         .column("__rows")?
         .cast(&DataType::UInt64)?
