@@ -83,8 +83,37 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Generates the transactions, sorted by date and invoice.
+/// Customers generated per chunk: bounds memory for any size (about 10-20 rows each).
+pub const CHUNK_CUSTOMERS: usize = 50_000;
+
+/// Generates the transactions as one frame, sorted by date and invoice. For large sizes use
+/// [`generate_chunks`], which never holds more than one chunk.
 pub fn generate_transactions(p: &GenerateParams) -> PolarsResult<DataFrame> {
+    let mut out: Option<DataFrame> = None;
+    generate_chunks(p, |df| {
+        match out.as_mut() {
+            Some(o) => {
+                o.vstack_mut(&df)?;
+            }
+            None => out = Some(df),
+        }
+        Ok(())
+    })?;
+    let df = out.expect("at least one chunk");
+    df.lazy()
+        .sort(
+            ["invoice_date", "invoice_id"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .collect()
+}
+
+/// Generates the transactions in chunks of [`CHUNK_CUSTOMERS`] customers, each sorted by
+/// date and invoice, and hands every chunk to `sink`. The same seed gives the same rows.
+pub fn generate_chunks(
+    p: &GenerateParams,
+    mut sink: impl FnMut(DataFrame) -> PolarsResult<()>,
+) -> PolarsResult<()> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(p.seed);
     let start = p.end - Duration::days(p.days as i64 - 1);
     let (d0, d1) = (epoch_days(start), epoch_days(p.end));
@@ -100,6 +129,9 @@ pub fn generate_transactions(p: &GenerateParams) -> PolarsResult<DataFrame> {
     let mut cols = Columns::default();
     let mut next_invoice = 1u64;
     for i in 0..p.customers {
+        if i > 0 && i % CHUNK_CUSTOMERS == 0 {
+            sink(chunk_frame(std::mem::take(&mut cols))?)?;
+        }
         let id = format!("CUST-{:05}", i + 1);
         // Pareto(alpha = 1.16) gives the classic 80/20 split of value.
         let value = (1.0 - rng.gen::<f64>()).powf(-1.0 / 1.16).min(300.0);
@@ -200,6 +232,10 @@ pub fn generate_transactions(p: &GenerateParams) -> PolarsResult<DataFrame> {
             }
         }
     }
+    sink(chunk_frame(cols)?)
+}
+
+fn chunk_frame(cols: Columns) -> PolarsResult<DataFrame> {
     let to_date = |v: Vec<Option<i32>>| {
         Column::new("".into(), v)
             .cast(&DataType::Date)

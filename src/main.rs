@@ -6,7 +6,8 @@ use anyhow::Result;
 use clap::Parser;
 use tiering::cli::{Cli, Command, GenerateArgs, RunArgs};
 use tiering::config::{parse_date_list, parse_iso_date, History, Pipeline};
-use tiering::generate::{generate_transactions, GenerateParams};
+use tiering::generate::{generate_chunks, GenerateParams, CHUNK_CUSTOMERS};
+use tiering::output::DataFileWriter;
 use tiering::pipeline::{run, RunOptions};
 use tiering::progress::{thousands, Progress};
 
@@ -69,12 +70,25 @@ fn generate_command(args: GenerateArgs) -> Result<()> {
         end: parse_iso_date(&args.end).map_err(|e| e.context("--end"))?,
         days: args.days,
     };
-    let mut df = generate_transactions(&params)?;
+    let mut writer = DataFileWriter::new(&args.out)?;
+    let mut chunks = 0;
+    generate_chunks(&params, |df| {
+        writer
+            .write(&df)
+            .map_err(|e| polars::prelude::PolarsError::ComputeError(format!("{e:#}").into()))?;
+        chunks += 1;
+        if chunks % 10 == 0 {
+            progress.stage(
+                "generate",
+                &format!("{} customers", thousands((chunks * CHUNK_CUSTOMERS) as u64)),
+            );
+        }
+        Ok(())
+    })?;
+    let rows = writer.finish()?;
     progress.stage(
-        "generate",
-        &format!("{} transactions", thousands(df.height() as u64)),
+        "write",
+        &format!("{} transactions -> {}", thousands(rows), args.out.display()),
     );
-    tiering::output::write_data_file(&mut df, &args.out)?;
-    progress.stage("write", &format!("{}", args.out.display()));
     Ok(())
 }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::clean::{clean_transactions, CleanParams, QualityRow};
+use crate::clean::{clean_transactions, collect_streaming, CleanParams, QualityRow};
 use crate::columns as c;
 use crate::compare::{chart_data, compare, Comparison};
 use crate::config::History;
@@ -147,7 +147,12 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         duplicates: loaded.duplicates(),
     };
     let cleaned = clean_transactions(loaded.transactions.clone(), &params)?;
-    let kept = cleaned.transactions.height() as u64;
+    let kept = cleaned
+        .quality
+        .iter()
+        .find(|q| q.action == "kept")
+        .map(|q| q.rows)
+        .unwrap_or(0);
     let dropped: Vec<String> = cleaned
         .quality
         .iter()
@@ -168,15 +173,17 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         ),
     );
 
+    // The kept transactions are gathered once (only the mapped columns, batch by batch), and
+    // every feature query runs over them in memory.
+    let kept_tx = collect_streaming(cleaned.transactions.clone())?;
     let mut customers = compute_features(
-        cleaned.transactions.clone().lazy(),
+        kept_tx.lazy(),
         &FeatureParams {
             as_of: cleaned.as_of,
             period_days: p.period_days,
         },
-    )?
-    .collect()
-    .map_err(anyhow::Error::from)
+    )
+    .and_then(|lf| Ok(lf.collect()?))
     .context("computing customer features")?;
     let customers_count = customers.height() as u64;
     progress.stage(
@@ -639,7 +646,7 @@ fn build_report(
 /// Cleans, computes features and grades one earlier snapshot: the same rules, only the
 /// transactions before `as_of`. Returns (customers, tiers).
 fn grade_snapshot(
-    tx: &DataFrame,
+    tx: &LazyFrame,
     p: &Pipeline,
     as_of: NaiveDate,
     today: NaiveDate,
@@ -649,18 +656,17 @@ fn grade_snapshot(
         as_of: Some(as_of),
         lookback_days: p.lookback_days,
         today,
-        rows_read: tx.height() as u64,
+        rows_read: 0,
         duplicates: 0,
     };
     let cleaned = clean_transactions(tx.clone(), &params)?;
-    let customers = compute_features(
-        cleaned.transactions.lazy(),
+    let customers = collect_streaming(compute_features(
+        cleaned.transactions,
         &FeatureParams {
             as_of,
             period_days: p.period_days,
         },
-    )?
-    .collect()?;
+    )?)?;
     let grading = assign_rule_tiers(&customers, &p.grading)?;
     Ok((customers, grading.tiers))
 }

@@ -95,43 +95,92 @@ impl Drop for Staging {
     }
 }
 
-/// Writes a data frame to `path` as CSV or Parquet (by extension), through a temporary file
-/// renamed at the end. Used by `tiering generate`.
-pub fn write_data_file(df: &mut polars::prelude::DataFrame, path: &Path) -> Result<()> {
-    use polars::prelude::*;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating folder {}", parent.display()))?;
-    }
-    let tmp = path.with_extension(format!("{ext}.tmp-{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        match ext.as_str() {
-            "csv" => CsvWriter::new(&mut f).include_header(true).finish(df)?,
-            "parquet" | "pq" => {
-                ParquetWriter::new(&mut f)
-                    .with_compression(ParquetCompression::Zstd(None))
-                    .finish(df)?;
-            }
-            _ => anyhow::bail!(
+/// Writes frames one after another into one CSV or Parquet file (by extension), through a
+/// temporary file renamed by `finish`; dropped unfinished, it leaves nothing behind. Used by
+/// `tiering generate`, whose output can be far larger than memory.
+pub struct DataFileWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    rows: u64,
+    inner: Option<Inner>,
+}
+
+enum Inner {
+    Csv(polars::io::csv::write::BatchedWriter<std::fs::File>),
+    Parquet(polars::io::parquet::write::BatchedWriter<std::fs::File>),
+}
+
+impl DataFileWriter {
+    /// Prepares `path`; the file is created with the first frame.
+    pub fn new(path: &Path) -> Result<DataFileWriter> {
+        let ext = extension(path);
+        if !matches!(ext.as_str(), "csv" | "parquet" | "pq") {
+            anyhow::bail!(
                 "cannot tell the format of {} from its extension; use .csv or .parquet",
                 path.display()
-            ),
+            );
         }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating folder {}", parent.display()))?;
+        }
+        Ok(DataFileWriter {
+            path: path.to_path_buf(),
+            tmp: path.with_extension(format!("{ext}.tmp-{}", std::process::id())),
+            rows: 0,
+            inner: None,
+        })
+    }
+
+    pub fn write(&mut self, df: &polars::prelude::DataFrame) -> Result<()> {
+        use polars::prelude::*;
+        if self.inner.is_none() {
+            let f = std::fs::File::create(&self.tmp)
+                .with_context(|| format!("creating {}", self.tmp.display()))?;
+            let schema = df.schema().as_ref().clone();
+            self.inner = Some(match extension(&self.path).as_str() {
+                "csv" => Inner::Csv(CsvWriter::new(f).include_header(true).batched(&schema)?),
+                _ => Inner::Parquet(
+                    ParquetWriter::new(f)
+                        .with_compression(ParquetCompression::Zstd(None))
+                        .batched(&schema)?,
+                ),
+            });
+        }
+        match self.inner.as_mut().expect("created above") {
+            Inner::Csv(w) => w.write_batch(df)?,
+            Inner::Parquet(w) => w.write_batch(df)?,
+        }
+        self.rows += df.height() as u64;
         Ok(())
-    })();
-    match result {
-        Ok(()) => std::fs::rename(&tmp, path)
-            .with_context(|| format!("moving {} into place", path.display())),
-        Err(e) => {
-            std::fs::remove_file(&tmp).ok();
-            Err(e).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Closes the file and moves it into place; returns the rows written.
+    pub fn finish(mut self) -> Result<u64> {
+        match self.inner.take() {
+            Some(Inner::Csv(mut w)) => w.finish()?,
+            Some(Inner::Parquet(w)) => {
+                w.finish()?;
+            }
+            None => anyhow::bail!("nothing was written to {}", self.path.display()),
+        }
+        std::fs::rename(&self.tmp, &self.path)
+            .with_context(|| format!("moving {} into place", self.path.display()))?;
+        Ok(self.rows)
+    }
+}
+
+impl Drop for DataFileWriter {
+    fn drop(&mut self) {
+        if self.tmp.exists() {
+            std::fs::remove_file(&self.tmp).ok();
         }
     }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
