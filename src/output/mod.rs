@@ -107,7 +107,7 @@ pub struct DataFileWriter {
 
 enum Inner {
     Csv(polars::io::csv::write::BatchedWriter<std::fs::File>),
-    Parquet(polars::io::parquet::write::BatchedWriter<std::fs::File>),
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>),
 }
 
 impl DataFileWriter {
@@ -140,11 +140,11 @@ impl DataFileWriter {
             let schema = df.schema().as_ref().clone();
             self.inner = Some(match extension(&self.path).as_str() {
                 "csv" => Inner::Csv(CsvWriter::new(f).include_header(true).batched(&schema)?),
-                _ => Inner::Parquet(
+                _ => Inner::Parquet(Box::new(
                     ParquetWriter::new(f)
                         .with_compression(ParquetCompression::Zstd(None))
                         .batched(&schema)?,
-                ),
+                )),
             });
         }
         match self.inner.as_mut().expect("created above") {
