@@ -20,6 +20,25 @@ pub enum Command {
     Run(RunArgs),
     /// Write synthetic B2B transaction history (deterministic for a seed) as CSV or Parquet.
     Generate(GenerateArgs),
+    /// Benchmark the whole pipeline on generated data of several sizes: per stage wall
+    /// seconds, rows per second and peak memory, as a Markdown table.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Transaction counts, comma-separated (about one customer per ten transactions).
+    #[arg(long, default_value = "1000000,10000000", value_delimiter = ',')]
+    pub rows: Vec<u64>,
+    /// Folder for the generated inputs (reused when present) and outputs.
+    #[arg(long, default_value = "target/bench-data", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Number of clusters, or "auto" (k = 2..8 by silhouette).
+    #[arg(long, default_value = "4")]
+    pub k: String,
+    /// Show the pipeline's stage lines while it runs.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

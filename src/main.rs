@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use tiering::cli::{Cli, Command, GenerateArgs, RunArgs};
+use tiering::cli::{BenchArgs, Cli, Command, GenerateArgs, RunArgs};
 use tiering::config::{parse_date_list, parse_iso_date, History, Pipeline};
 use tiering::generate::{generate_chunks, GenerateParams, CHUNK_CUSTOMERS};
 use tiering::output::DataFileWriter;
@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run_command(args),
         Command::Generate(args) => generate_command(args),
+        Command::Bench(args) => bench_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -90,5 +91,24 @@ fn generate_command(args: GenerateArgs) -> Result<()> {
         "write",
         &format!("{} transactions -> {}", thousands(rows), args.out.display()),
     );
+    Ok(())
+}
+
+fn bench_command(args: BenchArgs) -> Result<()> {
+    let k = match args.k.as_str() {
+        "auto" => "\"auto\"".to_string(),
+        n => n
+            .parse::<usize>()
+            .map(|k| k.to_string())
+            .map_err(|_| anyhow::anyhow!("--k must be a number of clusters or auto, got {n:?}"))?,
+    };
+    let results = tiering::bench::run_bench(
+        &args.rows,
+        &args.dir,
+        &k,
+        chrono::Local::now().date_naive(),
+        args.verbose,
+    )?;
+    println!("{}", tiering::bench::format_results(&results));
     Ok(())
 }

@@ -1087,3 +1087,34 @@ fn as_of_list_on_the_command_line_runs_a_history() {
     assert!(!err.status.success());
     assert!(String::from_utf8_lossy(&err.stderr).contains("strictly ascending"));
 }
+
+#[test]
+fn bench_prints_every_stage_with_rows_per_second_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = tiering(&[
+        "bench",
+        "--rows",
+        "3000",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8_lossy(&o.stdout);
+    for stage in [
+        "load+features",
+        "tiers",
+        "k-means",
+        "compare",
+        "charts",
+        "writing",
+        "**total**",
+        "(generate input)",
+    ] {
+        assert!(
+            table.contains(&format!("| {stage} |")),
+            "{stage} missing:\n{table}"
+        );
+    }
+    assert!(dir.path().join("tx-3000.parquet").exists());
+    assert!(dir.path().join("out-3000/report.html").exists());
+}

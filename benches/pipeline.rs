@@ -1,0 +1,22 @@
+//! `cargo bench`: the whole pipeline on generated data, per stage (load+features, tiers,
+//! k-means, compare, charts, writing): wall seconds, rows per second and peak memory.
+//! Sizes from TIERING_BENCH_ROWS (comma-separated, default 1000000); the same code as
+//! `tiering bench`, which is the command the README's table comes from.
+
+fn main() -> anyhow::Result<()> {
+    let sizes: Vec<u64> = std::env::var("TIERING_BENCH_ROWS")
+        .unwrap_or_else(|_| "1000000".into())
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let results = tiering::bench::run_bench(
+        &sizes,
+        &dir,
+        "4",
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        false,
+    )?;
+    println!("{}", tiering::bench::format_results(&results));
+    Ok(())
+}

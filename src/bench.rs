@@ -1,0 +1,164 @@
+//! `tiering bench`: generates transaction histories of several sizes (about ten transactions
+//! per customer), runs the whole pipeline on each, and reports per stage the wall seconds,
+//! rows per second and peak resident memory. The README's table comes from here.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::config::Pipeline;
+use crate::generate::{generate_chunks, GenerateParams};
+use crate::output::DataFileWriter;
+use crate::pipeline::{run, RunOptions};
+use crate::progress::{peak_rss_mib, reset_peak_rss, thousands, Progress, StageRecord};
+
+/// One benchmark size.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchResult {
+    pub rows: u64,
+    pub customers: u64,
+    pub generate_seconds: Option<f64>,
+    pub stages: Vec<StageRecord>,
+}
+
+/// The pipeline used for benchmarks: the embedded sample's columns, k fixed or auto.
+fn bench_pipeline(data: &Path, k: &str) -> String {
+    format!(
+        r#"name = "bench"
+[input]
+paths = {data:?}
+[input.columns]
+customer_id = "customer_id"
+date = "invoice_date"
+invoice_id = "invoice_id"
+quantity = "quantity"
+unit_price = "unit_price"
+unit_cost = "unit_cost"
+due_date = "due_date"
+paid_date = "paid_date"
+region = "region"
+[cleaning]
+return_invoice_prefix = "CR"
+# Exact-duplicate detection holds every row in a hash table; generated data has none.
+duplicates = "keep"
+[clustering]
+k = {k}
+"#
+    )
+}
+
+/// Generates (unless present) and runs each size; `k` is `4` or `"auto"`.
+pub fn run_bench(
+    sizes: &[u64],
+    dir: &Path,
+    k: &str,
+    today: chrono::NaiveDate,
+    verbose: bool,
+) -> Result<Vec<BenchResult>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut results = Vec::new();
+    for &rows in sizes {
+        let data = dir.join(format!("tx-{rows}.parquet"));
+        let customers = (rows / 10).max(10);
+        let mut generate_seconds = None;
+        if !data.exists() {
+            let t = std::time::Instant::now();
+            let mut w = DataFileWriter::new(&data)?;
+            let params = GenerateParams {
+                customers: customers as usize,
+                seed: 1,
+                days: 365,
+                ..Default::default()
+            };
+            generate_chunks(&params, |df| {
+                w.write(&df).map_err(|e| {
+                    polars::prelude::PolarsError::ComputeError(format!("{e:#}").into())
+                })
+            })?;
+            w.finish()?;
+            generate_seconds = Some(t.elapsed().as_secs_f64());
+        }
+        let toml_path = dir.join(format!("bench-{rows}.toml"));
+        let abs: PathBuf = std::fs::canonicalize(&data)?;
+        std::fs::write(&toml_path, bench_pipeline(&abs, k))?;
+        let p = Pipeline::load(&toml_path)?;
+        reset_peak_rss();
+        let progress = Progress::new(!verbose, false);
+        let opts = RunOptions {
+            out: Some(dir.join(format!("out-{rows}"))),
+            as_of: None,
+            history: None,
+            today,
+        };
+        let result = run(&p, &opts, &progress)?;
+        let stages: Vec<StageRecord> = progress
+            .records()
+            .into_iter()
+            .filter(|s| s.name != "pipeline")
+            .collect();
+        results.push(BenchResult {
+            rows: result.metadata.rows_read,
+            customers: result.metadata.customers,
+            generate_seconds,
+            stages,
+        });
+    }
+    Ok(results)
+}
+
+/// The stage groups reported, in order: (label, stage names).
+const GROUPS: &[(&str, &[&str])] = &[
+    ("load+features", &["load", "clean", "features"]),
+    ("tiers", &["tiers"]),
+    ("k-means", &["clusters"]),
+    ("compare", &["compare"]),
+    ("charts", &["charts"]),
+    ("writing", &["write"]),
+];
+
+/// A Markdown table of the results.
+pub fn format_results(results: &[BenchResult]) -> String {
+    let mut out = String::from(
+        "| transactions | customers | stage | seconds | rows/s | peak MiB |\n|---:|---:|---|---:|---:|---:|\n",
+    );
+    for r in results {
+        let mut total = 0.0;
+        let mut peak: f64 = 0.0;
+        for (label, names) in GROUPS {
+            let parts: Vec<&StageRecord> = r
+                .stages
+                .iter()
+                .filter(|s| names.contains(&s.name.as_str()))
+                .collect();
+            if parts.is_empty() {
+                continue;
+            }
+            let secs: f64 = parts.iter().map(|s| s.seconds).sum();
+            let mib = parts.iter().filter_map(|s| s.peak_mib).fold(0.0, f64::max);
+            total += secs;
+            peak = peak.max(mib);
+            out.push_str(&format!(
+                "| {} | {} | {label} | {secs:.2} | {} | {mib:.0} |\n",
+                thousands(r.rows),
+                thousands(r.customers),
+                thousands((r.rows as f64 / secs.max(1e-9)) as u64)
+            ));
+        }
+        out.push_str(&format!(
+            "| {} | {} | **total** | **{total:.2}** | {} | **{peak:.0}** |\n",
+            thousands(r.rows),
+            thousands(r.customers),
+            thousands((r.rows as f64 / total.max(1e-9)) as u64)
+        ));
+        if let Some(g) = r.generate_seconds {
+            out.push_str(&format!(
+                "| {} | {} | (generate input) | {g:.2} | {} | |\n",
+                thousands(r.rows),
+                thousands(r.customers),
+                thousands((r.rows as f64 / g.max(1e-9)) as u64)
+            ));
+        }
+    }
+    let _ = peak_rss_mib;
+    out
+}
