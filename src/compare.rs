@@ -10,7 +10,7 @@ use crate::output::charts::ChartData;
 use crate::tiers::clusters::ClusterOutput;
 use crate::tiers::metrics::{adjusted_rand_index, contingency, normalized_mutual_info};
 use crate::tiers::params::GradingParams;
-use crate::tiers::rules::{cols as tc, quantile};
+use crate::tiers::rules::{cols as tc, mean_and_median};
 
 /// How many disagreeing customers are listed.
 pub const DISAGREEMENTS: usize = 100;
@@ -308,16 +308,7 @@ fn group_profiles(
         name.push(nm.clone());
         size.push(rows.len() as i64);
         for (j, v) in values.iter().enumerate() {
-            let mut x: Vec<f64> = rows.iter().filter_map(|r| v[*r]).collect();
-            x.sort_by(f64::total_cmp);
-            let (m, med) = if x.is_empty() {
-                (None, None)
-            } else {
-                (
-                    Some(x.iter().sum::<f64>() / x.len() as f64),
-                    Some(quantile(&x, 0.5)),
-                )
-            };
+            let (m, med) = mean_and_median(rows.iter().filter_map(|r| v[*r]));
             means[j].push(m);
             medians[j].push(med);
         }

@@ -10,7 +10,7 @@ use super::kmeans::{
     cluster, FittedTransform, KChoice, KMeansParams, KScore, SelectBy, TransformSpec,
 };
 use super::params::ClusteringParams;
-use super::rules::quantile;
+use super::rules::{mean_and_median, quantile};
 use crate::columns as c;
 
 /// Output column names.
@@ -391,17 +391,7 @@ fn profiles(
     for f in features {
         let v = column_f64(customers, f)?;
         let (means, medians): (Vec<Option<f64>>, Vec<Option<f64>>) = (0..k)
-            .map(|g| {
-                let mut x: Vec<f64> = members(g).filter_map(|i| v[i]).collect();
-                if x.is_empty() {
-                    return (None, None);
-                }
-                x.sort_by(f64::total_cmp);
-                (
-                    Some(x.iter().sum::<f64>() / x.len() as f64),
-                    Some(quantile(&x, 0.5)),
-                )
-            })
+            .map(|g| mean_and_median(members(g).filter_map(|i| v[i])))
             .unzip();
         cols_out.push(Column::new(format!("mean_{f}").into(), means));
         cols_out.push(Column::new(format!("median_{f}").into(), medians));

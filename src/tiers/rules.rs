@@ -74,6 +74,19 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// Mean and median of the values (`None` for none).
+pub fn mean_and_median(values: impl Iterator<Item = f64>) -> (Option<f64>, Option<f64>) {
+    let mut x: Vec<f64> = values.collect();
+    if x.is_empty() {
+        return (None, None);
+    }
+    x.sort_by(f64::total_cmp);
+    (
+        Some(x.iter().sum::<f64>() / x.len() as f64),
+        Some(quantile(&x, 0.5)),
+    )
+}
+
 /// Score 1..=bins from ascending cut points: more is better unless `reverse` (recency).
 /// A value equal to a cut point falls in the lower bin, so tied values always share a score.
 pub fn score_with_cuts(x: f64, cuts: &[f64], reverse: bool) -> u8 {
