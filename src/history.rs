@@ -178,10 +178,16 @@ pub fn build_history(snaps: &[Snapshot], tier_names: &[String]) -> Result<Histor
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let states: Vec<String> = tier_names
+    // A customer can come from `new` and go to `left`, never the other way round.
+    let from_states: Vec<String> = tier_names
         .iter()
         .cloned()
-        .chain([NEW.to_string(), LEFT.to_string()])
+        .chain([NEW.to_string()])
+        .collect();
+    let to_states: Vec<String> = tier_names
+        .iter()
+        .cloned()
+        .chain([LEFT.to_string()])
         .collect();
     let mut mig: Vec<(NaiveDate, NaiveDate, String, String, u64, f64)> = Vec::new();
     let mut mov: Vec<(NaiveDate, NaiveDate, String, String, String, &str, String)> = Vec::new();
@@ -262,16 +268,16 @@ pub fn build_history(snaps: &[Snapshot], tier_names: &[String]) -> Result<Histor
                 "no purchase in the window at the later date".into(),
             ));
         }
-        let mut matrix = vec![vec![0u64; states.len()]; states.len()];
-        for (fi, from) in states.iter().enumerate() {
-            for (ti, to) in states.iter().enumerate() {
+        let mut matrix = vec![vec![0u64; to_states.len()]; from_states.len()];
+        for (fi, from) in from_states.iter().enumerate() {
+            for (ti, to) in to_states.iter().enumerate() {
                 if let Some((n, rev)) = counts.get(&(from.clone(), to.clone())) {
                     matrix[fi][ti] = *n;
                     mig.push((a.as_of, b.as_of, from.clone(), to.clone(), *n, *rev));
                 }
             }
         }
-        last_matrix = Some((states.clone(), states.clone(), matrix));
+        last_matrix = Some((from_states.clone(), to_states.clone(), matrix));
         stab.push((a.as_of, b.as_of, both, kept, up, down, new, left));
     }
 
