@@ -1,14 +1,16 @@
-//! Per-customer features from cleaned transactions, as small `Expr` helpers combined in one
-//! aggregation per table. Pure: no IO, no clock; `as_of` is a parameter.
+//! Per-customer features from cleaned transactions, as small `Expr` helpers combined in two
+//! aggregations: lines -> invoices, then invoices -> customers. Pure: no IO, no clock; `as_of`
+//! is a parameter. Run with the streaming engine, only the invoice table is ever held whole.
 //!
 //! Purchases are lines with a positive amount; returns are the negative lines kept by
-//! `returns = "net"`. Dates are compared as day numbers (days since 1970-01-01).
+//! `returns = "net"`. Dates are compared as day numbers (days since 1970-01-01). Without an
+//! invoice column, a customer's lines of one day form one order (and one invoice).
 
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::clean::epoch_days;
+use crate::clean::{collect_streaming, epoch_days};
 use crate::columns as c;
 
 /// What the feature step needs to know.
@@ -19,6 +21,31 @@ pub struct FeatureParams {
     pub period_days: u32,
 }
 
+/// Customer features, and the customers left out because they have no purchase (only
+/// returns) in the window.
+pub struct Features {
+    pub customers: DataFrame,
+    pub no_purchase_customers: u64,
+    /// Their transaction rows, and how many of those are returns.
+    pub no_purchase_rows: u64,
+    pub no_purchase_returns: u64,
+}
+
+// Invoice-level helper columns.
+const INV_AMOUNT: &str = "__inv_amount";
+const INV_GROSS: &str = "__inv_gross";
+const INV_RETURNED: &str = "__inv_returned";
+const INV_DAY: &str = "__inv_purchase_day";
+const INV_PROFIT: &str = "__inv_profit";
+const INV_DUE: &str = "__inv_due";
+const INV_PAID: &str = "__inv_paid";
+const INV_LAST: &str = "__inv_last_period";
+const INV_PREV: &str = "__inv_prev_period";
+const INV_ROWS: &str = "__inv_rows";
+const INV_RETURNS: &str = "__inv_returns";
+const ROWS: &str = "__rows";
+const RETURNS: &str = "__returns";
+
 fn is_purchase() -> Expr {
     col(c::AMOUNT).gt(lit(0.0))
 }
@@ -27,14 +54,11 @@ fn days(name: &str) -> Expr {
     col(name).cast(DataType::Int32)
 }
 
-/// Orders: distinct invoices with a purchase, or distinct purchase days without invoices.
-fn frequency(has_invoice: bool) -> Expr {
-    let key = if has_invoice { c::INVOICE_ID } else { c::DATE };
-    col(key)
-        .filter(is_purchase())
-        .n_unique()
-        .cast(DataType::Int64)
-        .alias(c::FREQUENCY)
+/// `x` where `cond` holds, else null. Aggregations of these columns take polars' fast
+/// path; `x.filter(cond).sum()` inside a group-by is evaluated group by group, which is
+/// orders of magnitude slower with millions of groups.
+fn only(cond: Expr, x: Expr) -> Expr {
+    when(cond).then(x).otherwise(lit(NULL))
 }
 
 /// Net revenue of lines dated in `[from, to)` (day numbers).
@@ -42,7 +66,7 @@ fn period_revenue(from: i32, to: i32) -> Expr {
     let inside = days(c::DATE)
         .gt_eq(lit(from))
         .and(days(c::DATE).lt(lit(to)));
-    col(c::AMOUNT).filter(inside).sum()
+    only(inside, col(c::AMOUNT)).sum()
 }
 
 fn safe_ratio(num: Expr, den: Expr) -> Expr {
@@ -51,88 +75,167 @@ fn safe_ratio(num: Expr, den: Expr) -> Expr {
         .otherwise(lit(NULL).cast(DataType::Float64))
 }
 
-/// Computes one row per customer. The columns present depend on the transaction columns:
-/// profit needs `cost`, payment behaviour needs `due_date`, the main region needs `region`.
-pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
-    let schema = tx.clone().collect_schema()?;
+/// Lines -> one row per (customer, invoice): amounts, the purchase day, cost, payment dates,
+/// region and line counts.
+fn invoices(tx: LazyFrame, schema: &Schema, p: &FeatureParams) -> LazyFrame {
     let has = |n: &str| schema.get(n).is_some();
     let as_of = epoch_days(p.as_of);
-
+    let period = p.period_days as i32;
+    let key = if has(c::INVOICE_ID) {
+        c::INVOICE_ID
+    } else {
+        c::DATE
+    };
     let mut aggs = vec![
-        frequency(has(c::INVOICE_ID)),
-        col(c::DATE)
-            .filter(is_purchase())
-            .n_unique()
-            .cast(DataType::Int64)
-            .alias(c::PURCHASE_DAYS),
-        col(c::AMOUNT).sum().alias(c::MONETARY),
-        col(c::AMOUNT)
-            .filter(is_purchase())
+        col(c::AMOUNT).sum().alias(INV_AMOUNT),
+        only(is_purchase(), col(c::AMOUNT)).sum().alias(INV_GROSS),
+        only(col(c::AMOUNT).lt(lit(0.0)), col(c::AMOUNT))
             .sum()
-            .alias(c::GROSS_REVENUE),
-        // abs, not negation: no returns must read 0, not -0.
-        col(c::AMOUNT)
-            .filter(col(c::AMOUNT).lt(lit(0.0)))
+            .alias(INV_RETURNED),
+        only(is_purchase(), days(c::DATE)).min().alias(INV_DAY),
+        period_revenue(as_of - period, as_of).alias(INV_LAST),
+        period_revenue(as_of - 2 * period, as_of - period).alias(INV_PREV),
+        len().alias(INV_ROWS),
+        col(c::IS_RETURN)
+            .cast(DataType::UInt32)
             .sum()
-            .abs()
-            .alias(c::RETURNED_VALUE),
-        col(c::DATE)
-            .filter(is_purchase())
-            .min()
-            .alias(c::FIRST_PURCHASE),
-        col(c::DATE)
-            .filter(is_purchase())
-            .max()
-            .alias(c::LAST_PURCHASE),
-        period_revenue(as_of - p.period_days as i32, as_of).alias(c::MONETARY_LAST_PERIOD),
-        period_revenue(
-            as_of - 2 * p.period_days as i32,
-            as_of - p.period_days as i32,
-        )
-        .alias(c::MONETARY_PREV_PERIOD),
+            .alias(INV_RETURNS),
     ];
     if has(c::COST) {
         // Lines without a known cost do not count towards profit (neither revenue nor cost).
         aggs.push(
-            (col(c::AMOUNT) - col(c::COST))
-                .filter(col(c::COST).is_not_null())
-                .sum()
-                .alias(c::PROFIT),
+            // A null cost makes the line's difference null, and sum skips nulls.
+            (col(c::AMOUNT) - col(c::COST)).sum().alias(INV_PROFIT),
         );
     }
-    let base = tx
+    if has(c::DUE_DATE) {
+        aggs.push(days(c::DUE_DATE).min().alias(INV_DUE));
+        aggs.push(if has(c::PAID_DATE) {
+            days(c::PAID_DATE).max().alias(INV_PAID)
+        } else {
+            lit(NULL).cast(DataType::Int32).alias(INV_PAID)
+        });
+    }
+    tx.group_by([col(c::CUSTOMER_ID), col(key)]).agg(aggs)
+}
+
+/// Payment aggregates over invoices with a positive amount. A payment dated on or after
+/// `as_of` is not known yet at `as_of`.
+fn payment_aggs(as_of: i32) -> Vec<Expr> {
+    let billed = col(INV_AMOUNT).gt(lit(0.0));
+    let paid_known = when(col(INV_PAID).lt(lit(as_of)))
+        .then(col(INV_PAID))
+        .otherwise(lit(NULL).cast(DataType::Int32));
+    let overdue = billed
+        .clone()
+        .and(paid_known.clone().is_null())
+        .and(col(INV_DUE).lt(lit(as_of)))
+        .and(col(INV_DUE).is_not_null());
+    let assessed = billed.clone().and(
+        paid_known
+            .clone()
+            .is_not_null()
+            .or(col(INV_DUE).lt(lit(as_of))),
+    );
+    let on_time = billed
+        .clone()
+        .and(paid_known.clone().lt_eq(col(INV_DUE)).fill_null(lit(false)));
+    let late_days = when((paid_known.clone() - col(INV_DUE)).gt(lit(0)))
+        .then(paid_known.clone() - col(INV_DUE))
+        .otherwise(lit(0));
+    vec![
+        assessed
+            .fill_null(lit(false))
+            .cast(DataType::Int64)
+            .sum()
+            .alias(c::INVOICES_DUE),
+        on_time.cast(DataType::Int64).sum().alias("__on_time"),
+        only(
+            billed.and(paid_known.is_not_null()),
+            late_days.cast(DataType::Float64),
+        )
+        .mean()
+        .alias(c::MEAN_DAYS_LATE),
+        overdue
+            .clone()
+            .fill_null(lit(false))
+            .cast(DataType::Int64)
+            .sum()
+            .alias(c::OVERDUE_INVOICES),
+        only(overdue.clone().fill_null(lit(false)), col(INV_AMOUNT))
+            .sum()
+            .alias(c::OVERDUE_AMOUNT),
+        only(overdue.fill_null(lit(false)), lit(as_of) - col(INV_DUE))
+            .max()
+            .cast(DataType::Int64)
+            .fill_null(lit(0i64))
+            .alias(c::OLDEST_OVERDUE_DAYS),
+    ]
+}
+
+/// Computes one row per customer, including customers without a purchase (frequency 0) and
+/// the helper columns `__rows` and `__returns`; see [`customer_features`].
+pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
+    let mut tx = tx;
+    let schema = tx.collect_schema()?;
+    let has = |n: &str| schema.get(n).is_some();
+    let as_of = epoch_days(p.as_of);
+    let inv = invoices(tx.clone(), &schema, p);
+
+    let mut aggs = vec![
+        col(INV_GROSS)
+            .gt(lit(0.0))
+            .cast(DataType::Int64)
+            .sum()
+            .alias(c::FREQUENCY),
+        // n_unique counts null (invoices without a purchase) as a value: take it off.
+        (col(INV_DAY).n_unique().cast(DataType::Int64)
+            - col(INV_DAY).null_count().gt(lit(0)).cast(DataType::Int64))
+        .alias(c::PURCHASE_DAYS),
+        col(INV_AMOUNT).sum().alias(c::MONETARY),
+        col(INV_GROSS).sum().alias(c::GROSS_REVENUE),
+        // abs, not negation: no returns must read 0, not -0.
+        col(INV_RETURNED).sum().abs().alias(c::RETURNED_VALUE),
+        col(INV_DAY).min().alias("__first"),
+        col(INV_DAY).max().alias("__last"),
+        col(INV_LAST).sum().alias(c::MONETARY_LAST_PERIOD),
+        col(INV_PREV).sum().alias(c::MONETARY_PREV_PERIOD),
+        col(INV_ROWS).cast(DataType::UInt64).sum().alias(ROWS),
+        col(INV_RETURNS).cast(DataType::UInt64).sum().alias(RETURNS),
+    ];
+    if has(c::COST) {
+        aggs.push(col(INV_PROFIT).sum().alias(c::PROFIT));
+    }
+    if has(c::DUE_DATE) {
+        aggs.extend(payment_aggs(as_of));
+    }
+    let mut out = inv
         .clone()
         .group_by([col(c::CUSTOMER_ID)])
         .agg(aggs)
         .with_columns([
-            (lit(as_of) - days(c::LAST_PURCHASE))
+            col("__first").cast(DataType::Date).alias(c::FIRST_PURCHASE),
+            col("__last").cast(DataType::Date).alias(c::LAST_PURCHASE),
+            (lit(as_of) - col("__last"))
                 .cast(DataType::Int64)
                 .alias(c::RECENCY_DAYS),
-            (lit(as_of) - days(c::FIRST_PURCHASE))
+            (lit(as_of) - col("__first"))
                 .cast(DataType::Int64)
                 .alias(c::TENURE_DAYS),
             safe_ratio(col(c::RETURNED_VALUE), col(c::GROSS_REVENUE)).alias(c::RETURN_RATE),
             safe_ratio(col(c::MONETARY), col(c::FREQUENCY)).alias(c::AVG_ORDER_VALUE),
             safe_ratio(
-                days(c::LAST_PURCHASE) - days(c::FIRST_PURCHASE),
+                col("__last") - col("__first"),
                 col(c::PURCHASE_DAYS) - lit(1),
             )
             .alias(c::MEAN_DAYS_BETWEEN),
         ]);
-    let base = if has(c::COST) {
-        base.with_column(safe_ratio(col(c::PROFIT), col(c::MONETARY)).alias(c::MARGIN))
-    } else {
-        base
-    };
-
-    let mut out = base;
+    if has(c::COST) {
+        out = out.with_column(safe_ratio(col(c::PROFIT), col(c::MONETARY)).alias(c::MARGIN));
+    }
     if has(c::DUE_DATE) {
-        out = out.join(
-            payment_features(tx.clone(), has(c::INVOICE_ID), has(c::PAID_DATE), as_of),
-            [col(c::CUSTOMER_ID)],
-            [col(c::CUSTOMER_ID)],
-            JoinArgs::new(JoinType::Left),
-        );
+        out = out
+            .with_column(safe_ratio(col("__on_time"), col(c::INVOICES_DUE)).alias(c::ON_TIME_RATE));
     }
     if has(c::REGION) {
         out = out.join(
@@ -175,111 +278,48 @@ pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
     if has(c::REGION) {
         order.push(c::MAIN_REGION);
     }
+    order.extend([ROWS, RETURNS]);
     Ok(out
         .select(order.into_iter().map(col).collect::<Vec<_>>())
         .sort([c::CUSTOMER_ID], SortMultipleOptions::default()))
 }
 
-/// Payment behaviour per customer from invoices (or lines, without invoice IDs) that have a
-/// positive amount. A payment dated on or after `as_of` is not known yet at `as_of`.
-fn payment_features(tx: LazyFrame, has_invoice: bool, has_paid: bool, as_of: i32) -> LazyFrame {
-    let mut keys = vec![col(c::CUSTOMER_ID)];
-    if has_invoice {
-        keys.push(col(c::INVOICE_ID));
+/// Runs [`compute_features`] with the streaming engine and leaves out the customers without
+/// a purchase in the window (nothing to grade them on), counting their rows.
+pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
+    let all = collect_streaming(compute_features(tx, p)?)?;
+    let buyers = all.column(c::FREQUENCY)?.i64()?.gt(0);
+    let rows = all.column(ROWS)?.u64()?;
+    let returns = all.column(RETURNS)?.u64()?;
+    let (mut n, mut r, mut ret) = (0u64, 0u64, 0u64);
+    for i in 0..all.height() {
+        if buyers.get(i) != Some(true) {
+            n += 1;
+            r += rows.get(i).unwrap_or(0);
+            ret += returns.get(i).unwrap_or(0);
+        }
     }
-    let paid = if has_paid {
-        days(c::PAID_DATE).max()
-    } else {
-        lit(NULL).cast(DataType::Int32)
-    };
-    let invoices = if has_invoice {
-        tx.group_by(keys).agg([
-            col(c::AMOUNT).sum().alias("inv_amount"),
-            days(c::DUE_DATE).min().alias("due"),
-            paid.alias("paid"),
-        ])
-    } else {
-        tx.select([
-            col(c::CUSTOMER_ID),
-            col(c::AMOUNT).alias("inv_amount"),
-            days(c::DUE_DATE).alias("due"),
-            if has_paid {
-                days(c::PAID_DATE)
-            } else {
-                lit(NULL).cast(DataType::Int32)
-            }
-            .alias("paid"),
-        ])
-    };
-    let paid_known = when(col("paid").lt(lit(as_of)))
-        .then(col("paid"))
-        .otherwise(lit(NULL).cast(DataType::Int32));
-    let overdue = col("paid_known")
-        .is_null()
-        .and(col("due").lt(lit(as_of)))
-        .and(col("due").is_not_null());
-    let late_days = when((col("paid_known") - col("due")).gt(lit(0)))
-        .then(col("paid_known") - col("due"))
-        .otherwise(lit(0));
-    invoices
-        .filter(col("inv_amount").gt(lit(0.0)))
-        .with_column(paid_known.alias("paid_known"))
-        .with_columns([
-            overdue.alias("overdue"),
-            col("paid_known")
-                .is_not_null()
-                .or(col("due").lt(lit(as_of)))
-                .alias("assessed"),
-            col("paid_known")
-                .lt_eq(col("due"))
-                .fill_null(lit(false))
-                .alias("on_time"),
-            late_days.alias("late_days"),
-        ])
-        .group_by([col(c::CUSTOMER_ID)])
-        .agg([
-            col("assessed")
-                .cast(DataType::Int64)
-                .sum()
-                .alias(c::INVOICES_DUE),
-            col("on_time")
-                .cast(DataType::Int64)
-                .sum()
-                .alias("on_time_n"),
-            col("late_days")
-                .filter(col("paid_known").is_not_null())
-                .cast(DataType::Float64)
-                .mean()
-                .alias(c::MEAN_DAYS_LATE),
-            col("overdue")
-                .cast(DataType::Int64)
-                .sum()
-                .alias(c::OVERDUE_INVOICES),
-            col("inv_amount")
-                .filter(col("overdue"))
-                .sum()
-                .alias(c::OVERDUE_AMOUNT),
-            (lit(as_of) - col("due"))
-                .filter(col("overdue"))
-                .max()
-                .cast(DataType::Int64)
-                .fill_null(lit(0i64))
-                .alias(c::OLDEST_OVERDUE_DAYS),
-        ])
-        .with_column(safe_ratio(col("on_time_n"), col(c::INVOICES_DUE)).alias(c::ON_TIME_RATE))
+    let customers = all.filter(&buyers)?.drop_many([ROWS, RETURNS]);
+    Ok(Features {
+        customers,
+        no_purchase_customers: n,
+        no_purchase_rows: r,
+        no_purchase_returns: ret,
+    })
 }
 
-/// The region with the most purchase revenue per customer; ties go to the first name.
-/// Written without relying on row order so the streaming engine gives the same answer.
+/// The region with the most purchase revenue per customer (over lines, so an order split
+/// across regions counts in each); ties go to the first name. Written without relying on row
+/// order so the streaming engine gives the same answer.
 fn main_region(tx: LazyFrame) -> LazyFrame {
     let per_region = tx
         .filter(is_purchase().and(col(c::REGION).is_not_null()))
         .group_by([col(c::CUSTOMER_ID), col(c::REGION)])
-        .agg([col(c::AMOUNT).sum().alias("region_revenue")]);
+        .agg([col(c::AMOUNT).sum().alias("__region_revenue")]);
     let best = per_region
         .clone()
         .group_by([col(c::CUSTOMER_ID)])
-        .agg([col("region_revenue").max().alias("best_revenue")]);
+        .agg([col("__region_revenue").max().alias("__best")]);
     per_region
         .join(
             best,
@@ -287,7 +327,7 @@ fn main_region(tx: LazyFrame) -> LazyFrame {
             [col(c::CUSTOMER_ID)],
             JoinArgs::new(JoinType::Inner),
         )
-        .filter(col("region_revenue").eq(col("best_revenue")))
+        .filter(col("__region_revenue").eq(col("__best")))
         .group_by([col(c::CUSTOMER_ID)])
         .agg([col(c::REGION).min().alias(c::MAIN_REGION)])
 }
