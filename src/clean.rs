@@ -56,7 +56,7 @@ pub struct QualityRow {
 
 /// The kept transactions and the account of what was dropped.
 pub struct Cleaned {
-    /// Kept rows with `is_return`, as a plan over the cleaned frame.
+    /// Kept rows with `is_return`, as a plan over the input.
     pub transactions: LazyFrame,
     pub as_of: NaiveDate,
     pub quality: Vec<QualityRow>,
@@ -77,8 +77,9 @@ pub fn collect_streaming(lf: LazyFrame) -> Result<DataFrame> {
     Ok(lf.collect_with_engine(Engine::Streaming)?.unwrap_single())
 }
 
-/// Applies the cleaning rules and picks `as_of`. The input is read once (streaming engine) into
-/// a frame of the mapped columns; the kept transactions are returned as a plan over it.
+/// Applies the cleaning rules and picks `as_of`. Each pass (as_of, counts) is an aggregation
+/// run with the streaming engine over the input; the kept transactions are returned as a plan,
+/// never held in memory.
 pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
     let mut tx = tx;
     let schema = tx.collect_schema()?;
@@ -134,9 +135,7 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
     if cl.returns == ReturnPolicy::Drop {
         rules.push((col(c::IS_RETURN), RETURN_DROPPED));
     }
-    // Read the input once, batch by batch, keeping only the mapped columns with their flags;
-    // the passes below (as_of, customers without purchases, counts) then run in memory.
-    let lf = collect_streaming(lf.with_column(reason_expr(&rules).alias(c::DROP_REASON)))?.lazy();
+    let lf = lf.with_column(reason_expr(&rules).alias(c::DROP_REASON));
 
     // Policies that turn a drop into an error look at the first offending row.
     let fail_on = |reason: &str| -> Result<Option<(u64, String)>> {
@@ -179,15 +178,45 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
         }
     }
 
+    // One pass counts rows per row-rule reason, return flag and day: enough to pick as_of and
+    // to count the window rules without reading the input again.
+    let by_day = collect_streaming(
+        lf.clone()
+            .group_by([
+                col(c::DROP_REASON),
+                col(c::IS_RETURN),
+                day_number(c::DATE).alias("__day"),
+            ])
+            .agg([len().alias("n")]),
+    )?;
+    let reasons: Vec<Option<String>> = by_day
+        .column(c::DROP_REASON)?
+        .str()?
+        .iter()
+        .map(|r| r.map(str::to_string))
+        .collect();
+    let returns: Vec<bool> = by_day
+        .column(c::IS_RETURN)?
+        .bool()?
+        .iter()
+        .map(|b| b.unwrap_or(false))
+        .collect();
+    let day: Vec<Option<i32>> = by_day.column("__day")?.i32()?.iter().collect();
+    let ns: Vec<u64> = by_day
+        .column("n")?
+        .cast(&DataType::UInt64)?
+        .u64()?
+        .iter()
+        .map(|n| n.unwrap_or(0))
+        .collect();
+
     let as_of = match p.as_of {
         Some(d) => d,
         None => {
-            let last = collect_streaming(
-                lf.clone()
-                    .filter(col(c::DROP_REASON).is_null())
-                    .select([day_number(c::DATE).max()]),
-            )?;
-            let last = last.columns()[0].i32()?.get(0);
+            let last = (0..ns.len())
+                .filter(|i| reasons[*i].is_none())
+                .filter_map(|i| day[i])
+                .max();
             match last {
                 Some(days) => {
                     NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
@@ -198,16 +227,29 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
         }
     };
 
-    // Window rules, then customers left with returns only (nothing to grade them on).
+    // Window rules. Customers left with returns only are found by the feature step, which
+    // moves their rows to `customer_without_purchase` (see `account_no_purchase`).
+    let start = p.lookback_days.map(|d| epoch_days(as_of) - d as i32);
+    let window_reason = |d: Option<i32>| -> Option<&'static str> {
+        match d {
+            Some(d) if d >= epoch_days(as_of) => Some(AFTER_AS_OF),
+            Some(d) if start.is_some_and(|s| d < s) => Some(BEFORE_LOOKBACK),
+            _ => None,
+        }
+    };
+    let reasons: Vec<Option<String>> = (0..ns.len())
+        .map(|i| {
+            reasons[i]
+                .clone()
+                .or_else(|| window_reason(day[i]).map(String::from))
+        })
+        .collect();
     let mut window_rules = vec![(
         day_number(c::DATE).gt_eq(lit(epoch_days(as_of))),
         AFTER_AS_OF,
     )];
-    if let Some(days) = p.lookback_days {
-        window_rules.push((
-            day_number(c::DATE).lt(lit(epoch_days(as_of) - days as i32)),
-            BEFORE_LOOKBACK,
-        ));
+    if let Some(s) = start {
+        window_rules.push((day_number(c::DATE).lt(lit(s)), BEFORE_LOOKBACK));
     }
     let lf = lf.with_column(
         when(col(c::DROP_REASON).is_not_null())
@@ -215,55 +257,6 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
             .otherwise(reason_expr(&window_rules))
             .alias(c::DROP_REASON),
     );
-    // A join rather than a window function keeps this pass streamable.
-    let buyers = lf
-        .clone()
-        .filter(
-            col(c::DROP_REASON)
-                .is_null()
-                .and(col(c::AMOUNT).gt(lit(0.0))),
-        )
-        .group_by([col(c::CUSTOMER_ID)])
-        .agg([len().alias("__buys")]);
-    let lf = lf
-        .join(
-            buyers,
-            [col(c::CUSTOMER_ID)],
-            [col(c::CUSTOMER_ID)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_column(
-            when(col(c::DROP_REASON).is_null().and(col("__buys").is_null()))
-                .then(lit(NO_PURCHASE))
-                .otherwise(col(c::DROP_REASON))
-                .alias(c::DROP_REASON),
-        )
-        .drop(cols(["__buys"]));
-
-    let counts = collect_streaming(
-        lf.clone()
-            .group_by([col(c::DROP_REASON), col(c::IS_RETURN)])
-            .agg([len().alias("n")]),
-    )?;
-    let reasons: Vec<Option<String>> = counts
-        .column(c::DROP_REASON)?
-        .str()?
-        .iter()
-        .map(|r| r.map(str::to_string))
-        .collect();
-    let returns: Vec<bool> = counts
-        .column(c::IS_RETURN)?
-        .bool()?
-        .iter()
-        .map(|b| b.unwrap_or(false))
-        .collect();
-    let ns: Vec<u64> = counts
-        .column("n")?
-        .cast(&DataType::UInt64)?
-        .u64()?
-        .iter()
-        .map(|n| n.unwrap_or(0))
-        .collect();
     let count_of = |reason: Option<&str>| -> u64 {
         (0..ns.len())
             .filter(|i| reasons[*i].as_deref() == reason)
@@ -318,6 +311,19 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
         as_of,
         quality,
     })
+}
+
+/// Moves the rows of customers found without any purchase from `kept` (and their returns
+/// from `return_netted`) to `customer_without_purchase`.
+pub fn account_no_purchase(quality: &mut [QualityRow], rows: u64, returns: u64) {
+    for q in quality.iter_mut() {
+        match q.step.as_str() {
+            NO_PURCHASE => q.rows += rows,
+            "kept" => q.rows -= rows,
+            "return_netted" => q.rows -= returns,
+            _ => {}
+        }
+    }
 }
 
 /// `when(rule1) -> reason1, when(rule2) -> reason2, ... otherwise null`.

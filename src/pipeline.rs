@@ -6,12 +6,12 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::clean::{clean_transactions, collect_streaming, CleanParams, QualityRow};
+use crate::clean::{account_no_purchase, clean_transactions, CleanParams, QualityRow};
 use crate::columns as c;
 use crate::compare::{chart_data, compare, Comparison};
 use crate::config::History;
 use crate::config::Pipeline;
-use crate::features::{compute_features, FeatureParams};
+use crate::features::{customer_features, FeatureParams};
 use crate::history::{build_history, HistoryTables, Snapshot};
 use crate::load::{load_transactions, InputFile};
 use crate::output::charts::{render_charts, Migration};
@@ -146,7 +146,21 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         rows_read: loaded.rows_read(),
         duplicates: loaded.duplicates(),
     };
-    let cleaned = clean_transactions(loaded.transactions.clone(), &params)?;
+    let mut cleaned = clean_transactions(loaded.transactions.clone(), &params)?;
+    progress.stage("clean", &format!("as_of {}", cleaned.as_of));
+    let features = customer_features(
+        cleaned.transactions.clone(),
+        &FeatureParams {
+            as_of: cleaned.as_of,
+            period_days: p.period_days,
+        },
+    )
+    .context("computing customer features")?;
+    account_no_purchase(
+        &mut cleaned.quality,
+        features.no_purchase_rows,
+        features.no_purchase_returns,
+    );
     let kept = cleaned
         .quality
         .iter()
@@ -159,36 +173,20 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         .filter(|q| q.action == "dropped" && q.rows > 0)
         .map(|q| format!("{} {}", q.step, thousands(q.rows)))
         .collect();
+    let mut customers = features.customers;
+    let customers_count = customers.height() as u64;
     progress.stage(
-        "clean",
+        "features",
         &format!(
-            "kept {} rows; dropped: {}; as_of {}",
+            "{} customers from {} rows kept; dropped: {}",
+            thousands(customers_count),
             thousands(kept),
             if dropped.is_empty() {
                 "none".into()
             } else {
                 dropped.join(", ")
             },
-            cleaned.as_of
         ),
-    );
-
-    // The kept transactions are gathered once (only the mapped columns, batch by batch), and
-    // every feature query runs over them in memory.
-    let kept_tx = collect_streaming(cleaned.transactions.clone())?;
-    let mut customers = compute_features(
-        kept_tx.lazy(),
-        &FeatureParams {
-            as_of: cleaned.as_of,
-            period_days: p.period_days,
-        },
-    )
-    .and_then(|lf| Ok(lf.collect()?))
-    .context("computing customer features")?;
-    let customers_count = customers.height() as u64;
-    progress.stage(
-        "features",
-        &format!("{} customers", thousands(customers_count)),
     );
 
     let mut grading = assign_rule_tiers(&customers, &p.grading)?;
@@ -660,13 +658,14 @@ fn grade_snapshot(
         duplicates: 0,
     };
     let cleaned = clean_transactions(tx.clone(), &params)?;
-    let customers = collect_streaming(compute_features(
+    let customers = customer_features(
         cleaned.transactions,
         &FeatureParams {
             as_of,
             period_days: p.period_days,
         },
-    )?)?;
+    )?
+    .customers;
     let grading = assign_rule_tiers(&customers, &p.grading)?;
     Ok((customers, grading.tiers))
 }
