@@ -374,6 +374,9 @@ pub struct RawFeatures {
 pub struct RawOutput {
     /// Output folder, relative to the working directory. Default `out/<name>`.
     pub dir: Option<String>,
+    /// `"tier"`: write the per-customer grades as a Hive-partitioned folder
+    /// `tiers/tier=<name>/part-0.parquet` instead of `tiers.parquet`.
+    pub partition_by: Option<String>,
 }
 
 /// The roles of the input, each the user's column name.
@@ -451,6 +454,8 @@ pub struct Pipeline {
     pub chart_points: Option<usize>,
     /// Several snapshots (`[history]`); `None` grades one as_of.
     pub history: Option<History>,
+    /// Write tiers Hive-partitioned by tier.
+    pub partition_by_tier: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -590,6 +595,13 @@ impl RawPipeline {
             lookback_days: self.features.lookback_days,
             period_days: self.features.period_days.unwrap_or(90),
             output_dir,
+            partition_by_tier: match self.output.partition_by.as_deref() {
+                None => false,
+                Some("tier") => true,
+                Some(other) => bail!(
+                    "[output] partition_by = {other:?}: only \"tier\" is supported (tiers/tier=<name>/part-0.parquet)"
+                ),
+            },
             grading,
             clustering,
             chart_points: self

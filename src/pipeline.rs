@@ -16,10 +16,14 @@ use crate::history::{build_history, HistoryTables, Snapshot};
 use crate::load::{load_transactions, InputFile};
 use crate::output::charts::{render_charts, Migration};
 use crate::output::report::{render_report, Report, Section};
-use crate::output::{parquet::write_table, Staging};
+use crate::output::{
+    parquet::{write_partitioned, write_table},
+    Staging,
+};
 use crate::progress::{thousands, Progress};
 use crate::tiers::clusters::{fit_clusters, ClusterOutput, Clustered};
 use crate::tiers::params::GradingParams;
+use crate::tiers::rules::cols as tc;
 use crate::tiers::rules::{assign_rule_tiers, Grading};
 
 /// Overrides from the command line and the clock, read once at the boundary.
@@ -75,6 +79,8 @@ pub const CUSTOMERS_FILE: &str = "customers.parquet";
 pub const DATA_QUALITY_FILE: &str = "data_quality.parquet";
 pub const RUN_FILE: &str = "run.json";
 pub const TIERS_FILE: &str = "tiers.parquet";
+/// With `[output] partition_by = "tier"`.
+pub const TIERS_DIR: &str = "tiers";
 pub const TIER_SUMMARY_FILE: &str = "tier_summary.parquet";
 pub const SEGMENT_SUMMARY_FILE: &str = "segment_summary.parquet";
 pub const THRESHOLDS_FILE: &str = "rfm_thresholds.parquet";
@@ -337,7 +343,6 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     let comparison_meta = comparison.as_ref().map(|c| c.summary.clone());
     let mut tables: Vec<(&str, &mut DataFrame)> = vec![
         (CUSTOMERS_FILE, &mut customers),
-        (TIERS_FILE, &mut grading.tiers),
         (TIER_SUMMARY_FILE, &mut grading.tier_summary),
         (SEGMENT_SUMMARY_FILE, &mut grading.segment_summary),
         (THRESHOLDS_FILE, &mut grading.thresholds),
@@ -365,6 +370,11 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         tables.push((GROUP_PROFILES_FILE, &mut cmp.profiles));
     }
     outputs.extend(tables.iter().map(|(f, _)| f.to_string()));
+    if p.partition_by_tier {
+        outputs.push(format!("{TIERS_DIR}/tier=<name>/part-0.parquet"));
+    } else {
+        outputs.push(TIERS_FILE.to_string());
+    }
     outputs.push(REPORT_FILE.into());
     outputs.push(RUN_FILE.into());
     outputs.extend(chart_files.iter().map(|f| format!("{CHARTS_DIR}/{f}")));
@@ -400,6 +410,18 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         write_table(&staging, file, df, &run_json)?;
     }
     drop(tables);
+    if p.partition_by_tier {
+        write_partitioned(
+            &staging,
+            TIERS_DIR,
+            &grading.tiers,
+            tc::TIER,
+            &p.grading.tier_names,
+            &run_json,
+        )?;
+    } else {
+        write_table(&staging, TIERS_FILE, &mut grading.tiers, &run_json)?;
+    }
 
     let report = build_report(
         &metadata,

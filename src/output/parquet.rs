@@ -31,3 +31,57 @@ pub fn write_table(
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
+
+/// Writes `df` as a Hive-partitioned folder `<dir>/<column>=<value>/part-0.parquet`, one
+/// partition per value in `values` order (empty partitions are skipped); the partition column
+/// lives in the folder names, as BI tools expect. Returns the files written.
+pub fn write_partitioned(
+    staging: &Staging,
+    dir: &str,
+    df: &DataFrame,
+    column: &str,
+    values: &[String],
+    run_json: &str,
+) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    for v in values {
+        let mut part = df
+            .clone()
+            .lazy()
+            .filter(col(column).eq(lit(v.as_str())))
+            .drop(cols([column]))
+            .collect()?;
+        if part.height() == 0 {
+            continue;
+        }
+        let folder = format!("{dir}/{column}={}", hive_escape(v));
+        std::fs::create_dir_all(staging.path(&folder))
+            .with_context(|| format!("creating {folder}"))?;
+        let file = format!("{folder}/part-0.parquet");
+        write_table(staging, &file, &mut part, run_json)?;
+        files.push(file);
+    }
+    Ok(files)
+}
+
+/// Percent-encodes the characters that would break a `key=value` folder name.
+fn hive_escape(v: &str) -> String {
+    v.chars()
+        .map(|ch| match ch {
+            '/' | '\\' | '=' | '%' | ':' | '#' | '?' | '*' | '"' | '<' | '>' | '|' => {
+                format!("%{:02X}", ch as u32)
+            }
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hive_values_are_escaped() {
+        assert_eq!(super::hive_escape("A"), "A");
+        assert_eq!(super::hive_escape("核心"), "核心");
+        assert_eq!(super::hive_escape("a/b=c"), "a%2Fb%3Dc");
+    }
+}
