@@ -1118,3 +1118,36 @@ fn bench_prints_every_stage_with_rows_per_second_and_memory() {
     assert!(dir.path().join("tx-3000.parquet").exists());
     assert!(dir.path().join("out-3000/report.html").exists());
 }
+
+#[test]
+fn tiers_can_be_written_hive_partitioned_by_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    // run_tiers reads tiers.parquet, which a partitioned run does not write: run by hand.
+    let text = std::fs::read_to_string(fixture("tiers/pipeline.toml"))
+        .unwrap()
+        .replace(
+            "paths = \"",
+            &format!("paths = \"{}/", fixture("tiers").to_str().unwrap()),
+        )
+        + "\n[output]\npartition_by = \"tier\"\n";
+    let p = dir.path().join("p.toml");
+    std::fs::write(&p, text).unwrap();
+    let out = dir.path().join("out");
+    run_ok(&p, &out, &[]);
+    assert!(!out.join("tiers.parquet").exists());
+    let core = read_parquet(&out.join("tiers/tier=core/part-0.parquet"));
+    let low = read_parquet(&out.join("tiers/tier=low_efficiency/part-0.parquet"));
+    assert_eq!(
+        core.strs("customer_id"),
+        [Some("P".to_string()), Some("Q".to_string())]
+    );
+    assert_eq!(low.rows(), 3);
+    assert!(
+        !core.names().contains(&"tier".to_string()),
+        "the partition column is in the path"
+    );
+    assert!(
+        !out.join("tiers/tier=key").exists(),
+        "empty tiers have no partition"
+    );
+}
