@@ -28,7 +28,7 @@ pub struct Report<'a> {
 const STYLE: &str = "body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1400px;color:#222;padding:0 1em}\
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{border:1px solid #ddd;padding:3px 7px;text-align:right}\
-th{background:#f1f4f8}td.t{text-align:left}dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}\
+th{background:#f1f4f8}td.t{text-align:left}td.long{min-width:30em}dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}\
 dt{font-weight:bold}figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}figcaption{font-size:.9em;color:#555}\
 nav a{margin-right:1em}";
 
