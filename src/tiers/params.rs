@@ -173,6 +173,10 @@ pub struct RawAlerts {
     /// Alert on churn risk when recency exceeds this multiple of the purchase rhythm.
     #[serde(default = "default_alert_churn")]
     pub churn_ratio: f64,
+    /// ... but only for customers who bought within this many days: longer gone is lost, not
+    /// at risk, and belongs in the segments rather than in today's alerts.
+    #[serde(default = "default_alert_churn_max")]
+    pub churn_max_recency_days: f64,
     /// Alert when spend in the last period fell by at least this share versus the period before.
     #[serde(default = "default_alert_drop")]
     pub spend_drop: f64,
@@ -183,6 +187,7 @@ impl Default for RawAlerts {
         RawAlerts {
             overdue_days: default_alert_overdue(),
             churn_ratio: default_alert_churn(),
+            churn_max_recency_days: default_alert_churn_max(),
             spend_drop: default_alert_drop(),
         }
     }
@@ -193,6 +198,9 @@ fn default_alert_overdue() -> f64 {
 }
 fn default_alert_churn() -> f64 {
     3.0
+}
+fn default_alert_churn_max() -> f64 {
+    365.0
 }
 fn default_alert_drop() -> f64 {
     0.5
@@ -288,6 +296,7 @@ pub struct Risk {
 pub struct Alerts {
     pub overdue_days: f64,
     pub churn_ratio: f64,
+    pub churn_max_recency_days: f64,
     pub spend_drop: f64,
 }
 
@@ -575,6 +584,7 @@ pub fn validate_grading(
     let alerts = Alerts {
         overdue_days: alerts.overdue_days,
         churn_ratio: alerts.churn_ratio,
+        churn_max_recency_days: alerts.churn_max_recency_days,
         spend_drop: alerts.spend_drop,
     };
 

@@ -231,7 +231,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     let codes: Vec<String> = (0..n)
         .map(|i| format!("{}{}{}", r[i], f[i], m[i]))
         .collect();
-    let segments: Vec<String> = (0..n)
+    let segments: Vec<&str> = (0..n)
         .map(|i| {
             p.segments
                 .iter()
@@ -240,8 +240,8 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
                         && (s.f.0..=s.f.1).contains(&f[i])
                         && (s.m.0..=s.m.1).contains(&m[i])
                 })
-                .map(|s| s.name.clone())
-                .unwrap_or_else(|| "Others".into())
+                .map(|s| s.name.as_str())
+                .unwrap_or("Others")
         })
         .collect();
 
@@ -376,7 +376,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         Column::new(cols::SCORE.into(), score.clone()),
         Column::new(
             cols::TIER_BASE.into(),
-            base.iter().map(|t| names[*t].clone()).collect::<Vec<_>>(),
+            base.iter().map(|t| names[*t].as_str()).collect::<Vec<_>>(),
         ),
         Column::new(
             cols::RISK.into(),
@@ -385,7 +385,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         Column::new(cols::RISK_REASONS.into(), risk_reasons.clone()),
         Column::new(
             cols::TIER.into(),
-            tier.iter().map(|t| names[*t].clone()).collect::<Vec<_>>(),
+            tier.iter().map(|t| names[*t].as_str()).collect::<Vec<_>>(),
         ),
         Column::new(
             cols::TIER_RANK.into(),
@@ -606,11 +606,17 @@ fn base_tiers(
 fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
     let mut out = Vec::new();
     for field in &p.policy_fields {
-        let value_of = |t: usize| -> Option<&PolicyValue> {
-            p.policies
-                .get(&p.tier_names[t])
-                .and_then(|v| v.iter().find(|(k, _)| k == field).map(|(_, v)| v))
-        };
+        // Looked up once per tier, not once per customer.
+        let per_tier: Vec<Option<&PolicyValue>> = p
+            .tier_names
+            .iter()
+            .map(|name| {
+                p.policies
+                    .get(name)
+                    .and_then(|v| v.iter().find(|(k, _)| k == field).map(|(_, v)| v))
+            })
+            .collect();
+        let value_of = |t: usize| per_tier[t];
         let name = format!("policy_{field}");
         let sample = (0..p.tier_names.len()).find_map(value_of);
         let col = match sample {
@@ -618,7 +624,7 @@ fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
                 name.into(),
                 tier.iter()
                     .map(|t| match value_of(*t) {
-                        Some(PolicyValue::Text(s)) => Some(s.clone()),
+                        Some(PolicyValue::Text(s)) => Some(s.as_str()),
                         _ => None,
                     })
                     .collect::<Vec<_>>(),
@@ -757,7 +763,7 @@ fn tier_summary(
 
 fn segment_summary(
     p: &GradingParams,
-    segments: &[String],
+    segments: &[&str],
     recency: &[Option<f64>],
     frequency: &[Option<f64>],
     monetary: &[Option<f64>],
@@ -777,7 +783,7 @@ fn segment_summary(
     let total_rev: f64 = monetary.iter().flatten().sum();
     let members = |s: &String| {
         let s = s.clone();
-        (0..segments.len()).filter(move |i| segments[*i] == s)
+        (0..segments.len()).filter(move |i| segments[*i] == s.as_str())
     };
     let rev: Vec<f64> = names
         .iter()
@@ -858,7 +864,7 @@ fn alerts(
             }
         }
         if let (Some(b), Some(r)) = (between[i], recency[i]) {
-            if b > 0.0 && r / b >= p.alerts.churn_ratio {
+            if b > 0.0 && r / b >= p.alerts.churn_ratio && r <= p.alerts.churn_max_recency_days {
                 let sev = if tier[i] == 0 { "high" } else { "medium" };
                 rows.push((
                     i,
@@ -1044,6 +1050,32 @@ mod tests {
             detail,
             "spend fell 85.7%: 10.00 in the last period vs 70.00 in the one before"
         );
+    }
+
+    #[test]
+    fn churn_alerts_skip_customers_gone_longer_than_the_cap() {
+        let g = assign_rule_tiers(
+            &tied_customers(),
+            &params("[alerts]\nchurn_max_recency_days = 8\n"),
+        )
+        .unwrap();
+        let churn: Vec<String> = g
+            .alerts
+            .clone()
+            .lazy()
+            .filter(col("alert").eq(lit("churn_risk")))
+            .collect()
+            .unwrap()
+            .column(c::CUSTOMER_ID)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect();
+        // c8 and c9 (recency 9 and 10 days) are past the 8-day cap; c7 (8 days) is not.
+        assert_eq!(churn, ["c7"]);
     }
 
     #[test]
