@@ -400,17 +400,13 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     columns.extend(policy_columns(p, &tier)?);
     let tiers_df = DataFrame::new(n, columns)?;
 
-    let tier_summary = tier_summary(
-        p,
-        &tier,
-        &base,
-        &score,
-        &recency,
-        &frequency,
-        &monetary,
-        profit.as_deref(),
-    )?;
-    let segment_summary = segment_summary(p, &segments, &recency, &frequency, &monetary)?;
+    let features = [
+        recency.as_slice(),
+        frequency.as_slice(),
+        monetary.as_slice(),
+    ];
+    let tier_summary = tier_summary(p, &tier, &base, &score, features, profit.as_deref())?;
+    let segment_summary = segment_summary(p, &segments, features)?;
     let thresholds = DataFrame::new(
         th_rows.len(),
         vec![
@@ -671,91 +667,111 @@ fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
     Ok(out)
 }
 
-fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
-    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
-    (n > 0).then(|| s / n as f64)
+/// Columns describing groups of customers (`group[i]` in `0..k` for customer `i`):
+/// `customers`, `customer_share`, then per `totals` entry its sum and `<name>_share` of the
+/// total, then per `means` entry the mean over the group's non-missing values. One pass.
+fn group_columns(
+    group: &[usize],
+    k: usize,
+    totals: &[(&str, &[Option<f64>])],
+    means: &[(&str, &[Option<f64>])],
+) -> Vec<Column> {
+    let n = group.len().max(1) as f64;
+    let mut count = vec![0u64; k];
+    for g in group {
+        count[*g] += 1;
+    }
+    let mut out = vec![
+        Column::new(
+            "customers".into(),
+            count.iter().map(|c| *c as i64).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "customer_share".into(),
+            count.iter().map(|c| *c as f64 / n).collect::<Vec<_>>(),
+        ),
+    ];
+    for (name, v) in totals {
+        // `+ 0.0` keeps empty groups at 0 rather than -0 (the start of an f64 sum).
+        let mut sum = vec![0.0; k];
+        for (g, x) in group.iter().zip(v.iter()) {
+            sum[*g] += x.unwrap_or(0.0);
+        }
+        let total: f64 = sum.iter().sum();
+        out.push(Column::new(
+            (*name).into(),
+            sum.iter().map(|x| x + 0.0).collect::<Vec<_>>(),
+        ));
+        out.push(Column::new(
+            format!("{name}_share").into(),
+            sum.iter()
+                .map(|x| if total != 0.0 { x / total + 0.0 } else { 0.0 })
+                .collect::<Vec<_>>(),
+        ));
+    }
+    for (name, v) in means {
+        let mut sum = vec![0.0; k];
+        let mut cnt = vec![0u64; k];
+        for (g, x) in group.iter().zip(v.iter()) {
+            if let Some(x) = x {
+                sum[*g] += x;
+                cnt[*g] += 1;
+            }
+        }
+        out.push(Column::new(
+            (*name).into(),
+            (0..k)
+                .map(|g| (cnt[g] > 0).then(|| sum[g] / cnt[g] as f64))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    out
 }
 
-#[allow(clippy::too_many_arguments)]
 fn tier_summary(
     p: &GradingParams,
     tier: &[usize],
     base: &[usize],
     score: &[f64],
-    recency: &[Option<f64>],
-    frequency: &[Option<f64>],
-    monetary: &[Option<f64>],
+    features: [&[Option<f64>]; 3],
     profit: Option<&[Option<f64>]>,
 ) -> Result<DataFrame> {
-    let n = tier.len().max(1) as f64;
     let k = p.tier_names.len();
-    let total_rev: f64 = monetary.iter().flatten().sum();
-    let total_profit: f64 = profit.map(|p| p.iter().flatten().sum()).unwrap_or(0.0);
-    let members = |t: usize| (0..tier.len()).filter(move |i| tier[*i] == t);
-    // `+ 0.0`: an empty f64 sum is -0.0, which BI tools print as "-0".
-    let sum_of =
-        |v: &[Option<f64>], t: usize| members(t).map(|i| v[i].unwrap_or(0.0)).sum::<f64>() + 0.0;
-    let share = |x: f64, total: f64| if total != 0.0 { x / total } else { 0.0 };
-    let rev: Vec<f64> = (0..k).map(|t| sum_of(monetary, t)).collect();
+    let [recency, frequency, monetary] = features;
+    let score: Vec<Option<f64>> = score.iter().map(|s| Some(*s)).collect();
+    let mut totals = vec![("revenue", monetary)];
+    if let Some(profit) = profit {
+        totals.push(("profit", profit));
+    }
     let mut columns = vec![
         Column::new(cols::TIER.into(), p.tier_names.clone()),
         Column::new(cols::TIER_RANK.into(), (1..=k as i32).collect::<Vec<_>>()),
-        Column::new(
-            "customers".into(),
-            (0..k)
-                .map(|t| members(t).count() as i64)
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "customer_share".into(),
-            (0..k)
-                .map(|t| members(t).count() as f64 / n)
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "customers_before_risk".into(),
-            (0..k)
-                .map(|t| base.iter().filter(|b| **b == t).count() as i64)
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "downgraded_into".into(),
-            (0..k)
-                .map(|t| members(t).filter(|i| base[*i] != t).count() as i64)
-                .collect::<Vec<_>>(),
-        ),
-        Column::new("revenue".into(), rev.clone()),
-        Column::new(
-            "revenue_share".into(),
-            rev.iter().map(|r| share(*r, total_rev)).collect::<Vec<_>>(),
-        ),
     ];
-    if let Some(profit) = profit {
-        let pr: Vec<f64> = (0..k).map(|t| sum_of(profit, t)).collect();
-        columns.push(Column::new("profit".into(), pr.clone()));
-        columns.push(Column::new(
-            "profit_share".into(),
-            pr.iter()
-                .map(|x| share(*x, total_profit))
-                .collect::<Vec<_>>(),
-        ));
-    }
-    for (name, v) in [
-        ("mean_recency_days", recency),
-        ("mean_frequency", frequency),
-        ("mean_monetary", monetary),
-    ] {
-        columns.push(Column::new(
-            name.into(),
-            (0..k)
-                .map(|t| mean(members(t).filter_map(|i| v[i])))
-                .collect::<Vec<_>>(),
-        ));
-    }
+    columns.extend(group_columns(
+        tier,
+        k,
+        &totals,
+        &[
+            ("mean_recency_days", recency),
+            ("mean_frequency", frequency),
+            ("mean_monetary", monetary),
+            ("mean_score", &score),
+        ],
+    ));
     columns.push(Column::new(
-        "mean_score".into(),
+        "customers_before_risk".into(),
         (0..k)
-            .map(|t| mean(members(t).map(|i| score[i])))
+            .map(|t| base.iter().filter(|b| **b == t).count() as i64)
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "downgraded_into".into(),
+        (0..k)
+            .map(|t| {
+                (0..tier.len())
+                    .filter(|i| tier[*i] == t && base[*i] != t)
+                    .count() as i64
+            })
             .collect::<Vec<_>>(),
     ));
     Ok(DataFrame::new(k, columns)?)
@@ -764,68 +780,29 @@ fn tier_summary(
 fn segment_summary(
     p: &GradingParams,
     segments: &[&str],
-    recency: &[Option<f64>],
-    frequency: &[Option<f64>],
-    monetary: &[Option<f64>],
+    features: [&[Option<f64>]; 3],
 ) -> Result<DataFrame> {
-    let mut names: Vec<String> = Vec::new();
-    for s in p
-        .segments
-        .iter()
-        .map(|s| &s.name)
-        .chain(std::iter::once(&"Others".to_string()))
-    {
-        if !names.contains(s) {
-            names.push(s.clone());
+    let mut names: Vec<&str> = Vec::new();
+    for s in p.segments.iter().map(|s| s.name.as_str()).chain(["Others"]) {
+        if !names.contains(&s) {
+            names.push(s);
         }
     }
-    let n = segments.len().max(1) as f64;
-    let total_rev: f64 = monetary.iter().flatten().sum();
-    let members = |s: &String| {
-        let s = s.clone();
-        (0..segments.len()).filter(move |i| segments[*i] == s.as_str())
-    };
-    let rev: Vec<f64> = names
-        .iter()
-        .map(|s| members(s).map(|i| monetary[i].unwrap_or(0.0)).sum::<f64>() + 0.0)
-        .collect();
-    let mut columns = vec![
-        Column::new(cols::SEGMENT.into(), names.clone()),
-        Column::new(
-            "customers".into(),
-            names
-                .iter()
-                .map(|s| members(s).count() as i64)
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "customer_share".into(),
-            names
-                .iter()
-                .map(|s| members(s).count() as f64 / n)
-                .collect::<Vec<_>>(),
-        ),
-        Column::new("revenue".into(), rev.clone()),
-        Column::new(
-            "revenue_share".into(),
-            rev.iter()
-                .map(|r| if total_rev != 0.0 { r / total_rev } else { 0.0 })
-                .collect::<Vec<_>>(),
-        ),
-    ];
-    for (name, v) in [
-        ("mean_recency_days", recency),
-        ("mean_frequency", frequency),
-        ("mean_monetary", monetary),
-    ] {
-        columns.push(Column::new(
-            name.into(),
-            names
-                .iter()
-                .map(|s| mean(members(s).filter_map(|i| v[i])))
-                .collect::<Vec<_>>(),
-        ));
-    }
+    let index: std::collections::HashMap<&str, usize> =
+        names.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    let group: Vec<usize> = segments.iter().map(|s| index[s]).collect();
+    let [recency, frequency, monetary] = features;
+    let mut columns = vec![Column::new(cols::SEGMENT.into(), names.clone())];
+    columns.extend(group_columns(
+        &group,
+        names.len(),
+        &[("revenue", monetary)],
+        &[
+            ("mean_recency_days", recency),
+            ("mean_frequency", frequency),
+            ("mean_monetary", monetary),
+        ],
+    ));
     Ok(DataFrame::new(names.len(), columns)?)
 }
 
