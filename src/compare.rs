@@ -10,7 +10,7 @@ use crate::output::charts::ChartData;
 use crate::tiers::clusters::ClusterOutput;
 use crate::tiers::metrics::{adjusted_rand_index, contingency, normalized_mutual_info};
 use crate::tiers::params::GradingParams;
-use crate::tiers::rules::{cols as tc, mean_and_median};
+use crate::tiers::rules::{cols as tc, f64s, mean_and_median};
 
 /// How many disagreeing customers are listed.
 pub const DISAGREEMENTS: usize = 100;
@@ -29,15 +29,6 @@ pub struct Comparison {
     pub profiles: DataFrame,
     /// (metric, value) for the report.
     pub summary: Vec<(String, f64)>,
-}
-
-fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::Float64)?
-        .f64()?
-        .iter()
-        .collect())
 }
 
 fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {

@@ -2,7 +2,7 @@
 //! -> readable tables (clusters numbered by value, mapped to tier names, centroids in original
 //! units, k-selection scores, profiles). Pure: frames in, frames out.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use ndarray::Array2;
 use polars::prelude::*;
 
@@ -10,7 +10,7 @@ use super::kmeans::{
     cluster, FittedTransform, KChoice, KMeansParams, KScore, SelectBy, TransformSpec,
 };
 use super::params::ClusteringParams;
-use super::rules::{mean_and_median, quantile};
+use super::rules::{f64s, mean_and_median, quantile};
 use crate::columns as c;
 
 /// Output column names.
@@ -93,7 +93,7 @@ fn feature_matrix(
     let mut used = Vec::with_capacity(features.len());
     let mut missing = Vec::with_capacity(features.len());
     for (j, f) in features.iter().enumerate() {
-        let v = column_f64(customers, f)?;
+        let v = f64s(customers, f)?;
         let median = match medians {
             Some(m) => m[j],
             None => {
@@ -124,15 +124,6 @@ fn feature_matrix(
 pub enum Clustered {
     Done(Box<ClusterOutput>),
     Skipped(String),
-}
-
-fn column_f64(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    let s = df
-        .column(name)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("customer table has no column {name}"))?
-        .cast(&DataType::Float64)?;
-    Ok(s.f64()?.iter().collect())
 }
 
 /// Clusters the customers of the feature table.
@@ -175,7 +166,7 @@ pub fn fit_clusters(
         .map_err(|e| anyhow::anyhow!("[clustering] {e}"))?;
     let transform = FittedTransform::fit(raw.view(), &spec);
     let x = transform.apply(raw.view());
-    let order: Vec<f64> = column_f64(customers, &p.order_by)?
+    let order: Vec<f64> = f64s(customers, &p.order_by)?
         .iter()
         .map(|v| v.filter(|x| x.is_finite()).unwrap_or(0.0))
         .collect();
@@ -347,7 +338,7 @@ fn profiles(
     tiers: Option<&[String]>,
 ) -> Result<DataFrame> {
     let n = labels.len().max(1) as f64;
-    let monetary = column_f64(customers, c::MONETARY)?;
+    let monetary = f64s(customers, c::MONETARY)?;
     let total: f64 = monetary.iter().flatten().sum();
     let members = |g: usize| (0..labels.len()).filter(move |i| labels[*i] == g);
     let mut cols_out = vec![
@@ -389,7 +380,7 @@ fn profiles(
         features.push(c::MONETARY);
     }
     for f in features {
-        let v = column_f64(customers, f)?;
+        let v = f64s(customers, f)?;
         let (means, medians): (Vec<Option<f64>>, Vec<Option<f64>>) = (0..k)
             .map(|g| mean_and_median(members(g).filter_map(|i| v[i])))
             .unzip();

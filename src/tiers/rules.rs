@@ -46,7 +46,8 @@ type ThresholdRow = (String, u8, Option<f64>, Option<f64>, u64, String);
 /// Risk levels, in increasing order.
 pub const RISK_LEVELS: [&str; 3] = ["low", "medium", "high"];
 
-fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+/// A numeric column of a customer table as `f64`s, naming the column when it is missing.
+pub fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     let s = df
         .column(name)
         .map_err(anyhow::Error::from)
