@@ -540,6 +540,23 @@ fn run_tiers(dir: &Path, edit: &dyn Fn(String) -> String) -> (Table, std::path::
     (read_parquet(&out.join("tiers.parquet")), out)
 }
 
+/// The tiers fixture with another preset, its policies moved to that preset's best and last
+/// tiers, and no risk downgrade (so the tiers show the cut rule alone).
+fn with_preset(text: String, preset: &str, best: &str, last: &str) -> String {
+    text.replace("preset = \"four_level\"", &format!("preset = \"{preset}\""))
+        .replace("[policies.core]", &format!("[policies.{best}]"))
+        .replace("[policies.normal]", &format!("[policies.{last}]"))
+        .replace("high = 1 }", "high = 0 }")
+}
+
+/// Final tiers of P, Q, R, S, T.
+fn tiers_of(t: &Table) -> Vec<String> {
+    by_customer(t, t.strs("tier"))
+        .into_iter()
+        .map(|x| x.unwrap())
+        .collect()
+}
+
 fn by_customer<T: Clone>(t: &Table, v: Vec<T>) -> Vec<T> {
     ["P", "Q", "R", "S", "T"]
         .iter()
@@ -675,16 +692,10 @@ fn tiers_by_score_with_risk_downgrade_reasons_and_policies() {
 fn tiers_by_population_share_keep_ties_together() {
     let dir = tempfile::tempdir().unwrap();
     let (t, _) = run_tiers(dir.path(), &|s| {
-        s.replace("preset = \"four_level\"", "preset = \"three_level\"")
-            .replace("[policies.core]", "[policies.high]")
-            .replace("[policies.normal]", "[policies.low]")
-            .replace("high = 1 }", "high = 0 }")
+        with_preset(s, "three_level", "high", "low")
     });
     // Top 20 % of 5 customers is P; the next 30 % (up to 50 %) are Q and R.
-    let tiers: Vec<String> = by_customer(&t, t.strs("tier"))
-        .into_iter()
-        .map(|x| x.unwrap())
-        .collect();
+    let tiers = tiers_of(&t);
     assert_eq!(tiers, ["high", "mid", "mid", "low", "low"]);
     let r = by_customer(&t, t.strs("reason"));
     assert_eq!(
@@ -696,17 +707,9 @@ fn tiers_by_population_share_keep_ties_together() {
 #[test]
 fn tiers_by_cumulative_value_abc() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, _) = run_tiers(dir.path(), &|s| {
-        s.replace("preset = \"four_level\"", "preset = \"abc\"")
-            .replace("[policies.core]", "[policies.A]")
-            .replace("[policies.normal]", "[policies.C]")
-            .replace("high = 1 }", "high = 0 }")
-    });
+    let (t, _) = run_tiers(dir.path(), &|s| with_preset(s, "abc", "A", "C"));
     // Revenue 1000, 500, 300, 100, 50 of 1950: shares before each 0, 51.3, 76.9, 92.3, 97.4 %.
-    let tiers: Vec<String> = by_customer(&t, t.strs("tier"))
-        .into_iter()
-        .map(|x| x.unwrap())
-        .collect();
+    let tiers = tiers_of(&t);
     assert_eq!(tiers, ["A", "A", "A", "B", "C"]);
     let r = by_customer(&t, t.strs("reason"));
     assert_eq!(
