@@ -1,35 +1,19 @@
-//! Per-customer features from cleaned transactions, as small `Expr` helpers combined in two
-//! aggregations: lines -> invoices, then invoices -> customers. Pure: no IO, no clock; `as_of`
-//! is a parameter. Run with the streaming engine, only the invoice table is ever held whole.
+//! The reference implementation of the features: the formulas as polars expressions, in two
+//! group-bys (lines -> invoices, then invoices -> customers). It is the specification the
+//! streaming fold in [`super::fold`] must match, and the tests hold the two against each other;
+//! the fold is several times faster and holds less memory, so runs use it.
 //!
 //! Purchases are lines with a positive amount; returns are the negative lines kept by
 //! `returns = "net"`. Dates are compared as day numbers (days since 1970-01-01). Without an
 //! invoice column, a customer's lines of one day form one order (and one invoice).
 
 use anyhow::Result;
-use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::clean::{collect_streaming, epoch_days};
 use crate::columns as c;
 
-/// What the feature step needs to know.
-#[derive(Debug, Clone, Copy)]
-pub struct FeatureParams {
-    pub as_of: NaiveDate,
-    /// Length of the two trailing periods compared for a drop in spend.
-    pub period_days: u32,
-}
-
-/// Customer features, and the customers left out because they have no purchase (only
-/// returns) in the window.
-pub struct Features {
-    pub customers: DataFrame,
-    pub no_purchase_customers: u64,
-    /// Their transaction rows, and how many of those are returns.
-    pub no_purchase_rows: u64,
-    pub no_purchase_returns: u64,
-}
+use super::{FeatureParams, Features};
 
 // Invoice-level helper columns.
 const INV_AMOUNT: &str = "__inv_amount";
@@ -245,39 +229,7 @@ pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
             JoinArgs::new(JoinType::Left),
         );
     }
-    let mut order = vec![
-        c::CUSTOMER_ID,
-        c::RECENCY_DAYS,
-        c::FREQUENCY,
-        c::PURCHASE_DAYS,
-        c::MONETARY,
-        c::GROSS_REVENUE,
-        c::RETURNED_VALUE,
-        c::RETURN_RATE,
-        c::AVG_ORDER_VALUE,
-        c::FIRST_PURCHASE,
-        c::LAST_PURCHASE,
-        c::TENURE_DAYS,
-        c::MEAN_DAYS_BETWEEN,
-        c::MONETARY_LAST_PERIOD,
-        c::MONETARY_PREV_PERIOD,
-    ];
-    if has(c::COST) {
-        order.extend([c::PROFIT, c::MARGIN]);
-    }
-    if has(c::DUE_DATE) {
-        order.extend([
-            c::INVOICES_DUE,
-            c::ON_TIME_RATE,
-            c::MEAN_DAYS_LATE,
-            c::OVERDUE_INVOICES,
-            c::OVERDUE_AMOUNT,
-            c::OLDEST_OVERDUE_DAYS,
-        ]);
-    }
-    if has(c::REGION) {
-        order.push(c::MAIN_REGION);
-    }
+    let mut order = super::feature_columns(has(c::COST), has(c::DUE_DATE), has(c::REGION));
     order.extend([ROWS, RETURNS]);
     Ok(out
         .select(order.into_iter().map(col).collect::<Vec<_>>())
@@ -286,7 +238,7 @@ pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
 
 /// Runs [`compute_features`] with the streaming engine and leaves out the customers without
 /// a purchase in the window (nothing to grade them on), counting their rows.
-pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
+pub fn reference_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
     let all = collect_streaming(compute_features(tx, p)?)?;
     let buyers = all.column(c::FREQUENCY)?.i64()?.gt(0);
     let rows = all.column(ROWS)?.u64()?;
