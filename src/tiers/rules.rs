@@ -5,6 +5,8 @@
 //! Scores are computed over plain vectors rather than polars expressions because every step
 //! also produces text (thresholds used, reasons) that needs the same numbers.
 
+use std::fmt::{self, Write as _};
+
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
@@ -125,34 +127,100 @@ pub fn percentile_ranks(values: &[Option<f64>], higher_is_better: bool) -> Vec<f
     out
 }
 
-fn money(x: f64) -> String {
-    let neg = x < 0.0;
-    let cents = (x.abs() * 100.0).round() as u64;
-    let s = format!(
-        "{}.{:02}",
-        crate::progress::thousands(cents / 100),
-        cents % 100
-    );
-    if neg {
-        format!("-{s}")
-    } else {
-        s
+/// Money with thousands separators and cents ("1,234.50"), written without allocating.
+struct Money(f64);
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cents = (self.0.abs() * 100.0).round() as u64;
+        if self.0 < 0.0 {
+            f.write_char('-')?;
+        }
+        let mut digits = [0u8; 20];
+        let (mut len, mut rest) = (0, cents / 100);
+        loop {
+            digits[len] = b'0' + (rest % 10) as u8;
+            len += 1;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        for i in (0..len).rev() {
+            f.write_char(digits[i] as char)?;
+            if i > 0 && i % 3 == 0 {
+                f.write_char(',')?;
+            }
+        }
+        write!(f, ".{:02}", cents % 100)
     }
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
+fn money(x: f64) -> Money {
+    Money(x)
+}
+
+/// A share as a percentage with one decimal ("12.5%").
+struct Pct(f64);
+
+impl fmt::Display for Pct {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.1}%", self.0 * 100.0)
+    }
+}
+
+fn pct(x: f64) -> Pct {
+    Pct(x)
+}
+
+/// A text column built row by row through one reused buffer: no allocation per row.
+struct TextColumn {
+    buf: String,
+    out: StringChunkedBuilder,
+}
+
+impl TextColumn {
+    fn new(name: &str, rows: usize) -> Self {
+        TextColumn {
+            buf: String::new(),
+            out: StringChunkedBuilder::new(name.into(), rows),
+        }
+    }
+
+    /// Appends the text that `write` produces.
+    fn push(&mut self, write: impl FnOnce(&mut String) -> fmt::Result) {
+        self.buf.clear();
+        write(&mut self.buf).expect("writing to a String cannot fail");
+        self.out.append_value(&self.buf);
+    }
+
+    fn finish(self) -> StringChunked {
+        self.out.finish()
+    }
+}
+
+/// A column of repeated labels, `labels[idx[i]]` for row `i`, gathered from the few
+/// distinct values instead of copying a string per row.
+fn label_column(name: &str, labels: &[Option<&str>], idx: &[usize]) -> Result<Column> {
+    let values = Series::new(name.into(), labels);
+    let idx = IdxCa::from_vec(
+        "".into(),
+        idx.iter().map(|i| *i as IdxSize).collect::<Vec<_>>(),
+    );
+    Ok(values.take(&idx)?.into_column())
+}
+
+/// [`label_column`] for labels that are never missing.
+fn labels<S: AsRef<str>>(name: &str, labels: &[S], idx: &[usize]) -> Result<Column> {
+    let labels: Vec<Option<&str>> = labels.iter().map(|s| Some(s.as_ref())).collect();
+    label_column(name, &labels, idx)
 }
 
 /// Grades every customer of `customers` (the features table).
 pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Grading> {
     let n = customers.height();
-    let ids: Vec<String> = customers
-        .column(c::CUSTOMER_ID)?
-        .str()?
-        .iter()
-        .map(|s| s.unwrap_or("").to_string())
-        .collect();
+    let id_column = customers.column(c::CUSTOMER_ID)?;
+    let ids: Vec<&str> = id_column.str()?.iter().map(|s| s.unwrap_or("")).collect();
     let recency = f64s(customers, c::RECENCY_DAYS)?;
     let frequency = f64s(customers, c::FREQUENCY)?;
     let monetary = f64s(customers, c::MONETARY)?;
@@ -229,20 +297,41 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         scores.push(s);
     }
     let (r, f, m) = (&scores[0], &scores[1], &scores[2]);
-    let codes: Vec<String> = (0..n)
-        .map(|i| format!("{}{}{}", r[i], f[i], m[i]))
+    // Codes "111".."555" as indices into a table of all of them.
+    let b1 = bins + 1;
+    let code_names: Vec<String> = (0..b1 * b1 * b1)
+        .map(|x| format!("{}{}{}", x / (b1 * b1), x / b1 % b1, x % b1))
         .collect();
-    let segments: Vec<&str> = (0..n)
+    let codes: Vec<usize> = (0..n)
+        .map(|i| (r[i] as usize * b1 + f[i] as usize) * b1 + m[i] as usize)
+        .collect();
+    // Segment names (each once, in rule order, then "Others"), and each rule's name.
+    let mut segment_names: Vec<&str> = Vec::new();
+    for s in p.segments.iter().map(|s| s.name.as_str()).chain(["Others"]) {
+        if !segment_names.contains(&s) {
+            segment_names.push(s);
+        }
+    }
+    let name_of_rule: Vec<usize> = p
+        .segments
+        .iter()
+        .map(|s| segment_names.iter().position(|x| *x == s.name).unwrap_or(0))
+        .collect();
+    let others = segment_names
+        .iter()
+        .position(|x| *x == "Others")
+        .expect("pushed above");
+    let segments: Vec<usize> = (0..n)
         .map(|i| {
             p.segments
                 .iter()
-                .find(|s| {
+                .position(|s| {
                     (s.r.0..=s.r.1).contains(&r[i])
                         && (s.f.0..=s.f.1).contains(&f[i])
                         && (s.m.0..=s.m.1).contains(&m[i])
                 })
-                .map(|s| s.name.as_str())
-                .unwrap_or("Others")
+                .map(|k| name_of_rule[k])
+                .unwrap_or(others)
         })
         .collect();
 
@@ -280,73 +369,79 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     let invoices_due = opt_f64s(customers, c::INVOICES_DUE)?;
     let between = f64s(customers, c::MEAN_DAYS_BETWEEN)?;
     let mut risk = vec![0usize; n];
-    let mut risk_reasons = vec![String::new(); n];
+    let mut risk_text = TextColumn::new(cols::RISK_REASONS, n);
     for i in 0..n {
-        let mut found: Vec<(usize, String)> = Vec::new();
-        if let (Some(days), Some(amount)) = (&overdue_days, &overdue_amount) {
-            let d = days[i].unwrap_or(0.0);
-            let level = level_of(d, p.risk.overdue_days);
-            if d > 0.0 && level > 0 {
-                found.push((
-                    level,
-                    format!(
-                        "{d:.0} days overdue ({} outstanding)",
-                        money(amount[i].unwrap_or(0.0))
-                    ),
-                ));
-            }
-        }
-        if let (Some(rate), Some(due)) = (&on_time, &invoices_due) {
-            let due = due[i].unwrap_or(0.0);
-            if let (Some(rate), true) = (rate[i], due >= p.risk.min_invoices as f64) {
-                let late = 1.0 - rate;
-                let level = level_of(late, p.risk.late_rate);
-                if late > 0.0 && level > 0 {
-                    found.push((level, format!("late on {} of {due:.0} invoices", pct(late))));
+        let mut level = 0;
+        risk_text.push(|out| {
+            let mut sep = "";
+            if let (Some(days), Some(amount)) = (&overdue_days, &overdue_amount) {
+                let d = days[i].unwrap_or(0.0);
+                let l = level_of(d, p.risk.overdue_days);
+                if d > 0.0 && l > 0 {
+                    level = level.max(l);
+                    let a = money(amount[i].unwrap_or(0.0));
+                    write!(out, "{sep}{d:.0} days overdue ({a} outstanding)")?;
+                    sep = "; ";
                 }
             }
-        }
-        if let (Some(b), Some(rec)) = (between[i], recency[i]) {
-            if b > 0.0 {
-                let ratio = rec / b;
-                let level = level_of(ratio, p.risk.inactivity_ratio);
-                if level > 0 {
-                    found.push((
-                        level,
-                        format!("no purchase for {rec:.0} days, {ratio:.1}x the usual {b:.0}"),
-                    ));
+            if let (Some(rate), Some(due)) = (&on_time, &invoices_due) {
+                let due = due[i].unwrap_or(0.0);
+                if let (Some(rate), true) = (rate[i], due >= p.risk.min_invoices as f64) {
+                    let late = 1.0 - rate;
+                    let l = level_of(late, p.risk.late_rate);
+                    if late > 0.0 && l > 0 {
+                        level = level.max(l);
+                        write!(out, "{sep}late on {} of {due:.0} invoices", pct(late))?;
+                        sep = "; ";
+                    }
                 }
             }
-        }
-        risk[i] = found.iter().map(|(l, _)| *l).max().unwrap_or(0);
-        risk_reasons[i] = found
-            .iter()
-            .map(|(_, t)| t.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
+            if let (Some(b), Some(rec)) = (between[i], recency[i]) {
+                if b > 0.0 {
+                    let ratio = rec / b;
+                    let l = level_of(ratio, p.risk.inactivity_ratio);
+                    if l > 0 {
+                        level = level.max(l);
+                        write!(
+                            out,
+                            "{sep}no purchase for {rec:.0} days, {ratio:.1}x the usual {b:.0}"
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        });
+        risk[i] = level;
     }
+    let risk_reasons = risk_text.finish();
     let mut tier = base.clone();
-    let mut reason = base_reason;
+    let mut reason = TextColumn::new(cols::REASON, n);
     for i in 0..n {
+        let base_text = base_reason.get(i).unwrap_or("");
         if risk[i] == 0 {
+            reason.push(|out| out.write_str(base_text));
             continue;
         }
         let drop = p.risk.downgrade[risk[i] - 1] as usize;
         tier[i] = (base[i] + drop).min(last);
-        let moved = if tier[i] != base[i] {
-            format!(" -> {}", names[tier[i]])
-        } else {
-            String::new()
-        };
-        reason[i] = format!(
-            "{}; {} risk: {}{}",
-            reason[i], RISK_LEVELS[risk[i]], risk_reasons[i], moved
-        );
+        reason.push(|out| {
+            write!(
+                out,
+                "{base_text}; {} risk: {}",
+                RISK_LEVELS[risk[i]],
+                risk_reasons.get(i).unwrap_or("")
+            )?;
+            if tier[i] != base[i] {
+                write!(out, " -> {}", names[tier[i]])?;
+            }
+            Ok(())
+        });
     }
+    let reason = reason.finish();
 
     // ---- the per-customer table
     let mut columns = vec![
-        Column::new(c::CUSTOMER_ID.into(), ids.clone()),
+        id_column.clone(),
         customers.column(c::RECENCY_DAYS)?.clone(),
         customers.column(c::FREQUENCY)?.clone(),
         customers.column(c::MONETARY)?.clone(),
@@ -367,27 +462,18 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
             cols::M_SCORE.into(),
             m.iter().map(|x| *x as i32).collect::<Vec<_>>(),
         ),
-        Column::new(cols::RFM_CODE.into(), codes),
-        Column::new(cols::SEGMENT.into(), segments.clone()),
+        labels(cols::RFM_CODE, &code_names, &codes)?,
+        labels(cols::SEGMENT, &segment_names, &segments)?,
     ]);
     for (name, v) in &comp_cols {
         columns.push(Column::new(name.as_str().into(), v.clone()));
     }
     columns.extend([
         Column::new(cols::SCORE.into(), score.clone()),
-        Column::new(
-            cols::TIER_BASE.into(),
-            base.iter().map(|t| names[*t].as_str()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            cols::RISK.into(),
-            risk.iter().map(|l| RISK_LEVELS[*l]).collect::<Vec<_>>(),
-        ),
-        Column::new(cols::RISK_REASONS.into(), risk_reasons.clone()),
-        Column::new(
-            cols::TIER.into(),
-            tier.iter().map(|t| names[*t].as_str()).collect::<Vec<_>>(),
-        ),
+        labels(cols::TIER_BASE, names, &base)?,
+        labels(cols::RISK, &RISK_LEVELS, &risk)?,
+        risk_reasons.into_column(),
+        labels(cols::TIER, names, &tier)?,
         Column::new(
             cols::TIER_RANK.into(),
             tier.iter().map(|t| *t as i32 + 1).collect::<Vec<_>>(),
@@ -396,7 +482,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
             cols::DOWNGRADED.into(),
             (0..n).map(|i| tier[i] != base[i]).collect::<Vec<_>>(),
         ),
-        Column::new(cols::REASON.into(), reason),
+        reason.into_column(),
     ]);
     columns.extend(policy_columns(p, &tier)?);
     let tiers_df = DataFrame::new(n, columns)?;
@@ -407,7 +493,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         monetary.as_slice(),
     ];
     let tier_summary = tier_summary(p, &tier, &base, &score, features, profit.as_deref())?;
-    let segment_summary = segment_summary(p, &segments, features)?;
+    let segment_summary = segment_summary(&segment_names, &segments, features)?;
     let thresholds = DataFrame::new(
         th_rows.len(),
         vec![
@@ -438,7 +524,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         ],
     )?;
     let alerts = alerts(
-        customers, p, &ids, &tier, &score, &recency, &between, &monetary,
+        customers, p, id_column, &tier, &score, &recency, &between, &monetary,
     )?;
     Ok(Grading {
         tiers: tiers_df,
@@ -484,26 +570,34 @@ fn most_common(sorted: &[f64]) -> (f64, usize) {
 
 /// Tier index (0 = best) and the reason text for every customer.
 fn base_tiers(
-    ids: &[String],
+    ids: &[&str],
     score: &[f64],
     monetary: &[Option<f64>],
     profit: Option<&[Option<f64>]>,
     rule: &TierRule,
     names: &[String],
-) -> Result<(Vec<usize>, Vec<String>)> {
+) -> Result<(Vec<usize>, StringChunked)> {
     let n = score.len();
     let mut tier = vec![0usize; n];
-    let mut reason = vec![String::new(); n];
+    let mut reason = TextColumn::new(cols::REASON, n);
     match rule {
         TierRule::Score(cuts) => {
             for i in 0..n {
                 let t = cuts.iter().filter(|cut| score[i] < **cut).count();
                 tier[i] = t;
-                reason[i] = if t < cuts.len() {
-                    format!("score {:.2} >= {} -> {}", score[i], cuts[t], names[t])
-                } else {
-                    format!("score {:.2} < {} -> {}", score[i], cuts[t - 1], names[t])
-                };
+                reason.push(|out| {
+                    if t < cuts.len() {
+                        write!(out, "score {:.2} >= {} -> {}", score[i], cuts[t], names[t])
+                    } else {
+                        write!(
+                            out,
+                            "score {:.2} < {} -> {}",
+                            score[i],
+                            cuts[t - 1],
+                            names[t]
+                        )
+                    }
+                });
             }
         }
         TierRule::Share(shares) => {
@@ -528,17 +622,20 @@ fn base_tiers(
                 let above = rank_min[i] as f64 / n as f64;
                 let t = cum.iter().filter(|c| **c <= above + 1e-12).count();
                 tier[i] = t;
-                let band = if t < cum.len() {
-                    format!("{}: top {}", names[t], pct(cum[t]))
-                } else {
-                    format!("{}: the rest", names[t])
-                };
-                reason[i] = format!(
-                    "score {:.2}, {} of customers score higher ({band}) -> {}",
-                    score[i],
-                    pct(above),
-                    names[t]
-                );
+                reason.push(|out| {
+                    write!(
+                        out,
+                        "score {:.2}, {} of customers score higher (",
+                        score[i],
+                        pct(above)
+                    )?;
+                    if t < cum.len() {
+                        write!(out, "{}: top {}", names[t], pct(cum[t]))?;
+                    } else {
+                        write!(out, "{}: the rest", names[t])?;
+                    }
+                    write!(out, ") -> {}", names[t])
+                });
             }
         }
         TierRule::Pareto { cuts, column } => {
@@ -558,46 +655,49 @@ fn base_tiers(
             };
             let total: f64 = values.iter().filter(|v| **v > 0.0).sum();
             let mut order: Vec<usize> = (0..n).collect();
-            order.sort_by(|a, b| {
+            order.sort_unstable_by(|a, b| {
                 values[*b]
                     .total_cmp(&values[*a])
-                    .then_with(|| ids[*a].cmp(&ids[*b]))
+                    .then_with(|| ids[*a].cmp(ids[*b]))
             });
+            // The share of the total held by larger customers, per customer.
+            let mut share_before = vec![0.0; n];
             let mut before = 0.0;
             for &i in &order {
-                let share_before = if total > 0.0 { before / total } else { 1.0 };
-                let t = if values[i] <= 0.0 {
+                let share = if total > 0.0 { before / total } else { 1.0 };
+                share_before[i] = share;
+                tier[i] = if values[i] <= 0.0 {
                     cuts.len()
                 } else {
-                    cuts.iter().filter(|c| **c <= share_before + 1e-12).count()
-                };
-                tier[i] = t;
-                reason[i] = if values[i] <= 0.0 {
-                    format!("{label} {} <= 0 -> {}", money(values[i]), names[t])
-                } else if t < cuts.len() {
-                    format!(
-                        "{label} {}: larger customers hold {} of {label}, within the first {} -> {}",
-                        money(values[i]),
-                        pct(share_before),
-                        pct(cuts[t]),
-                        names[t]
-                    )
-                } else {
-                    format!(
-                        "{label} {}: larger customers hold {} of {label}, beyond {} -> {}",
-                        money(values[i]),
-                        pct(share_before),
-                        pct(cuts[t - 1]),
-                        names[t]
-                    )
+                    cuts.iter().filter(|c| **c <= share + 1e-12).count()
                 };
                 if values[i] > 0.0 {
                     before += values[i];
                 }
             }
+            for i in 0..n {
+                let (t, v, share) = (tier[i], values[i], share_before[i]);
+                reason.push(|out| {
+                    if v <= 0.0 {
+                        write!(out, "{label} {} <= 0 -> {}", money(v), names[t])
+                    } else {
+                        write!(
+                            out,
+                            "{label} {}: larger customers hold {} of {label}, ",
+                            money(v),
+                            pct(share)
+                        )?;
+                        if t < cuts.len() {
+                            write!(out, "within the first {} -> {}", pct(cuts[t]), names[t])
+                        } else {
+                            write!(out, "beyond {} -> {}", pct(cuts[t - 1]), names[t])
+                        }
+                    }
+                });
+            }
         }
     }
-    Ok((tier, reason))
+    Ok((tier, reason.finish()))
 }
 
 fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
@@ -617,15 +717,15 @@ fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
         let name = format!("policy_{field}");
         let sample = (0..p.tier_names.len()).find_map(value_of);
         let col = match sample {
-            Some(PolicyValue::Text(_)) => Column::new(
-                name.into(),
-                tier.iter()
-                    .map(|t| match value_of(*t) {
+            Some(PolicyValue::Text(_)) => {
+                let per_tier: Vec<Option<&str>> = (0..p.tier_names.len())
+                    .map(|t| match value_of(t) {
                         Some(PolicyValue::Text(s)) => Some(s.as_str()),
                         _ => None,
                     })
-                    .collect::<Vec<_>>(),
-            ),
+                    .collect();
+                label_column(&name, &per_tier, tier)?
+            }
             Some(PolicyValue::Bool(_)) => Column::new(
                 name.into(),
                 tier.iter()
@@ -778,24 +878,16 @@ fn tier_summary(
     Ok(DataFrame::new(k, columns)?)
 }
 
+/// `names`: the segment names; `segments`: each customer's index into them.
 fn segment_summary(
-    p: &GradingParams,
-    segments: &[&str],
+    names: &[&str],
+    group: &[usize],
     features: [&[Option<f64>]; 3],
 ) -> Result<DataFrame> {
-    let mut names: Vec<&str> = Vec::new();
-    for s in p.segments.iter().map(|s| s.name.as_str()).chain(["Others"]) {
-        if !names.contains(&s) {
-            names.push(s);
-        }
-    }
-    let index: std::collections::HashMap<&str, usize> =
-        names.iter().enumerate().map(|(i, s)| (*s, i)).collect();
-    let group: Vec<usize> = segments.iter().map(|s| index[s]).collect();
     let [recency, frequency, monetary] = features;
-    let mut columns = vec![Column::new(cols::SEGMENT.into(), names.clone())];
+    let mut columns = vec![Column::new(cols::SEGMENT.into(), names.to_vec())];
     columns.extend(group_columns(
-        &group,
+        group,
         names.len(),
         &[("revenue", monetary)],
         &[
@@ -811,104 +903,102 @@ fn segment_summary(
 fn alerts(
     customers: &DataFrame,
     p: &GradingParams,
-    ids: &[String],
+    ids: &Column,
     tier: &[usize],
     score: &[f64],
     recency: &[Option<f64>],
     between: &[Option<f64>],
     monetary: &[Option<f64>],
 ) -> Result<DataFrame> {
+    const KINDS: [&str; 3] = ["overdue_receivable", "churn_risk", "spend_drop"];
+    const SEVERITY: [&str; 2] = ["high", "medium"];
     let overdue_days = opt_f64s(customers, c::OLDEST_OVERDUE_DAYS)?;
     let overdue_amount = opt_f64s(customers, c::OVERDUE_AMOUNT)?;
     let last = opt_f64s(customers, c::MONETARY_LAST_PERIOD)?;
     let prev = opt_f64s(customers, c::MONETARY_PREV_PERIOD)?;
-    let mut rows: Vec<(usize, &str, &str, String)> = Vec::new();
-    let value = |i: usize| monetary[i].unwrap_or(0.0);
-    for i in 0..ids.len() {
-        if let (Some(d), Some(a)) = (&overdue_days, &overdue_amount) {
-            let (d, a) = (d[i].unwrap_or(0.0), a[i].unwrap_or(0.0));
-            if a > 0.0 && d >= p.alerts.overdue_days {
-                let sev = if d >= p.risk.overdue_days[1] {
-                    "high"
-                } else {
-                    "medium"
-                };
-                rows.push((
-                    i,
-                    "overdue_receivable",
-                    sev,
-                    format!("{} overdue, oldest {d:.0} days past due", money(a)),
-                ));
-            }
+    let overdue = |i: usize| match (&overdue_days, &overdue_amount) {
+        (Some(d), Some(a)) => (d[i].unwrap_or(0.0), a[i].unwrap_or(0.0)),
+        _ => (0.0, 0.0),
+    };
+    let spend = |i: usize| match (&last, &prev) {
+        (Some(l), Some(pv)) => (l[i].unwrap_or(0.0), pv[i].unwrap_or(0.0)),
+        _ => (0.0, 0.0),
+    };
+    // (customer, kind, severity): indices into KINDS and SEVERITY; the text comes later.
+    let mut rows: Vec<(usize, usize, usize)> = Vec::new();
+    let top_tier = |i: usize| if tier[i] == 0 { 0 } else { 1 };
+    for i in 0..tier.len() {
+        let (d, a) = overdue(i);
+        if overdue_days.is_some() && a > 0.0 && d >= p.alerts.overdue_days {
+            rows.push((i, 0, usize::from(d < p.risk.overdue_days[1])));
         }
         if let (Some(b), Some(r)) = (between[i], recency[i]) {
             if b > 0.0 && r / b >= p.alerts.churn_ratio && r <= p.alerts.churn_max_recency_days {
-                let sev = if tier[i] == 0 { "high" } else { "medium" };
-                rows.push((
-                    i,
-                    "churn_risk",
-                    sev,
-                    format!(
-                        "no purchase for {r:.0} days, {:.1}x the usual {b:.0}",
-                        r / b
-                    ),
-                ));
+                rows.push((i, 1, top_tier(i)));
             }
         }
-        if let (Some(l), Some(pv)) = (&last, &prev) {
-            let (l, pv) = (l[i].unwrap_or(0.0), pv[i].unwrap_or(0.0));
-            if pv > 0.0 && 1.0 - l / pv >= p.alerts.spend_drop {
-                let sev = if tier[i] == 0 { "high" } else { "medium" };
-                rows.push((
-                    i,
-                    "spend_drop",
-                    sev,
-                    format!(
-                        "spend fell {}: {} in the last period vs {} in the one before",
-                        pct(1.0 - l / pv),
-                        money(l),
-                        money(pv)
-                    ),
-                ));
-            }
+        let (l, pv) = spend(i);
+        if last.is_some() && pv > 0.0 && 1.0 - l / pv >= p.alerts.spend_drop {
+            rows.push((i, 2, top_tier(i)));
         }
     }
     // Most urgent first: high severity, then the customers worth the most.
+    let value = |i: usize| monetary[i].unwrap_or(0.0);
     rows.sort_by(|a, b| {
-        (a.2 != "high")
-            .cmp(&(b.2 != "high"))
+        a.2.cmp(&b.2)
             .then(value(b.0).total_cmp(&value(a.0)))
             .then(a.0.cmp(&b.0))
     });
+    let mut detail = TextColumn::new("detail", rows.len());
+    for &(i, kind, _) in &rows {
+        detail.push(|out| match kind {
+            0 => {
+                let (d, a) = overdue(i);
+                write!(out, "{} overdue, oldest {d:.0} days past due", money(a))
+            }
+            1 => {
+                let (b, r) = (between[i].unwrap_or(0.0), recency[i].unwrap_or(0.0));
+                write!(
+                    out,
+                    "no purchase for {r:.0} days, {:.1}x the usual {b:.0}",
+                    r / b
+                )
+            }
+            _ => {
+                let (l, pv) = spend(i);
+                write!(
+                    out,
+                    "spend fell {}: {} in the last period vs {} in the one before",
+                    pct(1.0 - l / pv),
+                    money(l),
+                    money(pv)
+                )
+            }
+        });
+    }
+    let who: Vec<usize> = rows.iter().map(|r| r.0).collect();
+    let idx = IdxCa::from_vec(
+        "".into(),
+        who.iter().map(|i| *i as IdxSize).collect::<Vec<_>>(),
+    );
+    let kinds: Vec<usize> = rows.iter().map(|r| r.1).collect();
+    let severity: Vec<usize> = rows.iter().map(|r| r.2).collect();
+    let tiers: Vec<usize> = who.iter().map(|i| tier[*i]).collect();
     Ok(DataFrame::new(
         rows.len(),
         vec![
-            Column::new(
-                c::CUSTOMER_ID.into(),
-                rows.iter().map(|r| ids[r.0].clone()).collect::<Vec<_>>(),
-            ),
-            Column::new("alert".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
-            Column::new(
-                "severity".into(),
-                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "detail".into(),
-                rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                cols::TIER.into(),
-                rows.iter()
-                    .map(|r| p.tier_names[tier[r.0]].clone())
-                    .collect::<Vec<_>>(),
-            ),
+            ids.take(&idx)?,
+            labels("alert", &KINDS, &kinds)?,
+            labels("severity", &SEVERITY, &severity)?,
+            detail.finish().into_column(),
+            labels(cols::TIER, &p.tier_names, &tiers)?,
             Column::new(
                 cols::SCORE.into(),
-                rows.iter().map(|r| score[r.0]).collect::<Vec<_>>(),
+                who.iter().map(|i| score[*i]).collect::<Vec<_>>(),
             ),
             Column::new(
                 c::MONETARY.into(),
-                rows.iter().map(|r| monetary[r.0]).collect::<Vec<_>>(),
+                who.iter().map(|i| monetary[*i]).collect::<Vec<_>>(),
             ),
         ],
     )?)
@@ -1058,7 +1148,9 @@ mod tests {
 
     #[test]
     fn money_formats_thousands() {
-        assert_eq!(money(1234567.891), "1,234,567.89");
-        assert_eq!(money(-5.0), "-5.00");
+        assert_eq!(money(1234567.891).to_string(), "1,234,567.89");
+        assert_eq!(money(-5.0).to_string(), "-5.00");
+        assert_eq!(money(999.999).to_string(), "1,000.00");
+        assert_eq!(money(0.5).to_string(), "0.50");
     }
 }
