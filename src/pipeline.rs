@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::clean::{account_no_purchase, clean_transactions, CleanParams, QualityRow};
 use crate::columns as c;
@@ -406,9 +407,13 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         outputs,
     };
     let run_json = serde_json::to_string_pretty(&metadata)?;
-    for (file, df) in tables.iter_mut() {
-        write_table(&staging, file, df, &run_json)?;
+    if !p.partition_by_tier {
+        tables.push((TIERS_FILE, &mut grading.tiers));
     }
+    // Tables are written side by side: one writer keeps about one core busy.
+    tables
+        .par_iter_mut()
+        .try_for_each(|(file, df)| write_table(&staging, file, df, &run_json))?;
     drop(tables);
     if p.partition_by_tier {
         write_partitioned(
@@ -419,8 +424,6 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
             &p.grading.tier_names,
             &run_json,
         )?;
-    } else {
-        write_table(&staging, TIERS_FILE, &mut grading.tiers, &run_json)?;
     }
 
     let report = build_report(

@@ -12,6 +12,7 @@ use linfa_clustering::{KMeans, KMeansError, KMeansInit};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -599,17 +600,23 @@ fn fit_k(
     let dataset = DatasetBase::from(fit_x);
     let mut labels = vec![0; n];
     let mut sq = vec![0.0; n];
+    // Restarts are independent: they run in parallel, and are judged in run order.
+    let fits: Vec<Array2<f64>> = (0..p.n_runs as u64)
+        .into_par_iter()
+        .map(|run| {
+            let seed = derive_seed(p.seed, STREAM_KMEANS, ((k as u64) << 32) | run);
+            let model = KMeans::params_with_rng(k, Xoshiro256PlusPlus::seed_from_u64(seed))
+                .init_method(KMeansInit::KMeansPlusPlus)
+                .n_runs(1)
+                .max_n_iterations(p.max_iter)
+                .tolerance(p.tolerance)
+                .fit(&dataset)
+                .map_err(|source| ClusterError::Fit { k, source })?;
+            Ok(model.centroids().as_standard_layout().into_owned())
+        })
+        .collect::<Result<_, ClusterError>>()?;
     let mut best: Option<(f64, Array2<f64>)> = None;
-    for run in 0..p.n_runs as u64 {
-        let seed = derive_seed(p.seed, STREAM_KMEANS, ((k as u64) << 32) | run);
-        let model = KMeans::params_with_rng(k, Xoshiro256PlusPlus::seed_from_u64(seed))
-            .init_method(KMeansInit::KMeansPlusPlus)
-            .n_runs(1)
-            .max_n_iterations(p.max_iter)
-            .tolerance(p.tolerance)
-            .fit(&dataset)
-            .map_err(|source| ClusterError::Fit { k, source })?;
-        let centroids = model.centroids().as_standard_layout().into_owned();
+    for centroids in fits {
         assign(
             data,
             d,
@@ -641,17 +648,9 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
     let mut converged = false;
     for iter in 1.. {
         let cents = centroids.as_slice_mut().expect("owned");
-        let changed = assign(data, d, cents, &mut labels, &mut sq);
+        let (changed, sums, counts) = assign_and_sum(data, d, cents, &mut labels, &mut sq);
         if changed == 0 || converged || iter >= max_iter {
             break;
-        }
-        let mut sums = vec![0.0; k * d];
-        let mut counts = vec![0usize; k];
-        for (row, &l) in data.chunks_exact(d).zip(&labels) {
-            counts[l] += 1;
-            for (s, v) in sums[l * d..(l + 1) * d].iter_mut().zip(row) {
-                *s += v;
-            }
         }
         let mut shift = 0.0;
         for c in (0..k).filter(|&c| counts[c] > 0) {
@@ -690,28 +689,74 @@ fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Assigns each row to its nearest centroid (lowest index on ties, like linfa); returns how
-/// many rows changed cluster.
+/// many rows changed cluster. Rows are independent, so blocks of them run in parallel and
+/// the result does not depend on the number of threads.
 fn assign(data: &[f64], d: usize, cents: &[f64], labels: &mut [usize], sq: &mut [f64]) -> usize {
-    let mut changed = 0;
-    for ((row, label), dist) in data
-        .chunks_exact(d)
-        .zip(labels.iter_mut())
-        .zip(sq.iter_mut())
-    {
-        let mut best = (0, f64::INFINITY);
-        for (c, cent) in cents.chunks_exact(d).enumerate() {
-            let s = sq_dist(row, cent);
-            if s < best.1 {
-                best = (c, s);
+    const BLOCK: usize = 4096;
+    data.par_chunks(BLOCK * d)
+        .zip(labels.par_chunks_mut(BLOCK))
+        .zip(sq.par_chunks_mut(BLOCK))
+        .map(|((rows, labels), sq)| {
+            let mut changed = 0;
+            for ((row, label), dist) in rows.chunks_exact(d).zip(labels.iter_mut()).zip(sq) {
+                let mut best = (0, f64::INFINITY);
+                for (c, cent) in cents.chunks_exact(d).enumerate() {
+                    let s = sq_dist(row, cent);
+                    if s < best.1 {
+                        best = (c, s);
+                    }
+                }
+                if *label != best.0 {
+                    changed += 1;
+                    *label = best.0;
+                }
+                *dist = best.1;
             }
+            changed
+        })
+        .sum()
+}
+
+/// [`assign`], also summing each cluster's rows and counting them. Blocks of rows run in
+/// parallel; their partial sums are added in block order, so the result does not depend on
+/// the number of threads.
+fn assign_and_sum(
+    data: &[f64],
+    d: usize,
+    cents: &[f64],
+    labels: &mut [usize],
+    sq: &mut [f64],
+) -> (usize, Vec<f64>, Vec<usize>) {
+    const BLOCK: usize = 4096;
+    let k = cents.len() / d;
+    let parts: Vec<(usize, Vec<f64>, Vec<usize>)> = data
+        .par_chunks(BLOCK * d)
+        .zip(labels.par_chunks_mut(BLOCK))
+        .zip(sq.par_chunks_mut(BLOCK))
+        .map(|((rows, labels), sq)| {
+            let changed = assign(rows, d, cents, labels, sq);
+            let mut sums = vec![0.0; k * d];
+            let mut counts = vec![0usize; k];
+            for (row, &l) in rows.chunks_exact(d).zip(labels.iter()) {
+                counts[l] += 1;
+                for (s, v) in sums[l * d..(l + 1) * d].iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+            (changed, sums, counts)
+        })
+        .collect();
+    let mut total = (0, vec![0.0; k * d], vec![0usize; k]);
+    for (changed, sums, counts) in parts {
+        total.0 += changed;
+        for (t, s) in total.1.iter_mut().zip(sums) {
+            *t += s;
         }
-        if *label != best.0 {
-            changed += 1;
-            *label = best.0;
+        for (t, c) in total.2.iter_mut().zip(counts) {
+            *t += c;
         }
-        *dist = best.1;
     }
-    changed
+    total
 }
 
 /// Old cluster indices in their new order: by mean order value (descending), then size
