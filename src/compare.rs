@@ -190,14 +190,23 @@ fn disagreements(
         .collect();
     let mut order: Vec<usize> = (0..n).filter(|i| gap[*i].abs() > 1e-9).collect();
     // Largest gap first; among equal gaps, the most revenue first (the costliest mistakes).
-    order.sort_by(|a, b| {
-        gap[*b].abs().total_cmp(&gap[*a].abs()).then(
-            monetary[*b]
-                .unwrap_or(0.0)
-                .total_cmp(&monetary[*a].unwrap_or(0.0)),
-        )
-    });
-    order.truncate(DISAGREEMENTS);
+    let cmp = |a: &usize, b: &usize| {
+        gap[*b]
+            .abs()
+            .total_cmp(&gap[*a].abs())
+            .then(
+                monetary[*b]
+                    .unwrap_or(0.0)
+                    .total_cmp(&monetary[*a].unwrap_or(0.0)),
+            )
+            .then(a.cmp(b))
+    };
+    // Only the first few are kept: select them, then sort those.
+    if order.len() > DISAGREEMENTS {
+        order.select_nth_unstable_by(DISAGREEMENTS, cmp);
+        order.truncate(DISAGREEMENTS);
+    }
+    order.sort_unstable_by(cmp);
     let idx = IdxCa::from_vec("idx".into(), order.iter().map(|i| *i as IdxSize).collect());
     let mut keep: Vec<&str> = vec![
         c::CUSTOMER_ID,

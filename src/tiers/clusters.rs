@@ -103,7 +103,7 @@ fn feature_matrix(
                     .copied()
                     .filter(|x| x.is_finite())
                     .collect();
-                present.sort_by(f64::total_cmp);
+                present.sort_unstable_by(f64::total_cmp);
                 if present.is_empty() {
                     0.0
                 } else {

@@ -83,7 +83,7 @@ pub fn mean_and_median(values: impl Iterator<Item = f64>) -> (Option<f64>, Optio
     if x.is_empty() {
         return (None, None);
     }
-    x.sort_by(f64::total_cmp);
+    x.sort_unstable_by(f64::total_cmp);
     (
         Some(x.iter().sum::<f64>() / x.len() as f64),
         Some(quantile(&x, 0.5)),
@@ -103,14 +103,19 @@ pub fn score_with_cuts(x: f64, cuts: &[f64], reverse: bool) -> u8 {
 
 /// Percentile rank in 0..=1 with average ranks for ties; missing values get 0.5 (neutral).
 pub fn percentile_ranks(values: &[Option<f64>], higher_is_better: bool) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..values.len()).filter(|i| values[*i].is_some()).collect();
-    idx.sort_by(|a, b| values[*a].unwrap().total_cmp(&values[*b].unwrap()));
+    // (value, row) pairs sort without looking values up row by row (cache misses).
+    let mut idx: Vec<(f64, usize)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (v, i)))
+        .collect();
+    idx.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let n = idx.len();
     let mut out = vec![0.5; values.len()];
     let mut i = 0;
     while i < n {
         let mut j = i;
-        while j + 1 < n && values[idx[j + 1]] == values[idx[i]] {
+        while j + 1 < n && idx[j + 1].0 == idx[i].0 {
             j += 1;
         }
         let avg_rank = (i + j) as f64 / 2.0; // 0-based
@@ -119,7 +124,7 @@ pub fn percentile_ranks(values: &[Option<f64>], higher_is_better: bool) -> Vec<f
         } else {
             0.5
         };
-        for k in &idx[i..=j] {
+        for (_, k) in &idx[i..=j] {
             out[*k] = if higher_is_better { p } else { 1.0 - p };
         }
         i = j + 1;
@@ -238,7 +243,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     let mut th_rows: Vec<ThresholdRow> = Vec::new();
     for (d, (name, values, reverse)) in dims.iter().enumerate() {
         let mut sorted: Vec<f64> = values.iter().flatten().copied().collect();
-        sorted.sort_by(f64::total_cmp);
+        sorted.sort_unstable_by(f64::total_cmp);
         let cuts: Vec<f64> = match &p.rfm_cuts {
             RfmCuts::Quantile => (1..bins)
                 .map(|i| quantile(&sorted, i as f64 / bins as f64))
@@ -608,12 +613,13 @@ fn base_tiers(
                 cum.push(acc);
             }
             // Rank by score, best first; tied scores share the better rank (and so the tier).
-            let mut order: Vec<usize> = (0..n).collect();
-            order.sort_by(|a, b| score[*b].total_cmp(&score[*a]));
+            let mut order: Vec<(f64, usize)> = score.iter().copied().zip(0..n).collect();
+            order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let mut rank_min = vec![0usize; n];
-            for (pos, &i) in order.iter().enumerate() {
-                rank_min[i] = if pos > 0 && score[order[pos - 1]] == score[i] {
-                    rank_min[order[pos - 1]]
+            for pos in 0..n {
+                let (s, i) = order[pos];
+                rank_min[i] = if pos > 0 && order[pos - 1].0 == s {
+                    rank_min[order[pos - 1].1]
                 } else {
                     pos
                 };
@@ -654,16 +660,12 @@ fn base_tiers(
                 "revenue"
             };
             let total: f64 = values.iter().filter(|v| **v > 0.0).sum();
-            let mut order: Vec<usize> = (0..n).collect();
-            order.sort_unstable_by(|a, b| {
-                values[*b]
-                    .total_cmp(&values[*a])
-                    .then_with(|| ids[*a].cmp(ids[*b]))
-            });
+            let mut order: Vec<(f64, usize)> = values.iter().copied().zip(0..n).collect();
+            order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then_with(|| ids[a.1].cmp(ids[b.1])));
             // The share of the total held by larger customers, per customer.
             let mut share_before = vec![0.0; n];
             let mut before = 0.0;
-            for &i in &order {
+            for &(_, i) in &order {
                 let share = if total > 0.0 { before / total } else { 1.0 };
                 share_before[i] = share;
                 tier[i] = if values[i] <= 0.0 {
@@ -943,12 +945,21 @@ fn alerts(
         }
     }
     // Most urgent first: high severity, then the customers worth the most.
-    let value = |i: usize| monetary[i].unwrap_or(0.0);
-    rows.sort_by(|a, b| {
-        a.2.cmp(&b.2)
-            .then(value(b.0).total_cmp(&value(a.0)))
-            .then(a.0.cmp(&b.0))
+    // The sort key carries the value, so sorting never looks rows up (cache misses).
+    let mut keyed: Vec<(usize, f64, usize, usize)> = rows
+        .iter()
+        .map(|&(i, kind, sev)| (sev, monetary[i].unwrap_or(0.0), i, kind))
+        .collect();
+    keyed.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(b.1.total_cmp(&a.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
     });
+    let rows: Vec<(usize, usize, usize)> = keyed
+        .into_iter()
+        .map(|(sev, _, i, kind)| (i, kind, sev))
+        .collect();
     let mut detail = TextColumn::new("detail", rows.len());
     for &(i, kind, _) in &rows {
         detail.push(|out| match kind {
