@@ -173,26 +173,26 @@ impl Fold {
         let day = day.i32()?.downcast_as_array();
         let amount = amount.f64()?.downcast_as_array();
         let is_return = is_return.bool()?.downcast_as_array();
-        let invoice = match &invoice {
-            Some(s) => Some(s.str()?.downcast_as_array()),
-            None => None,
-        };
-        let cost = match &cost {
-            Some(s) => Some(s.f64()?.downcast_as_array()),
-            None => None,
-        };
-        let due = match &due {
-            Some(s) => Some(s.i32()?.downcast_as_array()),
-            None => None,
-        };
-        let paid = match &paid {
-            Some(s) => Some(s.i32()?.downcast_as_array()),
-            None => None,
-        };
-        let region = match &region {
-            Some(s) => Some(s.str()?.downcast_as_array()),
-            None => None,
-        };
+        let invoice = invoice
+            .as_ref()
+            .map(|s| s.str().map(|ca| ca.downcast_as_array()))
+            .transpose()?;
+        let cost = cost
+            .as_ref()
+            .map(|s| s.f64().map(|ca| ca.downcast_as_array()))
+            .transpose()?;
+        let due = due
+            .as_ref()
+            .map(|s| s.i32().map(|ca| ca.downcast_as_array()))
+            .transpose()?;
+        let paid = paid
+            .as_ref()
+            .map(|s| s.i32().map(|ca| ca.downcast_as_array()))
+            .transpose()?;
+        let region = region
+            .as_ref()
+            .map(|s| s.str().map(|ca| ca.downcast_as_array()))
+            .transpose()?;
         let (last_from, prev_from) = (self.as_of - self.period, self.as_of - 2 * self.period);
         // Lines of one invoice (and one customer) are usually next to each other: the last
         // lookups are remembered, which saves most hash-table probes.
