@@ -1012,36 +1012,13 @@ pub struct ClusteringParams {
     pub order_by: String,
 }
 
-/// Numeric columns of customers.parquet that can be clustered on, given the data.
+/// Numeric columns of customers.parquet that can be clustered on, given the data: the
+/// features table's columns without the ID, the dates and the region name.
 pub fn clusterable_columns(available: Available) -> Vec<&'static str> {
-    let mut v = vec![
-        c::RECENCY_DAYS,
-        c::FREQUENCY,
-        c::PURCHASE_DAYS,
-        c::MONETARY,
-        c::GROSS_REVENUE,
-        c::RETURNED_VALUE,
-        c::RETURN_RATE,
-        c::AVG_ORDER_VALUE,
-        c::TENURE_DAYS,
-        c::MEAN_DAYS_BETWEEN,
-        c::MONETARY_LAST_PERIOD,
-        c::MONETARY_PREV_PERIOD,
-    ];
-    if available.profit {
-        v.extend([c::PROFIT, c::MARGIN]);
-    }
-    if available.payments {
-        v.extend([
-            c::INVOICES_DUE,
-            c::ON_TIME_RATE,
-            c::MEAN_DAYS_LATE,
-            c::OVERDUE_INVOICES,
-            c::OVERDUE_AMOUNT,
-            c::OLDEST_OVERDUE_DAYS,
-        ]);
-    }
-    v
+    crate::features::feature_columns(available.profit, available.payments, false)
+        .into_iter()
+        .filter(|n| ![c::CUSTOMER_ID, c::FIRST_PURCHASE, c::LAST_PURCHASE].contains(n))
+        .collect()
 }
 
 /// Short names users write for the usual features.
