@@ -204,10 +204,9 @@ impl TextColumn {
     }
 }
 
-/// A column of repeated labels, `labels[idx[i]]` for row `i`, gathered from the few
-/// distinct values instead of copying a string per row.
-fn label_column(name: &str, labels: &[Option<&str>], idx: &[usize]) -> Result<Column> {
-    let values = Series::new(name.into(), labels);
+/// `values[idx[i]]` for row `i`: a column of repeated values (a tier's label or policy)
+/// gathered from the few distinct ones instead of built row by row.
+fn gather(values: &Series, idx: &[usize]) -> Result<Column> {
     let idx = IdxCa::from_vec(
         "".into(),
         idx.iter().map(|i| *i as IdxSize).collect::<Vec<_>>(),
@@ -215,10 +214,10 @@ fn label_column(name: &str, labels: &[Option<&str>], idx: &[usize]) -> Result<Co
     Ok(values.take(&idx)?.into_column())
 }
 
-/// [`label_column`] for labels that are never missing.
+/// [`gather`] for text labels that are never missing.
 fn labels<S: AsRef<str>>(name: &str, labels: &[S], idx: &[usize]) -> Result<Column> {
-    let labels: Vec<Option<&str>> = labels.iter().map(|s| Some(s.as_ref())).collect();
-    label_column(name, &labels, idx)
+    let labels: Vec<&str> = labels.iter().map(|s| s.as_ref()).collect();
+    gather(&Series::new(name.into(), labels), idx)
 }
 
 /// Grades every customer of `customers` (the features table).
@@ -705,7 +704,7 @@ fn base_tiers(
 fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
     let mut out = Vec::new();
     for field in &p.policy_fields {
-        // Looked up once per tier, not once per customer.
+        // One value per tier (missing where a tier does not set the field), then gathered.
         let per_tier: Vec<Option<&PolicyValue>> = p
             .tier_names
             .iter()
@@ -715,57 +714,57 @@ fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
                     .and_then(|v| v.iter().find(|(k, _)| k == field).map(|(_, v)| v))
             })
             .collect();
-        let value_of = |t: usize| per_tier[t];
-        let name = format!("policy_{field}");
-        let sample = (0..p.tier_names.len()).find_map(value_of);
-        let col = match sample {
-            Some(PolicyValue::Text(_)) => {
-                let per_tier: Vec<Option<&str>> = (0..p.tier_names.len())
-                    .map(|t| match value_of(t) {
+        let name: PlSmallStr = format!("policy_{field}").into();
+        let values = match per_tier.iter().flatten().next() {
+            Some(PolicyValue::Text(_)) => Series::new(
+                name,
+                per_tier
+                    .iter()
+                    .map(|v| match v {
                         Some(PolicyValue::Text(s)) => Some(s.as_str()),
                         _ => None,
                     })
-                    .collect();
-                label_column(&name, &per_tier, tier)?
-            }
-            Some(PolicyValue::Bool(_)) => Column::new(
-                name.into(),
-                tier.iter()
-                    .map(|t| match value_of(*t) {
+                    .collect::<Vec<_>>(),
+            ),
+            Some(PolicyValue::Bool(_)) => Series::new(
+                name,
+                per_tier
+                    .iter()
+                    .map(|v| match v {
                         Some(PolicyValue::Bool(b)) => Some(*b),
                         _ => None,
                     })
                     .collect::<Vec<_>>(),
             ),
-            _ => {
-                let all_int = (0..p.tier_names.len())
-                    .filter_map(value_of)
-                    .all(|v| matches!(v, PolicyValue::Int(_)));
-                if all_int {
-                    Column::new(
-                        name.into(),
-                        tier.iter()
-                            .map(|t| match value_of(*t) {
-                                Some(PolicyValue::Int(i)) => Some(*i),
-                                _ => None,
-                            })
-                            .collect::<Vec<_>>(),
-                    )
-                } else {
-                    Column::new(
-                        name.into(),
-                        tier.iter()
-                            .map(|t| match value_of(*t) {
-                                Some(PolicyValue::Int(i)) => Some(*i as f64),
-                                Some(PolicyValue::Float(f)) => Some(*f),
-                                _ => None,
-                            })
-                            .collect::<Vec<_>>(),
-                    )
-                }
+            _ if per_tier
+                .iter()
+                .flatten()
+                .all(|v| matches!(v, PolicyValue::Int(_))) =>
+            {
+                Series::new(
+                    name,
+                    per_tier
+                        .iter()
+                        .map(|v| match v {
+                            Some(PolicyValue::Int(i)) => Some(*i),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                )
             }
+            _ => Series::new(
+                name,
+                per_tier
+                    .iter()
+                    .map(|v| match v {
+                        Some(PolicyValue::Int(i)) => Some(*i as f64),
+                        Some(PolicyValue::Float(f)) => Some(*f),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
         };
-        out.push(col);
+        out.push(gather(&values, tier)?);
     }
     Ok(out)
 }
@@ -988,17 +987,13 @@ fn alerts(
         });
     }
     let who: Vec<usize> = rows.iter().map(|r| r.0).collect();
-    let idx = IdxCa::from_vec(
-        "".into(),
-        who.iter().map(|i| *i as IdxSize).collect::<Vec<_>>(),
-    );
     let kinds: Vec<usize> = rows.iter().map(|r| r.1).collect();
     let severity: Vec<usize> = rows.iter().map(|r| r.2).collect();
     let tiers: Vec<usize> = who.iter().map(|i| tier[*i]).collect();
     Ok(DataFrame::new(
         rows.len(),
         vec![
-            ids.take(&idx)?,
+            gather(ids.as_materialized_series(), &who)?,
             labels("alert", &KINDS, &kinds)?,
             labels("severity", &SEVERITY, &severity)?,
             detail.finish().into_column(),
