@@ -1,5 +1,5 @@
 //! The features in one streaming pass. The polars streaming engine reads, normalises and cleans
-//! the input in batches and hands them, in input order, to [`Fold`], which keeps:
+//! the input in batches and hands them, in input order, to `Fold`, which keeps:
 //! - per customer: sums over lines (revenue, returns, periods, profit, rows) and, per region,
 //!   purchase revenue;
 //! - per (customer, invoice): the amount, the earliest purchase day, the earliest due date and
@@ -8,7 +8,7 @@
 //! Keys are interned to dense `u32` indices with their bytes back to back in one buffer, so
 //! memory is a few dozen bytes per invoice and per customer, whatever the number of lines.
 //! Batches arrive in input order, so sums are added in the same order on every run and the
-//! output is identical run to run. [`super::reference`] states the same formulas as polars
+//! output is identical run to run. `super::reference` states the same formulas as polars
 //! expressions; the tests hold the two against each other.
 
 use std::hash::BuildHasher;

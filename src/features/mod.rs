@@ -3,8 +3,8 @@
 //!
 //! Runs use [`fold`]: the polars streaming engine reads, normalises and cleans the input in
 //! batches, and one pass folds every batch into per-invoice and per-customer state, so the
-//! transaction table is never held whole. [`reference`] states the same formulas as polars
-//! expressions; tests hold the two against each other.
+//! transaction table is never held whole. `reference` (compiled for tests) states the same
+//! formulas as polars expressions; tests hold the two against each other.
 //!
 //! Purchases are lines with a positive amount; returns are the negative lines kept by
 //! `returns = "net"`. Dates are compared as day numbers (days since 1970-01-01). Without an
@@ -15,10 +15,11 @@ use chrono::NaiveDate;
 use crate::columns as c;
 
 pub mod fold;
-pub mod reference;
+/// The specification the fold is tested against; not part of a run.
+#[cfg(test)]
+mod reference;
 
 pub use fold::customer_features;
-pub use reference::reference_features;
 
 /// What the feature step needs to know.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +89,7 @@ mod tests {
     use crate::generate::{generate_transactions, GenerateParams};
     use crate::load::load_transactions;
     use polars::prelude::*;
+    use reference::reference_features;
 
     /// Generated history (returns, late and unpaid invoices, regions) graded mid-way, so
     /// payments due after as_of and lines after it are exercised; `columns` is the mapping.
