@@ -515,15 +515,41 @@ fn id_expr(name: &str, dtype: &DataType, normalise: bool) -> Expr {
     } else {
         col(name).cast(DataType::String)
     };
-    let trimmed = base.str().strip_chars(lit(NULL));
-    let trimmed = if normalise {
-        trimmed.str().strip_suffix(lit(".0"))
+    base.map_with_fmt_str(
+        move |c| tidy_ids(c, normalise),
+        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
+        "tidy_ids",
+    )
+}
+
+/// One identifier tidied: surrounding whitespace trimmed, then (`strip_float`) one trailing
+/// `.0` removed; nothing left is missing.
+fn tidy_id(v: &str, strip_float: bool) -> Option<&str> {
+    let t = v.trim();
+    let t = if strip_float {
+        t.strip_suffix(".0").unwrap_or(t)
     } else {
-        trimmed
+        t
     };
-    when(trimmed.clone().eq(lit("")))
-        .then(lit(NULL).cast(DataType::String))
-        .otherwise(trimmed)
+    (!t.is_empty()).then_some(t)
+}
+
+/// [`tidy_id`] over a text column. Identifiers are usually tidy already; the column is then
+/// returned as it came, without building a new one (it would cost as much as reading it).
+fn tidy_ids(c: Column, strip_float: bool) -> PolarsResult<Column> {
+    let ca = c.str()?;
+    let untidy = ca
+        .downcast_iter()
+        .flat_map(|a| a.values_iter())
+        .any(|v| tidy_id(v, strip_float).map(str::len) != Some(v.len()));
+    if !untidy {
+        return Ok(c);
+    }
+    let out: StringChunked = ca
+        .iter()
+        .map(|v| v.and_then(|v| tidy_id(v, strip_float)))
+        .collect();
+    Ok(out.with_name(c.name().clone()).into_column())
 }
 
 fn date_format_of<'a>(formats: &'a [(String, Option<String>)], role: &str) -> Option<&'a str> {
@@ -712,6 +738,43 @@ mod tests {
         assert!(parses_with("11/8/2018", "%m/%d/%Y"));
         assert!(!parses_with("11/28/2018", "%d/%m/%Y"));
         assert!(!parses_with("2010-12-01", "%Y-%m-%d %H:%M:%S"));
+    }
+
+    #[test]
+    fn ids_are_tidied_only_when_needed() {
+        let ids = Column::new(
+            "id".into(),
+            [
+                Some(" 17850.0 "),
+                Some("A1"),
+                Some("  "),
+                None,
+                Some("12.0"),
+                Some("3.05"),
+            ],
+        );
+        let tidy = tidy_ids(ids.clone(), true).unwrap();
+        let got: Vec<Option<&str>> = tidy.str().unwrap().iter().collect();
+        assert_eq!(
+            got,
+            [
+                Some("17850"),
+                Some("A1"),
+                None,
+                None,
+                Some("12"),
+                Some("3.05")
+            ]
+        );
+        // Invoice numbers keep a `.0`: only customer IDs may be floats in disguise.
+        let kept = tidy_ids(Column::new("id".into(), [Some("7.0 ")]), false).unwrap();
+        assert_eq!(kept.str().unwrap().get(0), Some("7.0"));
+        // Tidy input comes back as the same column, values untouched.
+        let clean = Column::new("id".into(), [Some("A1"), None, Some("B 2")]);
+        let same = tidy_ids(clean.clone(), true).unwrap();
+        assert!(same
+            .as_materialized_series()
+            .equals_missing(clean.as_materialized_series()));
     }
 
     #[test]
