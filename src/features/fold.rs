@@ -19,6 +19,7 @@ use foldhash::fast::FixedState;
 use hashbrown::hash_table::Entry;
 use hashbrown::{HashMap, HashTable};
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::{feature_columns, FeatureParams, Features};
 use crate::clean::epoch_days;
@@ -32,26 +33,60 @@ const DAY: &str = "__day";
 const DUE: &str = "__due";
 const PAID: &str = "__paid";
 
-/// Byte strings to dense indices `0..len`, the keys stored back to back. Each slot keeps the
-/// key's hash beside its index, so growing the table and most failed comparisons never touch
-/// the key bytes (a cache miss each).
+/// Keys up to this many bytes are stored in their hash-table slot, so a lookup costs one cache
+/// miss (the slot) instead of three (slot, key offsets, key bytes).
+const INLINE: usize = 19;
+/// `Slot::len` of a key stored in the arena; its offset and length are in `Slot::inline`.
+const LONG: u8 = u8::MAX;
+
+/// One hash-table entry: the key's hash (so growing the table never reads keys), its index
+/// and the key itself when short, else where it sits in the arena.
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u64,
+    index: u32,
+    len: u8,
+    inline: [u8; INLINE],
+}
+
+impl Slot {
+    fn arena_range(&self) -> std::ops::Range<usize> {
+        let start = u64::from_le_bytes(self.inline[..8].try_into().expect("8 bytes")) as usize;
+        let len = u32::from_le_bytes(self.inline[8..12].try_into().expect("4 bytes")) as usize;
+        start..start + len
+    }
+
+    fn holds(&self, hash: u64, key: &[u8], arena: &[u8]) -> bool {
+        if self.hash != hash {
+            return false;
+        }
+        if key.len() <= INLINE {
+            self.len as usize == key.len() && self.inline[..key.len()] == *key
+        } else {
+            self.len == LONG && arena[self.arena_range()] == *key
+        }
+    }
+}
+
+/// Byte strings to dense indices `0..len`. Short keys live in the table itself; all keys are
+/// also kept back to back in `bytes` when `keep_keys` (so `key(i)` works), else only the long
+/// ones are.
 struct Interner {
-    table: HashTable<(u64, u32)>,
+    table: HashTable<Slot>,
+    len: u32,
+    keep_keys: bool,
+    /// With `keep_keys`: where key `i` ends in `bytes`.
     ends: Vec<u64>,
     bytes: Vec<u8>,
     hasher: FixedState,
 }
 
-fn key_of<'a>(ends: &[u64], bytes: &'a [u8], i: u32) -> &'a [u8] {
-    let i = i as usize;
-    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-    &bytes[start..ends[i] as usize]
-}
-
 impl Interner {
-    fn new() -> Self {
+    fn new(keep_keys: bool) -> Self {
         Interner {
             table: HashTable::new(),
+            len: 0,
+            keep_keys,
             ends: Vec::new(),
             bytes: Vec::new(),
             // A fixed seed: the same input gives the same indices, and so the same output.
@@ -60,38 +95,65 @@ impl Interner {
     }
 
     fn len(&self) -> usize {
-        self.ends.len()
+        self.len as usize
     }
 
+    /// Key `i`; only for interners that keep their keys.
     fn key(&self, i: u32) -> &[u8] {
-        key_of(&self.ends, &self.bytes, i)
+        debug_assert!(self.keep_keys);
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
     }
 
     /// The index of `key`, and whether it is new.
     fn intern(&mut self, key: &[u8]) -> (u32, bool) {
         let hash = self.hasher.hash_one(key);
         let Interner {
-            table, ends, bytes, ..
+            table,
+            len,
+            keep_keys,
+            ends,
+            bytes,
+            ..
         } = self;
-        match table.entry(
-            hash,
-            |&(h, i)| h == hash && key_of(ends, bytes, i) == key,
-            |&(h, _)| h,
-        ) {
-            Entry::Occupied(e) => (e.get().1, false),
+        match table.entry(hash, |s| s.holds(hash, key, bytes), |s| s.hash) {
+            Entry::Occupied(e) => (e.get().index, false),
             Entry::Vacant(v) => {
-                let i = ends.len() as u32;
-                bytes.extend_from_slice(key);
-                ends.push(bytes.len() as u64);
-                v.insert((hash, i));
-                (i, true)
+                let index = *len;
+                *len += 1;
+                let mut slot = Slot {
+                    hash,
+                    index,
+                    len: LONG,
+                    inline: [0; INLINE],
+                };
+                let start = bytes.len() as u64;
+                if key.len() <= INLINE {
+                    slot.len = key.len() as u8;
+                    slot.inline[..key.len()].copy_from_slice(key);
+                } else {
+                    slot.inline[..8].copy_from_slice(&start.to_le_bytes());
+                    slot.inline[8..12].copy_from_slice(&(key.len() as u32).to_le_bytes());
+                }
+                if *keep_keys || key.len() > INLINE {
+                    bytes.extend_from_slice(key);
+                }
+                if *keep_keys {
+                    ends.push(bytes.len() as u64);
+                }
+                v.insert(slot);
+                (index, true)
             }
         }
     }
 }
 
+/// `CustomerSums::region` of a customer without a region yet.
+const NO_REGION: u32 = u32::MAX;
+
 /// Sums over a customer's lines.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 struct CustomerSums {
     monetary: f64,
     gross: f64,
@@ -101,6 +163,28 @@ struct CustomerSums {
     profit: f64,
     rows: u64,
     returns: u64,
+    /// The first region the customer bought in, and the purchase revenue there; other
+    /// regions go to `Fold::region_revenue`. Most customers have one region, and this line
+    /// of memory is at hand already.
+    region: u32,
+    region_revenue: f64,
+}
+
+impl Default for CustomerSums {
+    fn default() -> Self {
+        CustomerSums {
+            monetary: 0.0,
+            gross: 0.0,
+            returned: 0.0,
+            last_period: 0.0,
+            prev_period: 0.0,
+            profit: 0.0,
+            rows: 0,
+            returns: 0,
+            region: NO_REGION,
+            region_revenue: 0.0,
+        }
+    }
 }
 
 /// One (customer, invoice): the amount, the earliest purchase line's day, the earliest due
@@ -114,6 +198,68 @@ struct Invoice {
     amount: f64,
 }
 
+impl Invoice {
+    /// Folds a later part of the same invoice into this one.
+    fn absorb(&mut self, later: &Invoice) {
+        self.amount += later.amount;
+        self.day = self.day.min(later.day);
+        self.due = self.due.min(later.due);
+        self.paid = self.paid.max(later.paid);
+    }
+}
+
+/// A run of consecutive lines of one (customer, invoice), and where its key bytes sit in its
+/// part's arena.
+struct Run {
+    hash: u64,
+    invoice: Invoice,
+    key_start: u64,
+    key_end: u64,
+}
+
+/// Invoice runs whose key hashes share their top bits, in input order.
+#[derive(Default)]
+struct RunPart {
+    runs: Vec<Run>,
+    bytes: Vec<u8>,
+}
+
+/// The number of parts of the invoice log, as bits of the key hash.
+const PART_BITS: u32 = 8;
+
+impl RunPart {
+    fn key(&self, r: &Run) -> &[u8] {
+        &self.bytes[r.key_start as usize..r.key_end as usize]
+    }
+
+    /// The invoices of this part, each the runs of one key folded in input order.
+    fn merge(self) -> Vec<Invoice> {
+        let mut table: HashTable<u32> = HashTable::with_capacity(self.runs.len());
+        // Index of the first run of every distinct key; the merged invoice sits beside it.
+        let mut firsts: Vec<u32> = Vec::with_capacity(self.runs.len());
+        let mut out: Vec<Invoice> = Vec::with_capacity(self.runs.len());
+        for (i, r) in self.runs.iter().enumerate() {
+            let key = self.key(r);
+            match table.entry(
+                r.hash,
+                |&j| {
+                    let f = &self.runs[firsts[j as usize] as usize];
+                    f.hash == r.hash && self.key(f) == key
+                },
+                |&j| self.runs[firsts[j as usize] as usize].hash,
+            ) {
+                Entry::Occupied(e) => out[*e.get() as usize].absorb(&r.invoice),
+                Entry::Vacant(v) => {
+                    v.insert(out.len() as u32);
+                    firsts.push(i as u32);
+                    out.push(r.invoice.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The state of the pass.
 struct Fold {
     as_of: i32,
@@ -121,14 +267,18 @@ struct Fold {
     has_invoice: bool,
     customers: Interner,
     sums: Vec<CustomerSums>,
-    invoices: Interner,
-    invoice_state: Vec<Invoice>,
+    /// Invoice runs, split by key hash so that merging the runs of one invoice works on one
+    /// cache-sized part at a time (and the parts in parallel) instead of probing one table
+    /// the size of all invoices for every run.
+    parts: Vec<RunPart>,
     regions: Interner,
-    /// Purchase revenue per (customer, region), keyed `customer << 32 | region`.
+    /// Purchase revenue per (customer, region) beyond the customer's first region, keyed
+    /// `customer << 32 | region`.
     region_revenue: HashMap<u64, f64, FixedState>,
     /// The run of lines with the same (customer, region) not yet added to `region_revenue`.
     pending_region: Option<(u64, f64)>,
     key: Vec<u8>,
+    hasher: FixedState,
 }
 
 impl Fold {
@@ -137,14 +287,14 @@ impl Fold {
             as_of,
             period,
             has_invoice,
-            customers: Interner::new(),
+            customers: Interner::new(true),
             sums: Vec::new(),
-            invoices: Interner::new(),
-            invoice_state: Vec::new(),
-            regions: Interner::new(),
+            parts: (0..1 << PART_BITS).map(|_| RunPart::default()).collect(),
+            regions: Interner::new(true),
             region_revenue: HashMap::with_hasher(FixedState::with_seed(1)),
             pending_region: None,
             key: Vec::with_capacity(64),
+            hasher: FixedState::with_seed(0x696e_766f),
         }
     }
 
@@ -197,7 +347,7 @@ impl Fold {
         // Lines of one invoice (and one customer) are usually next to each other: the last
         // lookups are remembered, which saves most hash-table probes.
         let mut last_customer: Option<(&str, u32)> = None;
-        let mut last_invoice: Option<(u32, Option<&str>, i32, u32)> = None;
+        let mut last_invoice: Option<(u32, Option<&str>, i32, usize, usize)> = None;
         let mut last_region: Option<(&str, u32)> = None;
         for i in 0..df.height() {
             // Cleaning drops rows without these.
@@ -238,8 +388,10 @@ impl Fold {
             // Without an invoice column a customer's day is the invoice.
             let inv = invoice.and_then(|a| a.get(i));
             let inv_day = if self.has_invoice { 0 } else { day };
-            let slot = match last_invoice {
-                Some((k, prev, d, slot)) if k == cust && prev == inv && d == inv_day => slot,
+            let (part, run) = match last_invoice {
+                Some((k, prev, d, part, run)) if k == cust && prev == inv && d == inv_day => {
+                    (part, run)
+                }
                 _ => {
                     self.key.clear();
                     self.key.extend_from_slice(&cust.to_le_bytes());
@@ -250,21 +402,29 @@ impl Fold {
                         None if self.has_invoice => self.key.push(0xff),
                         None => self.key.extend_from_slice(&day.to_le_bytes()),
                     }
-                    let (slot, new) = self.invoices.intern(&self.key);
-                    if new {
-                        self.invoice_state.push(Invoice {
+                    let hash = self.hasher.hash_one(&self.key[..]);
+                    let part = (hash >> (64 - PART_BITS)) as usize;
+                    let p = &mut self.parts[part];
+                    let key_start = p.bytes.len() as u64;
+                    p.bytes.extend_from_slice(&self.key);
+                    p.runs.push(Run {
+                        hash,
+                        invoice: Invoice {
                             customer: cust,
                             day: NO_MIN,
                             due: NO_MIN,
                             paid: NO_MAX,
                             amount: 0.0,
-                        });
-                    }
-                    last_invoice = Some((cust, inv, inv_day, slot));
-                    slot
+                        },
+                        key_start,
+                        key_end: p.bytes.len() as u64,
+                    });
+                    let run = p.runs.len() - 1;
+                    last_invoice = Some((cust, inv, inv_day, part, run));
+                    (part, run)
                 }
             };
-            let v = &mut self.invoice_state[slot as usize];
+            let v = &mut self.parts[part].runs[run].invoice;
             v.amount += amount;
             if purchase {
                 v.day = v.day.min(day);
@@ -284,6 +444,16 @@ impl Fold {
                         k
                     }
                 };
+                let s = &mut self.sums[cust as usize];
+                if s.region == r {
+                    s.region_revenue += amount;
+                    continue;
+                }
+                if s.region == NO_REGION {
+                    s.region = r;
+                    s.region_revenue = amount;
+                    continue;
+                }
                 let key = ((cust as u64) << 32) | r as u64;
                 match &mut self.pending_region {
                     Some((k, sum)) if *k == key => *sum += amount,
@@ -328,7 +498,13 @@ impl Fold {
         let mut overdue_n = vec![0i64; n];
         let mut overdue_amount = vec![0.0f64; n];
         let mut oldest = vec![0i64; n];
-        for v in &self.invoice_state {
+        // Parts merge in parallel; invoices are then visited part by part, each in input
+        // order, so the result does not depend on the thread count.
+        let invoices: Vec<Vec<Invoice>> = std::mem::take(&mut self.parts)
+            .into_par_iter()
+            .map(RunPart::merge)
+            .collect();
+        for v in invoices.iter().flatten() {
             let k = v.customer as usize;
             if v.day != NO_MIN {
                 frequency[k] += 1;
@@ -362,9 +538,8 @@ impl Fold {
                 oldest[k] = oldest[k].max((as_of - d) as i64);
             }
         }
-        drop(self.invoice_state);
-        drop(self.invoices);
-        days.sort_unstable();
+        drop(invoices);
+        days.par_sort_unstable();
         days.dedup();
         let mut purchase_days = vec![0i64; n];
         for (k, _) in &days {
@@ -375,6 +550,11 @@ impl Fold {
         let mut main_region: Vec<Option<(u32, f64)>> = vec![None; n];
         if has_region {
             let name = |r: u32| self.regions.key(r);
+            for (best, s) in main_region.iter_mut().zip(&self.sums) {
+                if s.region != NO_REGION {
+                    *best = Some((s.region, s.region_revenue));
+                }
+            }
             for (key, revenue) in &self.region_revenue {
                 let (k, r) = ((key >> 32) as usize, (key & 0xffff_ffff) as u32);
                 // The most purchase revenue; ties go to the first name.
@@ -564,4 +744,98 @@ pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
         .take()
         .ok_or_else(|| anyhow!("the feature pass left no state"))?;
     state.finish(has(c::COST), has(c::DUE_DATE), has(c::REGION))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn day(d: u32) -> i32 {
+        epoch_days(NaiveDate::from_ymd_opt(2024, 1, d).unwrap())
+    }
+
+    /// An invoice that comes back after other lines, a customer ID too long to sit in its
+    /// hash slot, the same invoice number at two customers, and a second region that beats
+    /// the first: all computed by hand.
+    #[test]
+    fn split_invoices_long_ids_and_second_regions() {
+        let long = "customer-with-a-very-long-identifier";
+        // (customer, invoice, day, amount, due day, paid day, region), days of January 2024.
+        type Line<'a> = (
+            &'a str,
+            &'a str,
+            u32,
+            f64,
+            Option<u32>,
+            Option<u32>,
+            &'a str,
+        );
+        let rows: [Line; 6] = [
+            ("a", "I1", 10, 10.0, None, None, "East"),
+            (long, "I1", 15, 3.0, None, None, "West"),
+            ("a", "I2", 11, 5.0, None, None, "East"),
+            ("c", "I9", 12, 5.0, None, None, "North"),
+            ("c", "I9", 12, 8.0, None, None, "South"),
+            ("a", "I1", 12, 7.0, Some(20), Some(25), "West"),
+        ];
+        let date = |v: Vec<Option<i32>>, name: &str| {
+            Column::new(name.into(), v).cast(&DataType::Date).unwrap()
+        };
+        let df = DataFrame::new(
+            rows.len(),
+            vec![
+                Column::new(c::CUSTOMER_ID.into(), rows.map(|r| r.0)),
+                Column::new(c::INVOICE_ID.into(), rows.map(|r| r.1)),
+                date(rows.map(|r| Some(day(r.2))).to_vec(), c::DATE),
+                Column::new(c::AMOUNT.into(), rows.map(|r| r.3)),
+                Column::new(c::IS_RETURN.into(), rows.map(|_| false)),
+                date(rows.map(|r| r.4.map(day)).to_vec(), c::DUE_DATE),
+                date(rows.map(|r| r.5.map(day)).to_vec(), c::PAID_DATE),
+                Column::new(c::REGION.into(), rows.map(|r| r.6)),
+            ],
+        )
+        .unwrap();
+        let p = FeatureParams {
+            as_of: NaiveDate::from_ymd_opt(2024, 2, 1).unwrap(),
+            period_days: 30,
+        };
+        let f = customer_features(df.lazy(), &p).unwrap().customers;
+        let text = |name: &str| -> Vec<String> {
+            f.column(name)
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap_or("-").to_string())
+                .collect()
+        };
+        let ints = |name: &str| -> Vec<i64> {
+            let s = f.column(name).unwrap().cast(&DataType::Int64).unwrap();
+            s.i64().unwrap().iter().map(|v| v.unwrap_or(-1)).collect()
+        };
+        let floats = |name: &str| -> Vec<f64> {
+            f.column(name)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap_or(-1.0))
+                .collect()
+        };
+        assert_eq!(text(c::CUSTOMER_ID), ["a", "c", long]);
+        // a: I1 (10 + 7, first bought on the 10th) and I2 (5, the 11th).
+        assert_eq!(ints(c::FREQUENCY), [2, 1, 1]);
+        assert_eq!(ints(c::PURCHASE_DAYS), [2, 1, 1]);
+        assert_eq!(floats(c::MONETARY), [22.0, 13.0, 3.0]);
+        assert_eq!(floats(c::AVG_ORDER_VALUE), [11.0, 13.0, 3.0]);
+        // An order's day is its first purchase line's: a's last order is I2, on the 11th.
+        assert_eq!(ints(c::RECENCY_DAYS), [21, 20, 17]);
+        // a: East 15 against West 7; c: South 8 beats the first region, North 5.
+        assert_eq!(text(c::MAIN_REGION), ["East", "South", "West"]);
+        // a's I1 was due on the 20th and paid on the 25th: one invoice, five days late.
+        assert_eq!(ints(c::INVOICES_DUE), [1, 0, 0]);
+        assert_eq!(floats(c::ON_TIME_RATE), [0.0, -1.0, -1.0]);
+        assert_eq!(floats(c::MEAN_DAYS_LATE), [5.0, -1.0, -1.0]);
+    }
 }
