@@ -19,6 +19,16 @@ pub const RETURN_DROPPED: &str = "return_dropped";
 pub const AFTER_AS_OF: &str = "after_as_of";
 pub const BEFORE_LOOKBACK: &str = "before_lookback";
 pub const NO_PURCHASE: &str = "customer_without_purchase";
+/// The row rules' reasons in rule order; a row's reason code is its index plus one, and 0
+/// means no row rule dropped it.
+const ROW_REASONS: [&str; 6] = [
+    MISSING_CUSTOMER_ID,
+    MISSING_DATE,
+    MISSING_AMOUNT,
+    NONPOSITIVE_PRICE,
+    FUTURE_DATE,
+    RETURN_DROPPED,
+];
 const REASONS: &[&str] = &[
     MISSING_CUSTOMER_ID,
     MISSING_DATE,
@@ -77,14 +87,20 @@ pub fn collect_streaming(lf: LazyFrame) -> Result<DataFrame> {
     Ok(lf.collect_with_engine(Engine::Streaming)?.unwrap_single())
 }
 
-/// Applies the cleaning rules and picks `as_of`. Each pass (as_of, counts) is an aggregation
-/// run with the streaming engine over the input; the kept transactions are returned as a plan,
-/// never held in memory.
-pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
+/// Rows per (row-rule reason code, return flag, day): what `as_of` and the quality counts are
+/// computed from, without reading the input again.
+pub type DayCounts = Vec<(u8, bool, Option<i32>, u64)>;
+/// (row-rule reason code, return flag, day) of a row.
+pub type DayKey = (u8, bool, Option<i32>);
+
+/// Marks every row with the code of the first row rule that drops it (column
+/// `columns::DROP_REASON`, `Int32`, 0 when none), adds `is_return` and signs returns'
+/// amounts and costs negative. Rules whose policy is `error` fail here, on the first offending
+/// row. Rows are not filtered: see [`kept_in_window`].
+pub fn mark_transactions(tx: LazyFrame, cl: &Cleaning, today: NaiveDate) -> Result<LazyFrame> {
     let mut tx = tx;
     let schema = tx.collect_schema()?;
     let has = |n: &str| schema.get(n).is_some();
-    let cl = p.cleaning;
 
     // A line is a return when its amount or quantity is negative or its invoice carries the
     // cancellation prefix; prefixed lines are made negative whatever sign they were typed with.
@@ -120,7 +136,7 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
     } else {
         col(c::AMOUNT).eq(lit(0.0))
     };
-    let today = epoch_days(p.today);
+    let today_day = epoch_days(today);
     let mut rules: Vec<(Expr, &str)> = vec![
         (col(c::CUSTOMER_ID).is_null(), MISSING_CUSTOMER_ID),
         (col(c::DATE).is_null(), MISSING_DATE),
@@ -130,7 +146,7 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
         rules.push((price_bad.clone(), NONPOSITIVE_PRICE));
     }
     if cl.future_dates != DropKeepError::Keep {
-        rules.push((day_number(c::DATE).gt(lit(today)), FUTURE_DATE));
+        rules.push((day_number(c::DATE).gt(lit(today_day)), FUTURE_DATE));
     }
     if cl.returns == ReturnPolicy::Drop {
         rules.push((col(c::IS_RETURN), RETURN_DROPPED));
@@ -139,7 +155,9 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
 
     // Policies that turn a drop into an error look at the first offending row.
     let fail_on = |reason: &str| -> Result<Option<(u64, String)>> {
-        let bad = lf.clone().filter(col(c::DROP_REASON).eq(lit(reason)));
+        let bad = lf
+            .clone()
+            .filter(col(c::DROP_REASON).eq(lit(reason_code(reason) as i32)));
         let n = collect_streaming(bad.clone().select([len()]))?;
         let n = n.columns()[0]
             .cast(&DataType::UInt64)?
@@ -171,17 +189,60 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
         if let Some((count, example)) = fail_on(FUTURE_DATE)? {
             return Err(InputError::FutureDate {
                 count,
-                today: p.today.to_string(),
+                today: today.to_string(),
                 example,
             }
             .into());
         }
     }
+    Ok(lf)
+}
 
-    // One pass counts rows per row-rule reason, return flag and day: enough to pick as_of and
-    // to count the window rules without reading the input again.
+fn reason_code(reason: &str) -> u8 {
+    ROW_REASONS
+        .iter()
+        .position(|r| *r == reason)
+        .map_or(0, |i| i as u8 + 1)
+}
+
+/// The last day a kept row may have, as far as the dates alone tell: the latest date, not
+/// after `today` when future dates are dropped. The real last kept day can only be earlier
+/// (when every row of the later days is dropped by another rule); `None` without any date.
+pub fn latest_day(tx: LazyFrame, cl: &Cleaning, today: NaiveDate) -> Result<Option<i32>> {
+    let mut day = day_number(c::DATE);
+    if cl.future_dates != DropKeepError::Keep {
+        day = day.clone().filter(day.lt_eq(lit(epoch_days(today))));
+    }
+    let df = collect_streaming(tx.select([day.max().alias("__max")]))?;
+    Ok(df.column("__max")?.cast(&DataType::Int32)?.i32()?.get(0))
+}
+
+/// The kept rows of marked transactions (see [`mark_transactions`]): no row rule, and dated
+/// in `[as_of - lookback_days, as_of)`.
+pub fn kept_in_window(
+    marked: LazyFrame,
+    as_of: NaiveDate,
+    lookback_days: Option<u32>,
+) -> LazyFrame {
+    let day = day_number(c::DATE);
+    let mut keep = col(c::DROP_REASON)
+        .eq(lit(0i32))
+        .and(day.clone().lt(lit(epoch_days(as_of))));
+    if let Some(d) = lookback_days {
+        keep = keep.and(day.gt_eq(lit(epoch_days(as_of) - d as i32)));
+    }
+    marked.filter(keep).drop(cols([c::DROP_REASON]))
+}
+
+/// Applies the cleaning rules and picks `as_of`, with polars: one group-by pass counts the
+/// rows, and the kept rows are returned as a plan. Runs use
+/// [`crate::features::clean_and_fold`], which counts in the same pass as the features; this
+/// is the specification it is tested against.
+pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
+    let marked = mark_transactions(tx, p.cleaning, p.today)?;
     let by_day = collect_streaming(
-        lf.clone()
+        marked
+            .clone()
             .group_by([
                 col(c::DROP_REASON),
                 col(c::IS_RETURN),
@@ -189,33 +250,43 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
             ])
             .agg([len().alias("n")]),
     )?;
-    let reasons: Vec<Option<String>> = by_day
-        .column(c::DROP_REASON)?
-        .str()?
-        .iter()
-        .map(|r| r.map(str::to_string))
+    let reasons = by_day.column(c::DROP_REASON)?.i32()?;
+    let returns = by_day.column(c::IS_RETURN)?.bool()?;
+    let days = by_day.column("__day")?.i32()?;
+    let ns = by_day.column("n")?.cast(&DataType::UInt64)?;
+    let counts: DayCounts = (0..by_day.height())
+        .map(|i| {
+            (
+                reasons.get(i).unwrap_or(0) as u8,
+                returns.get(i).unwrap_or(false),
+                days.get(i),
+                ns.u64().map(|n| n.get(i).unwrap_or(0)).unwrap_or(0),
+            )
+        })
         .collect();
-    let returns: Vec<bool> = by_day
-        .column(c::IS_RETURN)?
-        .bool()?
-        .iter()
-        .map(|b| b.unwrap_or(false))
-        .collect();
-    let day: Vec<Option<i32>> = by_day.column("__day")?.i32()?.iter().collect();
-    let ns: Vec<u64> = by_day
-        .column("n")?
-        .cast(&DataType::UInt64)?
-        .u64()?
-        .iter()
-        .map(|n| n.unwrap_or(0))
-        .collect();
+    let (as_of, quality) = settle(&counts, p)?;
+    Ok(Cleaned {
+        transactions: kept_in_window(marked, as_of, p.lookback_days),
+        as_of,
+        quality,
+    })
+}
 
+/// Picks `as_of` (given, or the day after the last kept row) and accounts for every row from
+/// the per-day counts: the row rules' reasons, then the window rules (after `as_of`, before
+/// the lookback).
+pub fn settle(
+    counts: &[(u8, bool, Option<i32>, u64)],
+    p: &CleanParams,
+) -> Result<(NaiveDate, Vec<QualityRow>)> {
+    let cl = p.cleaning;
     let as_of = match p.as_of {
         Some(d) => d,
         None => {
-            let last = (0..ns.len())
-                .filter(|i| reasons[*i].is_none())
-                .filter_map(|i| day[i])
+            let last = counts
+                .iter()
+                .filter(|(r, ..)| *r == 0)
+                .filter_map(|(_, _, d, _)| *d)
                 .max();
             match last {
                 Some(days) => {
@@ -230,50 +301,32 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
     // Window rules. Customers left with returns only are found by the feature step, which
     // moves their rows to `customer_without_purchase` (see `account_no_purchase`).
     let start = p.lookback_days.map(|d| epoch_days(as_of) - d as i32);
-    let window_reason = |d: Option<i32>| -> Option<&'static str> {
+    let reason_of = |code: u8, d: Option<i32>| -> Option<&'static str> {
+        if code > 0 {
+            return Some(ROW_REASONS[code as usize - 1]);
+        }
         match d {
             Some(d) if d >= epoch_days(as_of) => Some(AFTER_AS_OF),
             Some(d) if start.is_some_and(|s| d < s) => Some(BEFORE_LOOKBACK),
             _ => None,
         }
     };
-    let reasons: Vec<Option<String>> = (0..ns.len())
-        .map(|i| {
-            reasons[i]
-                .clone()
-                .or_else(|| window_reason(day[i]).map(String::from))
-        })
-        .collect();
-    let mut window_rules = vec![(
-        day_number(c::DATE).gt_eq(lit(epoch_days(as_of))),
-        AFTER_AS_OF,
-    )];
-    if let Some(s) = start {
-        window_rules.push((day_number(c::DATE).lt(lit(s)), BEFORE_LOOKBACK));
-    }
-    let lf = lf.with_column(
-        when(col(c::DROP_REASON).is_not_null())
-            .then(col(c::DROP_REASON))
-            .otherwise(reason_expr(&window_rules))
-            .alias(c::DROP_REASON),
-    );
     let count_of = |reason: Option<&str>| -> u64 {
-        (0..ns.len())
-            .filter(|i| reasons[*i].as_deref() == reason)
-            .map(|i| ns[i])
+        counts
+            .iter()
+            .filter(|(r, _, d, _)| reason_of(*r, *d) == reason)
+            .map(|(.., n)| n)
             .sum()
     };
     let kept_rows = count_of(None);
     if kept_rows == 0 {
         return Err(InputError::NothingLeft { read: p.rows_read }.into());
     }
-    let returns_kept: u64 = (0..ns.len())
-        .filter(|i| reasons[*i].is_none() && returns[*i])
-        .map(|i| ns[i])
+    let returns_kept: u64 = counts
+        .iter()
+        .filter(|(r, ret, d, _)| *ret && reason_of(*r, *d).is_none())
+        .map(|(.., n)| n)
         .sum();
-    let kept = lf
-        .filter(col(c::DROP_REASON).is_null())
-        .drop(cols([c::DROP_REASON]));
 
     let mut quality = vec![QualityRow {
         step: "read".into(),
@@ -306,11 +359,7 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
         rows: kept_rows,
         action: "kept",
     });
-    Ok(Cleaned {
-        transactions: kept,
-        as_of,
-        quality,
-    })
+    Ok((as_of, quality))
 }
 
 /// Moves the rows of customers found without any purchase from `kept` (and their returns
@@ -326,11 +375,14 @@ pub fn account_no_purchase(quality: &mut [QualityRow], rows: u64, returns: u64) 
     }
 }
 
-/// `when(rule1) -> reason1, when(rule2) -> reason2, ... otherwise null`.
+/// `when(rule1) -> code1, when(rule2) -> code2, ... otherwise 0`, as `Int32` codes (the
+/// polars build has no 8-bit integers).
 fn reason_expr(rules: &[(Expr, &str)]) -> Expr {
-    let mut expr = lit(NULL).cast(DataType::String);
+    let mut expr = lit(0i32);
     for (cond, reason) in rules.iter().rev() {
-        expr = when(cond.clone()).then(lit(*reason)).otherwise(expr);
+        expr = when(cond.clone())
+            .then(lit(reason_code(reason) as i32))
+            .otherwise(expr);
     }
     expr
 }

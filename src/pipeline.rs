@@ -7,12 +7,12 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::clean::{account_no_purchase, clean_transactions, CleanParams, QualityRow};
+use crate::clean::{account_no_purchase, CleanParams, QualityRow};
 use crate::columns as c;
 use crate::compare::{chart_data, compare, Comparison};
 use crate::config::History;
 use crate::config::Pipeline;
-use crate::features::{customer_features, FeatureParams};
+use crate::features::{clean_and_fold, CleanFeatures};
 use crate::history::{build_history, HistoryTables, Snapshot};
 use crate::load::{load_transactions, InputFile};
 use crate::output::charts::{render_charts, Migration};
@@ -153,29 +153,24 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         rows_read: loaded.rows_read(),
         duplicates: loaded.duplicates(),
     };
-    let mut cleaned = clean_transactions(loaded.transactions.clone(), &params)?;
-    progress.stage("clean", &format!("as_of {}", cleaned.as_of));
-    let features = customer_features(
-        cleaned.transactions.clone(),
-        &FeatureParams {
-            as_of: cleaned.as_of,
-            period_days: p.period_days,
-        },
-    )
-    .context("computing customer features")?;
+    let CleanFeatures {
+        as_of,
+        quality: mut quality_rows,
+        features,
+    } = clean_and_fold(loaded.transactions.clone(), &params, p.period_days)
+        .context("cleaning and computing customer features")?;
+    progress.stage("clean", &format!("as_of {}", as_of));
     account_no_purchase(
-        &mut cleaned.quality,
+        &mut quality_rows,
         features.no_purchase_rows,
         features.no_purchase_returns,
     );
-    let kept = cleaned
-        .quality
+    let kept = quality_rows
         .iter()
         .find(|q| q.action == "kept")
         .map(|q| q.rows)
         .unwrap_or(0);
-    let dropped: Vec<String> = cleaned
-        .quality
+    let dropped: Vec<String> = quality_rows
         .iter()
         .filter(|q| q.action == "dropped" && q.rows > 0)
         .map(|q| format!("{} {}", q.step, thousands(q.rows)))
@@ -252,9 +247,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
 
     let mut history_tables = match &history {
         Some(h) => {
-            let dates = h.dates(cleaned.as_of);
+            let dates = h.dates(as_of);
             let mut snaps = Vec::with_capacity(dates.len());
-            for d in dates.iter().filter(|d| **d < cleaned.as_of) {
+            for d in dates.iter().filter(|d| **d < as_of) {
                 let (snap_customers, tiers) =
                     grade_snapshot(&loaded.transactions, p, *d, opts.today)
                         .with_context(|| format!("grading the snapshot as of {d}"))?;
@@ -274,7 +269,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
                 });
             }
             snaps.push(Snapshot {
-                as_of: cleaned.as_of,
+                as_of,
                 tiers: grading.tiers.clone(),
                 clusters: clusters.as_ref().map(|c| c.labels.clone()),
             });
@@ -349,7 +344,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         (THRESHOLDS_FILE, &mut grading.thresholds),
         (ALERTS_FILE, &mut grading.alerts),
     ];
-    let mut quality = quality_frame(&cleaned.quality, loaded.rows_read())?;
+    let mut quality = quality_frame(&quality_rows, loaded.rows_read())?;
     tables.push((DATA_QUALITY_FILE, &mut quality));
     let mut clusters_owned = clusters;
     if let Some(cl) = clusters_owned.as_deref_mut() {
@@ -386,7 +381,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         pipeline_name: p.name.clone(),
         pipeline_path: p.source_path.display().to_string(),
         pipeline_toml: p.source_text.clone(),
-        as_of: cleaned.as_of.to_string(),
+        as_of: as_of.to_string(),
         as_of_source: match (opts.as_of, p.as_of) {
             (Some(_), _) => "command line",
             (None, Some(_)) => "pipeline file",
@@ -398,7 +393,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         rows_read: loaded.rows_read(),
         rows_kept: kept,
         customers: customers_count,
-        data_quality: cleaned.quality.clone(),
+        data_quality: quality_rows.clone(),
         grading: p.grading.clone(),
         clustering: clustering_meta,
         history: history_meta,
@@ -682,15 +677,9 @@ fn grade_snapshot(
         rows_read: 0,
         duplicates: 0,
     };
-    let cleaned = clean_transactions(tx.clone(), &params)?;
-    let customers = customer_features(
-        cleaned.transactions,
-        &FeatureParams {
-            as_of,
-            period_days: p.period_days,
-        },
-    )?
-    .customers;
+    let customers = clean_and_fold(tx.clone(), &params, p.period_days)?
+        .features
+        .customers;
     let grading = assign_rule_tiers(&customers, &p.grading)?;
     Ok((customers, grading.tiers))
 }

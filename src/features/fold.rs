@@ -1,20 +1,25 @@
-//! The features in one streaming pass. The polars streaming engine reads, normalises and cleans
-//! the input in batches and hands them, in input order, to `Fold`, which keeps:
+//! The features in one streaming pass. The polars streaming engine reads, normalises and marks
+//! the input in batches (each row's first row-rule reason, see `crate::clean`) and hands
+//! them, in input order, to `Fold`, which counts rows per (reason, return flag, day) for the
+//! quality account and `as_of`, and keeps, for the rows kept:
 //! - per customer: sums over lines (revenue, returns, periods, profit, rows) and, per region,
 //!   purchase revenue;
 //! - per (customer, invoice): the amount, the earliest purchase day, the earliest due date and
 //!   the latest paid date, which is all that frequency, purchase days and payments need.
 //!
-//! Keys are interned to dense `u32` indices with their bytes back to back in one buffer, so
-//! memory is a few dozen bytes per invoice and per customer, whatever the number of lines.
-//! Batches arrive in input order, so sums are added in the same order on every run and the
-//! output is identical run to run. `super::reference` states the same formulas as polars
-//! expressions; the tests hold the two against each other.
+//! Customer IDs are interned to dense `u32` indices (short IDs sit in their hash slot). An
+//! invoice is logged as runs of consecutive lines, split by key hash into parts that are
+//! merged, in parallel, once the input is read: no hash table the size of all invoices is
+//! probed per line. Memory is a few dozen bytes per invoice and per customer, whatever the
+//! number of lines. Batches arrive in input order, so sums are added in the same order on
+//! every run and the output is identical run to run. `super::reference` states the same
+//! formulas as polars expressions; the tests hold the two against each other.
 
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, Result};
+use chrono::NaiveDate;
 use foldhash::fast::FixedState;
 use hashbrown::hash_table::Entry;
 use hashbrown::{HashMap, HashTable};
@@ -22,8 +27,11 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::{feature_columns, FeatureParams, Features};
-use crate::clean::epoch_days;
+use crate::clean::{
+    epoch_days, latest_day, mark_transactions, settle, CleanParams, DayCounts, DayKey, QualityRow,
+};
 use crate::columns as c;
+use crate::error::InputError;
 
 /// "No value yet" for running minimums and maximums of day numbers.
 const NO_MIN: i32 = i32::MAX;
@@ -263,8 +271,15 @@ impl RunPart {
 /// The state of the pass.
 struct Fold {
     as_of: i32,
+    /// The first day of the lookback window, if any.
+    start: Option<i32>,
     period: i32,
     has_invoice: bool,
+    has_cost: bool,
+    has_due: bool,
+    has_region: bool,
+    /// Rows per (row-rule reason code, return flag, day), every row of the input.
+    counts: HashMap<DayKey, u64, FixedState>,
     customers: Interner,
     sums: Vec<CustomerSums>,
     /// Invoice runs, split by key hash so that merging the runs of one invoice works on one
@@ -282,11 +297,17 @@ struct Fold {
 }
 
 impl Fold {
-    fn new(as_of: i32, period: i32, has_invoice: bool) -> Self {
+    fn new(as_of: i32, start: Option<i32>, period: i32, schema: &Schema) -> Self {
+        let has = |n: &str| schema.get(n).is_some();
         Fold {
             as_of,
+            start,
             period,
-            has_invoice,
+            has_invoice: has(c::INVOICE_ID),
+            has_cost: has(c::COST),
+            has_due: has(c::DUE_DATE),
+            has_region: has(c::REGION),
+            counts: HashMap::with_hasher(FixedState::with_seed(2)),
             customers: Interner::new(true),
             sums: Vec::new(),
             parts: (0..1 << PART_BITS).map(|_| RunPart::default()).collect(),
@@ -306,7 +327,8 @@ impl Fold {
                 .map(|c| c.as_materialized_series().rechunk())
         };
         let need = |name: &str| series(name).ok_or_else(|| polars_err!(ColumnNotFound: "{name}"));
-        let (customer, day, amount, is_return) = (
+        let (reason, customer, day, amount, is_return) = (
+            need(c::DROP_REASON)?,
             need(c::CUSTOMER_ID)?,
             need(DAY)?,
             need(c::AMOUNT)?,
@@ -319,6 +341,7 @@ impl Fold {
             series(PAID),
             series(c::REGION),
         );
+        let reason = reason.i32()?.downcast_as_array();
         let customer = customer.str()?.downcast_as_array();
         let day = day.i32()?.downcast_as_array();
         let amount = amount.f64()?.downcast_as_array();
@@ -349,12 +372,31 @@ impl Fold {
         let mut last_customer: Option<(&str, u32)> = None;
         let mut last_invoice: Option<(u32, Option<&str>, i32, usize, usize)> = None;
         let mut last_region: Option<(&str, u32)> = None;
+        // Rows of one (reason, return flag, day) usually come together: counted as runs.
+        let mut count: Option<(DayKey, u64)> = None;
         for i in 0..df.height() {
-            // Cleaning drops rows without these.
+            let code = reason.get(i).unwrap_or(0) as u8;
+            let ret = is_return.get(i) == Some(true);
+            let key = (code, ret, day.get(i));
+            match &mut count {
+                Some((k, n)) if *k == key => *n += 1,
+                run => {
+                    if let Some((k, n)) = run.replace((key, 1)) {
+                        *self.counts.entry(k).or_insert(0) += n;
+                    }
+                }
+            }
+            if code != 0 {
+                continue;
+            }
+            // The row rules drop rows without these.
             let (Some(id), Some(day), Some(amount)) = (customer.get(i), day.get(i), amount.get(i))
             else {
                 continue;
             };
+            if day >= self.as_of || self.start.is_some_and(|s| day < s) {
+                continue;
+            }
             let cust = match last_customer {
                 Some((prev, k)) if prev == id => k,
                 _ => {
@@ -383,7 +425,7 @@ impl Fold {
                 s.profit += amount - cost;
             }
             s.rows += 1;
-            s.returns += u64::from(is_return.get(i) == Some(true));
+            s.returns += u64::from(ret);
 
             // Without an invoice column a customer's day is the invoice.
             let inv = invoice.and_then(|a| a.get(i));
@@ -465,6 +507,9 @@ impl Fold {
                 }
             }
         }
+        if let Some((k, n)) = count {
+            *self.counts.entry(k).or_insert(0) += n;
+        }
         Ok(())
     }
 }
@@ -481,7 +526,19 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
 
 impl Fold {
     /// Per-customer rows from the folded state: buyers only, sorted by customer ID.
-    fn finish(mut self, has_cost: bool, has_due: bool, has_region: bool) -> Result<Features> {
+    /// The row counts per (reason code, return flag, day), sorted.
+    fn day_counts(&self) -> DayCounts {
+        let mut v: DayCounts = self
+            .counts
+            .iter()
+            .map(|(&(r, b, d), &n)| (r, b, d, n))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn finish(mut self) -> Result<Features> {
+        let (has_cost, has_due, has_region) = (self.has_cost, self.has_due, self.has_region);
         if let Some((k, sum)) = self.pending_region.take() {
             *self.region_revenue.entry(k).or_insert(0.0) += sum;
         }
@@ -685,15 +742,16 @@ impl Fold {
     }
 }
 
-/// Computes the features of every customer with a purchase in `tx` (cleaned transactions) in
-/// one streaming pass, and counts the rows of the customers left out for having none.
-pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
-    let mut tx = tx;
+/// Folds marked transactions (see [`mark_transactions`]) in one streaming pass: every row is
+/// counted, and rows without a reason dated in `[start, as_of)` are folded.
+fn run_fold(marked: LazyFrame, as_of: i32, start: Option<i32>, period_days: u32) -> Result<Fold> {
+    let mut tx = marked;
     let schema = tx.collect_schema()?;
     let has = |n: &str| schema.get(n).is_some();
     let text = |n: &str| col(n).cast(DataType::String);
     let days = |n: &str| col(n).cast(DataType::Int32);
     let mut exprs = vec![
+        col(c::DROP_REASON).cast(DataType::Int32),
         text(c::CUSTOMER_ID),
         days(c::DATE).alias(DAY),
         col(c::AMOUNT).cast(DataType::Float64),
@@ -715,9 +773,10 @@ pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
         exprs.push(text(c::REGION));
     }
     let fold = Arc::new(Mutex::new(Some(Fold::new(
-        epoch_days(p.as_of),
-        p.period_days as i32,
-        has(c::INVOICE_ID),
+        as_of,
+        start,
+        period_days as i32,
+        &schema,
     ))));
     let sink = fold.clone();
     let callback = move |df: DataFrame| -> PolarsResult<bool> {
@@ -743,13 +802,57 @@ pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
         .map_err(|_| anyhow!("the feature pass failed"))?
         .take()
         .ok_or_else(|| anyhow!("the feature pass left no state"))?;
-    state.finish(has(c::COST), has(c::DUE_DATE), has(c::REGION))
+    Ok(state)
+}
+
+/// Computes the features of every customer with a purchase in `tx` (kept transactions, as
+/// [`crate::clean::clean_transactions`] returns them) in one streaming pass, and counts the
+/// rows of the customers left out for having none.
+pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
+    let marked = tx.with_column(lit(0i32).alias(c::DROP_REASON));
+    run_fold(marked, epoch_days(p.as_of), None, p.period_days)?.finish()
+}
+
+/// What one pass over the input gives: `as_of`, the account of every row, the features.
+pub struct CleanFeatures {
+    pub as_of: NaiveDate,
+    pub quality: Vec<QualityRow>,
+    pub features: Features,
+}
+
+/// Cleans the normalised transactions `tx` and computes the features in one streaming pass:
+/// what [`crate::clean::clean_transactions`] and [`customer_features`] compute in two.
+///
+/// Without a given `as_of` the pass starts from the day after the latest date (a scan of the
+/// date column alone). That is `as_of` unless every row of the latest days is dropped by
+/// another rule; the pass's own counts tell, and the features are then folded once more.
+pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Result<CleanFeatures> {
+    let marked = mark_transactions(tx.clone(), cp.cleaning, cp.today)?;
+    let guess = match cp.as_of {
+        Some(d) => epoch_days(d),
+        None => match latest_day(tx, cp.cleaning, cp.today)? {
+            Some(d) => d + 1,
+            None => return Err(InputError::NothingLeft { read: cp.rows_read }.into()),
+        },
+    };
+    let start = |as_of: i32| cp.lookback_days.map(|d| as_of - d as i32);
+    let mut fold = run_fold(marked.clone(), guess, start(guess), period_days)?;
+    let (as_of, quality) = settle(&fold.day_counts(), cp)?;
+    let as_of_day = epoch_days(as_of);
+    if as_of_day != guess {
+        drop(fold);
+        fold = run_fold(marked, as_of_day, start(as_of_day), period_days)?;
+    }
+    Ok(CleanFeatures {
+        as_of,
+        quality,
+        features: fold.finish()?,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
 
     fn day(d: u32) -> i32 {
         epoch_days(NaiveDate::from_ymd_opt(2024, 1, d).unwrap())

@@ -1,10 +1,12 @@
 //! Per-customer features from cleaned transactions. Pure: no IO, no clock; `as_of` is a
 //! parameter.
 //!
-//! Runs use [`fold`]: the polars streaming engine reads, normalises and cleans the input in
-//! batches, and one pass folds every batch into per-invoice and per-customer state, so the
-//! transaction table is never held whole. `reference` (compiled for tests) states the same
-//! formulas as polars expressions; tests hold the two against each other.
+//! Runs use [`fold`]: the polars streaming engine reads, normalises and marks the input (each
+//! row's drop reason) in batches, and one pass counts every row for the quality account and
+//! folds the kept ones into per-invoice and per-customer state, so the transaction table is
+//! never held whole and is read once. `reference` (compiled for tests) states the same
+//! formulas as polars expressions, and `crate::clean::clean_transactions` the same cleaning;
+//! tests hold the pass against both.
 //!
 //! Purchases are lines with a positive amount; returns are the negative lines kept by
 //! `returns = "net"`. Dates are compared as day numbers (days since 1970-01-01). Without an
@@ -19,7 +21,7 @@ pub mod fold;
 #[cfg(test)]
 mod reference;
 
-pub use fold::customer_features;
+pub use fold::{clean_and_fold, customer_features, CleanFeatures};
 
 /// What the feature step needs to know.
 #[derive(Debug, Clone, Copy)]
@@ -203,5 +205,121 @@ mod tests {
         let columns = "customer_id = \"customer_id\"\ndate = \"invoice_date\"\nquantity = \"quantity\"\nunit_price = \"unit_price\"\ndue_date = \"due_date\"";
         let (fold, reference) = both(columns, "", "2025-10-15", false);
         assert_same(&fold, &reference);
+    }
+
+    /// The one-pass run against clean-then-fold on rows every rule drops, with the latest
+    /// day's only row missing its customer, so the first guess of `as_of` is wrong and the
+    /// features are folded again.
+    #[test]
+    fn one_pass_matches_clean_then_fold_on_messy_rows() {
+        use crate::clean::account_no_purchase;
+        use crate::config::{Cleaning, DropKeepError, DropOrError, DropOrKeep, ReturnPolicy};
+        use crate::features::clean_and_fold;
+        use chrono::NaiveDate;
+
+        let d = |s: &str| {
+            Some(crate::clean::epoch_days(
+                crate::config::parse_iso_date(s).unwrap(),
+            ))
+        };
+        // (customer, date, invoice, amount, unit price, quantity)
+        type Line<'a> = (Option<&'a str>, Option<i32>, &'a str, f64, f64, f64);
+        let rows: [Line; 9] = [
+            (Some("a"), d("2024-01-05"), "I1", 10.0, 5.0, 2.0),
+            (Some("a"), d("2024-01-06"), "I2", -4.0, 2.0, -2.0),
+            (Some("b"), d("2024-01-07"), "I3", 0.0, 0.0, 1.0),
+            (Some("b"), d("2024-01-08"), "I4", 6.0, 3.0, 2.0),
+            (Some("c"), d("2023-06-01"), "I0", 9.0, 9.0, 1.0),
+            (Some("d"), d("2024-01-09"), "I5", -3.0, 3.0, -1.0),
+            (None, d("2024-01-20"), "I6", 5.0, 5.0, 1.0),
+            (Some("e"), d("2030-01-01"), "I7", 5.0, 5.0, 1.0),
+            (Some("e"), None, "I8", 5.0, 5.0, 1.0),
+        ];
+        let tx = DataFrame::new(
+            rows.len(),
+            vec![
+                Column::new(c::CUSTOMER_ID.into(), rows.map(|r| r.0)),
+                Column::new(c::DATE.into(), rows.map(|r| r.1))
+                    .cast(&DataType::Date)
+                    .unwrap(),
+                Column::new(c::INVOICE_ID.into(), rows.map(|r| r.2)),
+                Column::new(c::AMOUNT.into(), rows.map(|r| r.3)),
+                Column::new(c::UNIT_PRICE.into(), rows.map(|r| r.4)),
+                Column::new(c::QUANTITY.into(), rows.map(|r| r.5)),
+            ],
+        )
+        .unwrap()
+        .lazy();
+        let cleaning = Cleaning {
+            missing_customer_id: DropOrError::Drop,
+            returns: ReturnPolicy::Net,
+            return_invoice_prefix: None,
+            nonpositive_price: DropKeepError::Drop,
+            duplicates: DropOrKeep::Keep,
+            future_dates: DropKeepError::Drop,
+            normalize_customer_id: true,
+        };
+        let cp = CleanParams {
+            cleaning: &cleaning,
+            as_of: None,
+            lookback_days: Some(90),
+            today: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+            rows_read: 9,
+            duplicates: 0,
+        };
+        let one = clean_and_fold(tx.clone(), &cp, 30).unwrap();
+        let two = clean_transactions(tx, &cp).unwrap();
+        let two_features = customer_features(
+            two.transactions,
+            &FeatureParams {
+                as_of: two.as_of,
+                period_days: 30,
+            },
+        )
+        .unwrap();
+        // The day after d's return, the last row no rule drops.
+        assert_eq!(one.as_of, NaiveDate::from_ymd_opt(2024, 1, 10).unwrap());
+        assert_eq!(two.as_of, one.as_of);
+        assert_eq!(one.quality, two.quality);
+        let count = |step: &str| {
+            let mut q = one.quality.clone();
+            account_no_purchase(
+                &mut q,
+                one.features.no_purchase_rows,
+                one.features.no_purchase_returns,
+            );
+            q.iter().find(|r| r.step == step).unwrap().rows
+        };
+        for (step, rows) in [
+            ("missing_customer_id", 1),
+            ("missing_date", 1),
+            ("nonpositive_price", 1),
+            ("future_date", 1),
+            ("before_lookback", 1),
+            ("after_as_of", 0),
+            ("customer_without_purchase", 1),
+            ("return_netted", 1),
+            ("kept", 3),
+        ] {
+            assert_eq!(count(step), rows, "{step}");
+        }
+        assert!(one
+            .features
+            .customers
+            .equals_missing(&two_features.customers));
+        let ids: Vec<_> = one
+            .features
+            .customers
+            .column(c::CUSTOMER_ID)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(String::from)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(one.features.no_purchase_customers, 1);
+        assert_eq!(two_features.no_purchase_rows, 1);
     }
 }
