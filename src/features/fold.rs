@@ -216,16 +216,14 @@ impl Invoice {
     }
 }
 
-/// A run of consecutive lines of one (customer, invoice), and where its key bytes sit in its
-/// part's arena.
+/// A run of consecutive lines of one (customer, invoice). Its invoice number (or day, without
+/// an invoice column) ends at `key_end` in its part's arena, where the previous run's ends.
 struct Run {
-    hash: u64,
     invoice: Invoice,
-    key_start: u64,
-    key_end: u64,
+    key_end: u32,
 }
 
-/// Invoice runs whose key hashes share their top bits, in input order.
+/// Invoice runs whose (customer, invoice) hashes share their top bits, in input order.
 #[derive(Default)]
 struct RunPart {
     runs: Vec<Run>,
@@ -235,31 +233,45 @@ struct RunPart {
 /// The number of parts of the invoice log, as bits of the key hash.
 const PART_BITS: u32 = 8;
 
+/// The bytes hashed for a (customer, invoice number) key.
+fn invoice_key(buf: &mut Vec<u8>, customer: u32, number: &[u8]) {
+    buf.clear();
+    buf.extend_from_slice(&customer.to_le_bytes());
+    buf.extend_from_slice(number);
+}
+
 impl RunPart {
-    fn key(&self, r: &Run) -> &[u8] {
-        &self.bytes[r.key_start as usize..r.key_end as usize]
+    fn number(&self, i: usize) -> &[u8] {
+        let start = if i == 0 {
+            0
+        } else {
+            self.runs[i - 1].key_end as usize
+        };
+        &self.bytes[start..self.runs[i].key_end as usize]
     }
 
     /// The invoices of this part, each the runs of one key folded in input order.
-    fn merge(self) -> Vec<Invoice> {
-        let mut table: HashTable<u32> = HashTable::with_capacity(self.runs.len());
-        // Index of the first run of every distinct key; the merged invoice sits beside it.
-        let mut firsts: Vec<u32> = Vec::with_capacity(self.runs.len());
+    fn merge(self, hasher: &FixedState) -> Vec<Invoice> {
+        // (hash, merged invoice, its first run).
+        let mut table: HashTable<(u64, u32, u32)> = HashTable::with_capacity(self.runs.len());
         let mut out: Vec<Invoice> = Vec::with_capacity(self.runs.len());
+        let mut key = Vec::with_capacity(64);
         for (i, r) in self.runs.iter().enumerate() {
-            let key = self.key(r);
+            let number = self.number(i);
+            invoice_key(&mut key, r.invoice.customer, number);
+            let hash = hasher.hash_one(&key[..]);
             match table.entry(
-                r.hash,
-                |&j| {
-                    let f = &self.runs[firsts[j as usize] as usize];
-                    f.hash == r.hash && self.key(f) == key
+                hash,
+                |&(h, _, first)| {
+                    h == hash
+                        && self.runs[first as usize].invoice.customer == r.invoice.customer
+                        && self.number(first as usize) == number
                 },
-                |&j| self.runs[firsts[j as usize] as usize].hash,
+                |&(h, ..)| h,
             ) {
-                Entry::Occupied(e) => out[*e.get() as usize].absorb(&r.invoice),
+                Entry::Occupied(e) => out[e.get().1 as usize].absorb(&r.invoice),
                 Entry::Vacant(v) => {
-                    v.insert(out.len() as u32);
-                    firsts.push(i as u32);
+                    v.insert((hash, out.len() as u32, i as u32));
                     out.push(r.invoice.clone());
                 }
             }
@@ -435,22 +447,23 @@ impl Fold {
                     (part, run)
                 }
                 _ => {
-                    self.key.clear();
-                    self.key.extend_from_slice(&cust.to_le_bytes());
-                    match inv {
-                        Some(inv) => self.key.extend_from_slice(inv.as_bytes()),
-                        // A missing invoice number is one (null) invoice, as in a group-by;
-                        // 0xff never occurs in UTF-8, so it cannot meet a real number.
-                        None if self.has_invoice => self.key.push(0xff),
-                        None => self.key.extend_from_slice(&day.to_le_bytes()),
-                    }
+                    // A missing invoice number is one (null) invoice, as in a group-by;
+                    // 0xff never occurs in UTF-8, so it cannot meet a real number.
+                    let day_bytes = day.to_le_bytes();
+                    let number: &[u8] = match inv {
+                        Some(inv) => inv.as_bytes(),
+                        None if self.has_invoice => &[0xff],
+                        None => &day_bytes,
+                    };
+                    invoice_key(&mut self.key, cust, number);
                     let hash = self.hasher.hash_one(&self.key[..]);
                     let part = (hash >> (64 - PART_BITS)) as usize;
                     let p = &mut self.parts[part];
-                    let key_start = p.bytes.len() as u64;
-                    p.bytes.extend_from_slice(&self.key);
+                    p.bytes.extend_from_slice(number);
+                    let key_end = u32::try_from(p.bytes.len()).map_err(|_| {
+                        polars_err!(ComputeError: "over 4 GiB of invoice numbers in one part of the invoice log (about 1 TiB in all)")
+                    })?;
                     p.runs.push(Run {
-                        hash,
                         invoice: Invoice {
                             customer: cust,
                             day: NO_MIN,
@@ -458,8 +471,7 @@ impl Fold {
                             paid: NO_MAX,
                             amount: 0.0,
                         },
-                        key_start,
-                        key_end: p.bytes.len() as u64,
+                        key_end,
                     });
                     let run = p.runs.len() - 1;
                     last_invoice = Some((cust, inv, inv_day, part, run));
@@ -557,9 +569,10 @@ impl Fold {
         let mut oldest = vec![0i64; n];
         // Parts merge in parallel; invoices are then visited part by part, each in input
         // order, so the result does not depend on the thread count.
+        let hasher = self.hasher;
         let invoices: Vec<Vec<Invoice>> = std::mem::take(&mut self.parts)
             .into_par_iter()
-            .map(RunPart::merge)
+            .map(|p| p.merge(&hasher))
             .collect();
         for v in invoices.iter().flatten() {
             let k = v.customer as usize;
