@@ -21,7 +21,7 @@ use crate::output::{
     parquet::{write_partitioned, write_table},
     Staging,
 };
-use crate::progress::{thousands, Progress};
+use crate::progress::{release_free_memory, thousands, Progress};
 use crate::tiers::clusters::{fit_clusters, ClusterOutput, Clustered};
 use crate::tiers::params::GradingParams;
 use crate::tiers::rules::cols as tc;
@@ -191,6 +191,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         ),
     );
 
+    // The pass's garbage (batches, the invoice log) is the largest of the run: handed back
+    // before grading, which would otherwise peak on top of it.
+    release_free_memory();
     let mut grading = assign_rule_tiers(&customers, &p.grading)?;
     progress.stage("tiers", &tier_line(&grading.tier_summary)?);
     let mut notes = grading.notes.clone();

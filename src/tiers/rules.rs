@@ -9,6 +9,7 @@ use std::fmt::{self, Write as _};
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::params::{GradingParams, PolicyValue, RfmCuts, TierRule};
 use crate::columns as c;
@@ -204,6 +205,51 @@ impl TextColumn {
     }
 }
 
+/// Rows per block of [`texts`]: enough to amortise a task, small enough to spread.
+const TEXT_BLOCK: usize = 1 << 15;
+
+/// A text column of `n` rows written by `write(i, out)` in parallel blocks, and the value
+/// `write` returns for each row. Blocks become the chunks of the column, in row order.
+fn texts<T: Send>(
+    name: &str,
+    n: usize,
+    write: impl Fn(usize, &mut String) -> Result<T, fmt::Error> + Sync,
+) -> (Vec<T>, StringChunked) {
+    let blocks: Vec<(Vec<T>, StringChunked)> = (0..n.div_ceil(TEXT_BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let rows = b * TEXT_BLOCK..((b + 1) * TEXT_BLOCK).min(n);
+            let mut values = Vec::with_capacity(rows.len());
+            let mut text = TextColumn::new(name, rows.len());
+            for i in rows {
+                text.push(|out| {
+                    values.push(write(i, out)?);
+                    Ok(())
+                });
+            }
+            (values, text.finish())
+        })
+        .collect();
+    let mut values = Vec::with_capacity(n);
+    let mut column = StringChunked::full_null(name.into(), 0);
+    for (v, t) in blocks {
+        values.extend(v);
+        column
+            .append_owned(t)
+            .expect("blocks of one text column have one type");
+    }
+    (values, column)
+}
+
+/// [`texts`] for columns with nothing but the text.
+fn text_column(
+    name: &str,
+    n: usize,
+    write: impl Fn(usize, &mut String) -> fmt::Result + Sync,
+) -> StringChunked {
+    texts(name, n, write).1
+}
+
 /// `values[idx[i]]` for row `i`: a column of repeated values (a tier's label or policy)
 /// gathered from the few distinct ones instead of built row by row.
 fn gather(values: &Series, idx: &[usize]) -> Result<Column> {
@@ -372,76 +418,68 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     let on_time = opt_f64s(customers, c::ON_TIME_RATE)?;
     let invoices_due = opt_f64s(customers, c::INVOICES_DUE)?;
     let between = f64s(customers, c::MEAN_DAYS_BETWEEN)?;
-    let mut risk = vec![0usize; n];
-    let mut risk_text = TextColumn::new(cols::RISK_REASONS, n);
-    for i in 0..n {
+    let (risk, risk_reasons) = texts(cols::RISK_REASONS, n, |i, out| {
         let mut level = 0;
-        risk_text.push(|out| {
-            let mut sep = "";
-            if let (Some(days), Some(amount)) = (&overdue_days, &overdue_amount) {
-                let d = days[i].unwrap_or(0.0);
-                let l = level_of(d, p.risk.overdue_days);
-                if d > 0.0 && l > 0 {
+        let mut sep = "";
+        if let (Some(days), Some(amount)) = (&overdue_days, &overdue_amount) {
+            let d = days[i].unwrap_or(0.0);
+            let l = level_of(d, p.risk.overdue_days);
+            if d > 0.0 && l > 0 {
+                level = level.max(l);
+                let a = money(amount[i].unwrap_or(0.0));
+                write!(out, "{sep}{d:.0} days overdue ({a} outstanding)")?;
+                sep = "; ";
+            }
+        }
+        if let (Some(rate), Some(due)) = (&on_time, &invoices_due) {
+            let due = due[i].unwrap_or(0.0);
+            if let (Some(rate), true) = (rate[i], due >= p.risk.min_invoices as f64) {
+                let late = 1.0 - rate;
+                let l = level_of(late, p.risk.late_rate);
+                if late > 0.0 && l > 0 {
                     level = level.max(l);
-                    let a = money(amount[i].unwrap_or(0.0));
-                    write!(out, "{sep}{d:.0} days overdue ({a} outstanding)")?;
+                    write!(out, "{sep}late on {} of {due:.0} invoices", pct(late))?;
                     sep = "; ";
                 }
             }
-            if let (Some(rate), Some(due)) = (&on_time, &invoices_due) {
-                let due = due[i].unwrap_or(0.0);
-                if let (Some(rate), true) = (rate[i], due >= p.risk.min_invoices as f64) {
-                    let late = 1.0 - rate;
-                    let l = level_of(late, p.risk.late_rate);
-                    if late > 0.0 && l > 0 {
-                        level = level.max(l);
-                        write!(out, "{sep}late on {} of {due:.0} invoices", pct(late))?;
-                        sep = "; ";
-                    }
+        }
+        if let (Some(b), Some(rec)) = (between[i], recency[i]) {
+            if b > 0.0 {
+                let ratio = rec / b;
+                let l = level_of(ratio, p.risk.inactivity_ratio);
+                if l > 0 {
+                    level = level.max(l);
+                    write!(
+                        out,
+                        "{sep}no purchase for {rec:.0} days, {ratio:.1}x the usual {b:.0}"
+                    )?;
                 }
             }
-            if let (Some(b), Some(rec)) = (between[i], recency[i]) {
-                if b > 0.0 {
-                    let ratio = rec / b;
-                    let l = level_of(ratio, p.risk.inactivity_ratio);
-                    if l > 0 {
-                        level = level.max(l);
-                        write!(
-                            out,
-                            "{sep}no purchase for {rec:.0} days, {ratio:.1}x the usual {b:.0}"
-                        )?;
-                    }
-                }
-            }
-            Ok(())
-        });
-        risk[i] = level;
-    }
-    let risk_reasons = risk_text.finish();
-    let mut tier = base.clone();
-    let mut reason = TextColumn::new(cols::REASON, n);
-    for i in 0..n {
+        }
+        Ok(level)
+    });
+    let tier: Vec<usize> = (0..n)
+        .map(|i| match risk[i] {
+            0 => base[i],
+            r => (base[i] + p.risk.downgrade[r - 1] as usize).min(last),
+        })
+        .collect();
+    let reason = text_column(cols::REASON, n, |i, out| {
         let base_text = base_reason.get(i).unwrap_or("");
         if risk[i] == 0 {
-            reason.push(|out| out.write_str(base_text));
-            continue;
+            return out.write_str(base_text);
         }
-        let drop = p.risk.downgrade[risk[i] - 1] as usize;
-        tier[i] = (base[i] + drop).min(last);
-        reason.push(|out| {
-            write!(
-                out,
-                "{base_text}; {} risk: {}",
-                RISK_LEVELS[risk[i]],
-                risk_reasons.get(i).unwrap_or("")
-            )?;
-            if tier[i] != base[i] {
-                write!(out, " -> {}", names[tier[i]])?;
-            }
-            Ok(())
-        });
-    }
-    let reason = reason.finish();
+        write!(
+            out,
+            "{base_text}; {} risk: {}",
+            RISK_LEVELS[risk[i]],
+            risk_reasons.get(i).unwrap_or("")
+        )?;
+        if tier[i] != base[i] {
+            write!(out, " -> {}", names[tier[i]])?;
+        }
+        Ok(())
+    });
 
     // ---- the per-customer table
     let mut columns = vec![
@@ -583,26 +621,25 @@ fn base_tiers(
 ) -> Result<(Vec<usize>, StringChunked)> {
     let n = score.len();
     let mut tier = vec![0usize; n];
-    let mut reason = TextColumn::new(cols::REASON, n);
-    match rule {
+    let reason = match rule {
         TierRule::Score(cuts) => {
-            for i in 0..n {
+            let (t, reason) = texts(cols::REASON, n, |i, out| {
                 let t = cuts.iter().filter(|cut| score[i] < **cut).count();
-                tier[i] = t;
-                reason.push(|out| {
-                    if t < cuts.len() {
-                        write!(out, "score {:.2} >= {} -> {}", score[i], cuts[t], names[t])
-                    } else {
-                        write!(
-                            out,
-                            "score {:.2} < {} -> {}",
-                            score[i],
-                            cuts[t - 1],
-                            names[t]
-                        )
-                    }
-                });
-            }
+                if t < cuts.len() {
+                    write!(out, "score {:.2} >= {} -> {}", score[i], cuts[t], names[t])?;
+                } else {
+                    write!(
+                        out,
+                        "score {:.2} < {} -> {}",
+                        score[i],
+                        cuts[t - 1],
+                        names[t]
+                    )?;
+                }
+                Ok(t)
+            });
+            tier = t;
+            reason
         }
         TierRule::Share(shares) => {
             let mut cum = Vec::with_capacity(shares.len());
@@ -623,25 +660,25 @@ fn base_tiers(
                     pos
                 };
             }
-            for i in 0..n {
+            let (t, reason) = texts(cols::REASON, n, |i, out| {
                 let above = rank_min[i] as f64 / n as f64;
                 let t = cum.iter().filter(|c| **c <= above + 1e-12).count();
-                tier[i] = t;
-                reason.push(|out| {
-                    write!(
-                        out,
-                        "score {:.2}, {} of customers score higher (",
-                        score[i],
-                        pct(above)
-                    )?;
-                    if t < cum.len() {
-                        write!(out, "{}: top {}", names[t], pct(cum[t]))?;
-                    } else {
-                        write!(out, "{}: the rest", names[t])?;
-                    }
-                    write!(out, ") -> {}", names[t])
-                });
-            }
+                write!(
+                    out,
+                    "score {:.2}, {} of customers score higher (",
+                    score[i],
+                    pct(above)
+                )?;
+                if t < cum.len() {
+                    write!(out, "{}: top {}", names[t], pct(cum[t]))?;
+                } else {
+                    write!(out, "{}: the rest", names[t])?;
+                }
+                write!(out, ") -> {}", names[t])?;
+                Ok(t)
+            });
+            tier = t;
+            reason
         }
         TierRule::Pareto { cuts, column } => {
             let values: Vec<f64> = if *column == c::PROFIT {
@@ -676,29 +713,27 @@ fn base_tiers(
                     before += values[i];
                 }
             }
-            for i in 0..n {
+            text_column(cols::REASON, n, |i, out| {
                 let (t, v, share) = (tier[i], values[i], share_before[i]);
-                reason.push(|out| {
-                    if v <= 0.0 {
-                        write!(out, "{label} {} <= 0 -> {}", money(v), names[t])
+                if v <= 0.0 {
+                    write!(out, "{label} {} <= 0 -> {}", money(v), names[t])
+                } else {
+                    write!(
+                        out,
+                        "{label} {}: larger customers hold {} of {label}, ",
+                        money(v),
+                        pct(share)
+                    )?;
+                    if t < cuts.len() {
+                        write!(out, "within the first {} -> {}", pct(cuts[t]), names[t])
                     } else {
-                        write!(
-                            out,
-                            "{label} {}: larger customers hold {} of {label}, ",
-                            money(v),
-                            pct(share)
-                        )?;
-                        if t < cuts.len() {
-                            write!(out, "within the first {} -> {}", pct(cuts[t]), names[t])
-                        } else {
-                            write!(out, "beyond {} -> {}", pct(cuts[t - 1]), names[t])
-                        }
+                        write!(out, "beyond {} -> {}", pct(cuts[t - 1]), names[t])
                     }
-                });
-            }
+                }
+            })
         }
-    }
-    Ok((tier, reason.finish()))
+    };
+    Ok((tier, reason))
 }
 
 fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
@@ -959,9 +994,9 @@ fn alerts(
         .into_iter()
         .map(|(sev, _, i, kind)| (i, kind, sev))
         .collect();
-    let mut detail = TextColumn::new("detail", rows.len());
-    for &(i, kind, _) in &rows {
-        detail.push(|out| match kind {
+    let detail = text_column("detail", rows.len(), |r, out| {
+        let (i, kind, _) = rows[r];
+        match kind {
             0 => {
                 let (d, a) = overdue(i);
                 write!(out, "{} overdue, oldest {d:.0} days past due", money(a))
@@ -984,8 +1019,8 @@ fn alerts(
                     money(pv)
                 )
             }
-        });
-    }
+        }
+    });
     let who: Vec<usize> = rows.iter().map(|r| r.0).collect();
     let kinds: Vec<usize> = rows.iter().map(|r| r.1).collect();
     let severity: Vec<usize> = rows.iter().map(|r| r.2).collect();
@@ -996,7 +1031,7 @@ fn alerts(
             gather(ids.as_materialized_series(), &who)?,
             labels("alert", &KINDS, &kinds)?,
             labels("severity", &SEVERITY, &severity)?,
-            detail.finish().into_column(),
+            detail.into_column(),
             labels(cols::TIER, &p.tier_names, &tiers)?,
             Column::new(
                 cols::SCORE.into(),
