@@ -223,15 +223,55 @@ struct Run {
     key_end: u32,
 }
 
-/// Invoice runs whose (customer, invoice) hashes share their top bits, in input order.
+/// Invoice runs of the customers of one part (see [`part_of`]), in input order.
 #[derive(Default)]
 struct RunPart {
     runs: Vec<Run>,
     bytes: Vec<u8>,
 }
 
-/// The number of parts of the invoice log, as bits of the key hash.
+/// The number of parts of the invoice log, as bits of the customer's hash.
 const PART_BITS: u32 = 8;
+
+/// The part of the invoice log a customer's runs go to. All of a customer's invoices land in
+/// one part, so a part can be folded into per-customer figures on its own.
+fn part_of(customer: u32) -> usize {
+    ((customer as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - PART_BITS)) as usize
+}
+
+/// Per customer, what its invoices give.
+#[derive(Clone, Copy)]
+struct InvoiceFigures {
+    frequency: u32,
+    purchase_days: u32,
+    first: i32,
+    last: i32,
+    invoices_due: u32,
+    on_time: u32,
+    late_n: u32,
+    overdue_n: u32,
+    oldest: i32,
+    late_sum: f64,
+    overdue_amount: f64,
+}
+
+impl Default for InvoiceFigures {
+    fn default() -> Self {
+        InvoiceFigures {
+            frequency: 0,
+            purchase_days: 0,
+            first: NO_MIN,
+            last: NO_MAX,
+            invoices_due: 0,
+            on_time: 0,
+            late_n: 0,
+            overdue_n: 0,
+            oldest: 0,
+            late_sum: 0.0,
+            overdue_amount: 0.0,
+        }
+    }
+}
 
 /// The bytes hashed for a (customer, invoice number) key.
 fn invoice_key(buf: &mut Vec<u8>, customer: u32, number: &[u8]) {
@@ -278,6 +318,61 @@ impl RunPart {
         }
         out
     }
+
+    /// The figures of this part's customers, from their merged invoices.
+    fn figures(self, hasher: &FixedState, as_of: i32, has_due: bool) -> Vec<(u32, InvoiceFigures)> {
+        let invoices = self.merge(hasher);
+        let mut local: HashMap<u32, u32, FixedState> =
+            HashMap::with_hasher(FixedState::with_seed(3));
+        let mut out: Vec<(u32, InvoiceFigures)> = Vec::new();
+        // (customer's place in `out`, day) of every invoice with a purchase.
+        let mut days: Vec<(u32, i32)> = Vec::with_capacity(invoices.len());
+        for v in &invoices {
+            let k = *local.entry(v.customer).or_insert_with(|| {
+                out.push((v.customer, InvoiceFigures::default()));
+                out.len() as u32 - 1
+            });
+            let f = &mut out[k as usize].1;
+            if v.day != NO_MIN {
+                f.frequency += 1;
+                f.first = f.first.min(v.day);
+                f.last = f.last.max(v.day);
+                days.push((k, v.day));
+            }
+            // Payments: invoices with a positive amount. A payment dated on or after as_of
+            // is not known yet at as_of.
+            if !has_due || v.amount <= 0.0 {
+                continue;
+            }
+            let paid = (v.paid != NO_MAX && v.paid < as_of).then_some(v.paid);
+            let due = (v.due != NO_MIN).then_some(v.due);
+            let due_passed = due.is_some_and(|d| d < as_of);
+            if paid.is_some() || due_passed {
+                f.invoices_due += 1;
+            }
+            if let Some(p) = paid {
+                if due.is_some_and(|d| p <= d) {
+                    f.on_time += 1;
+                }
+                f.late_sum += match due {
+                    Some(d) if p > d => (p - d) as f64,
+                    _ => 0.0,
+                };
+                f.late_n += 1;
+            } else if let (true, Some(d)) = (due_passed, due) {
+                f.overdue_n += 1;
+                f.overdue_amount += v.amount;
+                f.oldest = f.oldest.max(as_of - d);
+            }
+        }
+        drop(invoices);
+        days.sort_unstable();
+        days.dedup();
+        for (k, _) in &days {
+            out[*k as usize].1.purchase_days += 1;
+        }
+        out
+    }
 }
 
 /// The state of the pass.
@@ -304,7 +399,6 @@ struct Fold {
     region_revenue: HashMap<u64, f64, FixedState>,
     /// The run of lines with the same (customer, region) not yet added to `region_revenue`.
     pending_region: Option<(u64, f64)>,
-    key: Vec<u8>,
     hasher: FixedState,
 }
 
@@ -326,7 +420,6 @@ impl Fold {
             regions: Interner::new(true),
             region_revenue: HashMap::with_hasher(FixedState::with_seed(1)),
             pending_region: None,
-            key: Vec::with_capacity(64),
             hasher: FixedState::with_seed(0x696e_766f),
         }
     }
@@ -455,9 +548,7 @@ impl Fold {
                         None if self.has_invoice => &[0xff],
                         None => &day_bytes,
                     };
-                    invoice_key(&mut self.key, cust, number);
-                    let hash = self.hasher.hash_one(&self.key[..]);
-                    let part = (hash >> (64 - PART_BITS)) as usize;
+                    let part = part_of(cust);
                     let p = &mut self.parts[part];
                     p.bytes.extend_from_slice(number);
                     let key_end = u32::try_from(p.bytes.len()).map_err(|_| {
@@ -556,66 +647,31 @@ impl Fold {
         }
         let n = self.customers.len();
         let as_of = self.as_of;
-        let mut frequency = vec![0i64; n];
-        let mut first = vec![NO_MIN; n];
-        let mut last = vec![NO_MAX; n];
-        let mut days: Vec<(u32, i32)> = Vec::new();
-        let mut invoices_due = vec![0i64; n];
-        let mut on_time = vec![0i64; n];
-        let mut late_sum = vec![0.0f64; n];
-        let mut late_n = vec![0u64; n];
-        let mut overdue_n = vec![0i64; n];
-        let mut overdue_amount = vec![0.0f64; n];
-        let mut oldest = vec![0i64; n];
-        // Parts merge in parallel; invoices are then visited part by part, each in input
-        // order, so the result does not depend on the thread count.
+        // Parts fold in parallel, each its own customers' invoices in input order, so the
+        // result does not depend on the thread count.
         let hasher = self.hasher;
-        let invoices: Vec<Vec<Invoice>> = std::mem::take(&mut self.parts)
+        let parts: Vec<Vec<(u32, InvoiceFigures)>> = std::mem::take(&mut self.parts)
             .into_par_iter()
-            .map(|p| p.merge(&hasher))
+            .map(|p| p.figures(&hasher, as_of, has_due))
             .collect();
-        for v in invoices.iter().flatten() {
-            let k = v.customer as usize;
-            if v.day != NO_MIN {
-                frequency[k] += 1;
-                first[k] = first[k].min(v.day);
-                last[k] = last[k].max(v.day);
-                days.push((v.customer, v.day));
-            }
-            // Payments: invoices with a positive amount. A payment dated on or after as_of
-            // is not known yet at as_of.
-            if !has_due || v.amount <= 0.0 {
-                continue;
-            }
-            let paid = (v.paid != NO_MAX && v.paid < as_of).then_some(v.paid);
-            let due = (v.due != NO_MIN).then_some(v.due);
-            let due_passed = due.is_some_and(|d| d < as_of);
-            if paid.is_some() || due_passed {
-                invoices_due[k] += 1;
-            }
-            if let Some(p) = paid {
-                if due.is_some_and(|d| p <= d) {
-                    on_time[k] += 1;
-                }
-                late_sum[k] += match due {
-                    Some(d) if p > d => (p - d) as f64,
-                    _ => 0.0,
-                };
-                late_n[k] += 1;
-            } else if let (true, Some(d)) = (due_passed, due) {
-                overdue_n[k] += 1;
-                overdue_amount[k] += v.amount;
-                oldest[k] = oldest[k].max((as_of - d) as i64);
-            }
+        let mut figures = vec![InvoiceFigures::default(); n];
+        for (k, f) in parts.into_iter().flatten() {
+            figures[k as usize] = f;
         }
-        drop(invoices);
-        days.par_sort_unstable();
-        days.dedup();
-        let mut purchase_days = vec![0i64; n];
-        for (k, _) in &days {
-            purchase_days[*k as usize] += 1;
-        }
-        drop(days);
+        let each_i64 =
+            |f: fn(&InvoiceFigures) -> i64| -> Vec<i64> { figures.iter().map(f).collect() };
+        let frequency = each_i64(|f| f.frequency as i64);
+        let purchase_days = each_i64(|f| f.purchase_days as i64);
+        let invoices_due = each_i64(|f| f.invoices_due as i64);
+        let on_time = each_i64(|f| f.on_time as i64);
+        let late_n = each_i64(|f| f.late_n as i64);
+        let overdue_n = each_i64(|f| f.overdue_n as i64);
+        let oldest = each_i64(|f| f.oldest as i64);
+        let first: Vec<i32> = figures.iter().map(|f| f.first).collect();
+        let last: Vec<i32> = figures.iter().map(|f| f.last).collect();
+        let late_sum: Vec<f64> = figures.iter().map(|f| f.late_sum).collect();
+        let overdue_amount: Vec<f64> = figures.iter().map(|f| f.overdue_amount).collect();
+        drop(figures);
 
         let mut main_region: Vec<Option<(u32, f64)>> = vec![None; n];
         if has_region {
@@ -650,7 +706,7 @@ impl Fold {
                 no_returns += sums.returns;
             }
         }
-        order.sort_unstable_by(|a, b| self.customers.key(*a).cmp(self.customers.key(*b)));
+        order.par_sort_unstable_by(|a, b| self.customers.key(*a).cmp(self.customers.key(*b)));
 
         let s = |f: fn(&CustomerSums) -> f64| -> Vec<f64> {
             order.iter().map(|k| f(&self.sums[*k as usize])).collect()
