@@ -617,11 +617,6 @@ impl Fold {
     }
 }
 
-/// A value per customer, for the customers in `order`.
-fn pick<T: Copy>(values: &[T], order: &[u32]) -> Vec<T> {
-    order.iter().map(|i| values[*i as usize]).collect()
-}
-
 /// `num / den` where `den > 0`, else missing.
 fn ratio(num: f64, den: f64) -> Option<f64> {
     (den > 0.0).then(|| num / den)
@@ -658,21 +653,6 @@ impl Fold {
         for (k, f) in parts.into_iter().flatten() {
             figures[k as usize] = f;
         }
-        let each_i64 =
-            |f: fn(&InvoiceFigures) -> i64| -> Vec<i64> { figures.iter().map(f).collect() };
-        let frequency = each_i64(|f| f.frequency as i64);
-        let purchase_days = each_i64(|f| f.purchase_days as i64);
-        let invoices_due = each_i64(|f| f.invoices_due as i64);
-        let on_time = each_i64(|f| f.on_time as i64);
-        let late_n = each_i64(|f| f.late_n as i64);
-        let overdue_n = each_i64(|f| f.overdue_n as i64);
-        let oldest = each_i64(|f| f.oldest as i64);
-        let first: Vec<i32> = figures.iter().map(|f| f.first).collect();
-        let last: Vec<i32> = figures.iter().map(|f| f.last).collect();
-        let late_sum: Vec<f64> = figures.iter().map(|f| f.late_sum).collect();
-        let overdue_amount: Vec<f64> = figures.iter().map(|f| f.overdue_amount).collect();
-        drop(figures);
-
         let mut main_region: Vec<Option<(u32, f64)>> = vec![None; n];
         if has_region {
             let name = |r: u32| self.regions.key(r);
@@ -697,8 +677,8 @@ impl Fold {
         // Customers without a purchase in the window are left out, and their rows counted.
         let (mut no_buyers, mut no_rows, mut no_returns) = (0u64, 0u64, 0u64);
         let mut order: Vec<u32> = Vec::with_capacity(n);
-        for (k, (f, sums)) in frequency.iter().zip(&self.sums).enumerate() {
-            if *f > 0 {
+        for (k, (f, sums)) in figures.iter().zip(&self.sums).enumerate() {
+            if f.frequency > 0 {
                 order.push(k as u32);
             } else {
                 no_buyers += 1;
@@ -707,13 +687,21 @@ impl Fold {
             }
         }
         order.par_sort_unstable_by(|a, b| self.customers.key(*a).cmp(self.customers.key(*b)));
+        // The buyers' figures in output order: one gather each, then every column is a plain
+        // pass (gathering per column would miss the cache for every value).
+        let sums: Vec<CustomerSums> = order
+            .iter()
+            .map(|k| self.sums[*k as usize].clone())
+            .collect();
+        self.sums = Vec::new();
+        let figs: Vec<InvoiceFigures> = order.iter().map(|k| figures[*k as usize]).collect();
+        drop(figures);
 
-        let s = |f: fn(&CustomerSums) -> f64| -> Vec<f64> {
-            order.iter().map(|k| f(&self.sums[*k as usize])).collect()
+        let s = |f: fn(&CustomerSums) -> f64| -> Vec<f64> { sums.iter().map(f).collect() };
+        let sf = |f: fn(&CustomerSums, &InvoiceFigures) -> Option<f64>| -> Vec<Option<f64>> {
+            sums.iter().zip(&figs).map(|(s, i)| f(s, i)).collect()
         };
-        let each = |f: &dyn Fn(usize) -> Option<f64>| -> Vec<Option<f64>> {
-            order.iter().map(|k| f(*k as usize)).collect()
-        };
+        let fi = |f: fn(&InvoiceFigures) -> i64| -> Vec<i64> { figs.iter().map(f).collect() };
         let ids = StringChunked::from_iter_values(
             c::CUSTOMER_ID.into(),
             order.iter().map(|k| {
@@ -721,43 +709,41 @@ impl Fold {
                 std::str::from_utf8(self.customers.key(*k)).unwrap_or_default()
             }),
         );
-        let date = |name: &str, v: Vec<i32>| -> PolarsResult<Column> {
-            Column::new(name.into(), v).cast(&DataType::Date)
+        let date = |name: &str, f: fn(&InvoiceFigures) -> i32| -> PolarsResult<Column> {
+            Column::new(name.into(), figs.iter().map(f).collect::<Vec<_>>()).cast(&DataType::Date)
         };
         let mut columns = vec![
             ids.into_column(),
             Column::new(
                 c::RECENCY_DAYS.into(),
-                order
-                    .iter()
-                    .map(|k| (as_of - last[*k as usize]) as i64)
+                figs.iter()
+                    .map(|f| (as_of - f.last) as i64)
                     .collect::<Vec<_>>(),
             ),
-            Column::new(c::FREQUENCY.into(), pick(&frequency, &order)),
-            Column::new(c::PURCHASE_DAYS.into(), pick(&purchase_days, &order)),
+            Column::new(c::FREQUENCY.into(), fi(|f| f.frequency as i64)),
+            Column::new(c::PURCHASE_DAYS.into(), fi(|f| f.purchase_days as i64)),
             Column::new(c::MONETARY.into(), s(|x| x.monetary)),
             Column::new(c::GROSS_REVENUE.into(), s(|x| x.gross)),
             Column::new(c::RETURNED_VALUE.into(), s(|x| x.returned.abs())),
             Column::new(
                 c::RETURN_RATE.into(),
-                each(&|k| ratio(self.sums[k].returned.abs(), self.sums[k].gross)),
+                sf(|s, _| ratio(s.returned.abs(), s.gross)),
             ),
             Column::new(
                 c::AVG_ORDER_VALUE.into(),
-                each(&|k| ratio(self.sums[k].monetary, frequency[k] as f64)),
+                sf(|s, f| ratio(s.monetary, f.frequency as f64)),
             ),
-            date(c::FIRST_PURCHASE, pick(&first, &order))?,
-            date(c::LAST_PURCHASE, pick(&last, &order))?,
+            date(c::FIRST_PURCHASE, |f| f.first)?,
+            date(c::LAST_PURCHASE, |f| f.last)?,
             Column::new(
                 c::TENURE_DAYS.into(),
-                order
-                    .iter()
-                    .map(|k| (as_of - first[*k as usize]) as i64)
+                figs.iter()
+                    .map(|f| (as_of - f.first) as i64)
                     .collect::<Vec<_>>(),
             ),
             Column::new(
                 c::MEAN_DAYS_BETWEEN.into(),
-                each(&|k| ratio((last[k] - first[k]) as f64, (purchase_days[k] - 1) as f64)),
+                sf(|_, f| ratio((f.last - f.first) as f64, f.purchase_days as f64 - 1.0)),
             ),
             Column::new(c::MONETARY_LAST_PERIOD.into(), s(|x| x.last_period)),
             Column::new(c::MONETARY_PREV_PERIOD.into(), s(|x| x.prev_period)),
@@ -766,23 +752,26 @@ impl Fold {
             columns.push(Column::new(c::PROFIT.into(), s(|x| x.profit)));
             columns.push(Column::new(
                 c::MARGIN.into(),
-                each(&|k| ratio(self.sums[k].profit, self.sums[k].monetary)),
+                sf(|s, _| ratio(s.profit, s.monetary)),
             ));
         }
         if has_due {
             columns.extend([
-                Column::new(c::INVOICES_DUE.into(), pick(&invoices_due, &order)),
+                Column::new(c::INVOICES_DUE.into(), fi(|f| f.invoices_due as i64)),
                 Column::new(
                     c::ON_TIME_RATE.into(),
-                    each(&|k| ratio(on_time[k] as f64, invoices_due[k] as f64)),
+                    sf(|_, f| ratio(f.on_time as f64, f.invoices_due as f64)),
                 ),
                 Column::new(
                     c::MEAN_DAYS_LATE.into(),
-                    each(&|k| ratio(late_sum[k], late_n[k] as f64)),
+                    sf(|_, f| ratio(f.late_sum, f.late_n as f64)),
                 ),
-                Column::new(c::OVERDUE_INVOICES.into(), pick(&overdue_n, &order)),
-                Column::new(c::OVERDUE_AMOUNT.into(), pick(&overdue_amount, &order)),
-                Column::new(c::OLDEST_OVERDUE_DAYS.into(), pick(&oldest, &order)),
+                Column::new(c::OVERDUE_INVOICES.into(), fi(|f| f.overdue_n as i64)),
+                Column::new(
+                    c::OVERDUE_AMOUNT.into(),
+                    figs.iter().map(|f| f.overdue_amount).collect::<Vec<_>>(),
+                ),
+                Column::new(c::OLDEST_OVERDUE_DAYS.into(), fi(|f| f.oldest as i64)),
             ]);
         }
         if has_region {
