@@ -64,12 +64,14 @@ impl Slot {
         start..start + len
     }
 
-    fn holds(&self, hash: u64, key: &[u8], arena: &[u8]) -> bool {
+    /// Whether this slot holds `key`; `padded` is a short key zero-padded to `INLINE`
+    /// bytes, compared whole (a fixed-size compare, no call).
+    fn holds(&self, hash: u64, key: &[u8], padded: &[u8; INLINE], arena: &[u8]) -> bool {
         if self.hash != hash {
             return false;
         }
         if key.len() <= INLINE {
-            self.len as usize == key.len() && self.inline[..key.len()] == *key
+            self.len as usize == key.len() && self.inline == *padded
         } else {
             self.len == LONG && arena[self.arena_range()] == *key
         }
@@ -77,24 +79,21 @@ impl Slot {
 }
 
 /// Byte strings to dense indices `0..len`. Short keys live in the table itself; all keys are
-/// also kept back to back in `bytes` when `keep_keys` (so `key(i)` works), else only the long
-/// ones are.
+/// also kept back to back in `bytes`, so `key(i)` works.
 struct Interner {
     table: HashTable<Slot>,
     len: u32,
-    keep_keys: bool,
-    /// With `keep_keys`: where key `i` ends in `bytes`.
+    /// Where key `i` ends in `bytes`.
     ends: Vec<u64>,
     bytes: Vec<u8>,
     hasher: FixedState,
 }
 
 impl Interner {
-    fn new(keep_keys: bool) -> Self {
+    fn new() -> Self {
         Interner {
             table: HashTable::new(),
             len: 0,
-            keep_keys,
             ends: Vec::new(),
             bytes: Vec::new(),
             // A fixed seed: the same input gives the same indices, and so the same output.
@@ -106,9 +105,8 @@ impl Interner {
         self.len as usize
     }
 
-    /// Key `i`; only for interners that keep their keys.
+    /// Key `i`.
     fn key(&self, i: u32) -> &[u8] {
-        debug_assert!(self.keep_keys);
         let i = i as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.bytes[start..self.ends[i] as usize]
@@ -117,15 +115,18 @@ impl Interner {
     /// The index of `key`, and whether it is new.
     fn intern(&mut self, key: &[u8]) -> (u32, bool) {
         let hash = self.hasher.hash_one(key);
+        let mut padded = [0u8; INLINE];
+        if key.len() <= INLINE {
+            padded[..key.len()].copy_from_slice(key);
+        }
         let Interner {
             table,
             len,
-            keep_keys,
             ends,
             bytes,
             ..
         } = self;
-        match table.entry(hash, |s| s.holds(hash, key, bytes), |s| s.hash) {
+        match table.entry(hash, |s| s.holds(hash, key, &padded, bytes), |s| s.hash) {
             Entry::Occupied(e) => (e.get().index, false),
             Entry::Vacant(v) => {
                 let index = *len;
@@ -139,17 +140,13 @@ impl Interner {
                 let start = bytes.len() as u64;
                 if key.len() <= INLINE {
                     slot.len = key.len() as u8;
-                    slot.inline[..key.len()].copy_from_slice(key);
+                    slot.inline = padded;
                 } else {
                     slot.inline[..8].copy_from_slice(&start.to_le_bytes());
                     slot.inline[8..12].copy_from_slice(&(key.len() as u32).to_le_bytes());
                 }
-                if *keep_keys || key.len() > INLINE {
-                    bytes.extend_from_slice(key);
-                }
-                if *keep_keys {
-                    ends.push(bytes.len() as u64);
-                }
+                bytes.extend_from_slice(key);
+                ends.push(bytes.len() as u64);
                 v.insert(slot);
                 (index, true)
             }
@@ -414,10 +411,10 @@ impl Fold {
             has_due: has(c::DUE_DATE),
             has_region: has(c::REGION),
             counts: HashMap::with_hasher(FixedState::with_seed(2)),
-            customers: Interner::new(true),
+            customers: Interner::new(),
             sums: Vec::new(),
             parts: (0..1 << PART_BITS).map(|_| RunPart::default()).collect(),
-            regions: Interner::new(true),
+            regions: Interner::new(),
             region_revenue: HashMap::with_hasher(FixedState::with_seed(1)),
             pending_region: None,
             hasher: FixedState::with_seed(0x696e_766f),
@@ -474,9 +471,11 @@ impl Fold {
         let (last_from, prev_from) = (self.as_of - self.period, self.as_of - 2 * self.period);
         // Lines of one invoice (and one customer) are usually next to each other: the last
         // lookups are remembered, which saves most hash-table probes.
-        let mut last_customer: Option<(&str, u32)> = None;
-        let mut last_invoice: Option<(u32, Option<&str>, i32, usize, usize)> = None;
-        let mut last_region: Option<(&str, u32)> = None;
+        // Text is compared by its 16-byte views first (see `same_text`).
+        let mut last_customer: Option<(Text, u32)> = None;
+        // (customer, invoice number, day, part, run).
+        let mut last_invoice: Option<(u32, Option<Text>, i32, usize, usize)> = None;
+        let mut last_region: Option<(Text, u32)> = None;
         // Rows of one (reason, return flag, day) usually come together: counted as runs.
         let mut count: Option<(DayKey, u64)> = None;
         for i in 0..df.height() {
@@ -495,7 +494,8 @@ impl Fold {
                 continue;
             }
             // The row rules drop rows without these.
-            let (Some(id), Some(day), Some(amount)) = (customer.get(i), day.get(i), amount.get(i))
+            let (Some(id), Some(day), Some(amount)) =
+                (text_at(customer, i), day.get(i), amount.get(i))
             else {
                 continue;
             };
@@ -503,9 +503,9 @@ impl Fold {
                 continue;
             }
             let cust = match last_customer {
-                Some((prev, k)) if prev == id => k,
+                Some((prev, k)) if same_text(prev, id) => k,
                 _ => {
-                    let (k, new) = self.customers.intern(id.as_bytes());
+                    let (k, new) = self.customers.intern(id.1.as_bytes());
                     if new {
                         self.sums.push(CustomerSums::default());
                     }
@@ -533,10 +533,17 @@ impl Fold {
             s.returns += u64::from(ret);
 
             // Without an invoice column a customer's day is the invoice.
-            let inv = invoice.and_then(|a| a.get(i));
+            let inv = invoice.and_then(|a| text_at(a, i));
             let inv_day = if self.has_invoice { 0 } else { day };
             let (part, run) = match last_invoice {
-                Some((k, prev, d, part, run)) if k == cust && prev == inv && d == inv_day => {
+                Some((k, prev, d, part, run))
+                    if k == cust
+                        && d == inv_day
+                        && match (prev, inv) {
+                            (Some(a), Some(b)) => same_text(a, b),
+                            (a, b) => a.is_none() && b.is_none(),
+                        } =>
+                {
                     (part, run)
                 }
                 _ => {
@@ -544,7 +551,7 @@ impl Fold {
                     // 0xff never occurs in UTF-8, so it cannot meet a real number.
                     let day_bytes = day.to_le_bytes();
                     let number: &[u8] = match inv {
-                        Some(inv) => inv.as_bytes(),
+                        Some((_, inv)) => inv.as_bytes(),
                         None if self.has_invoice => &[0xff],
                         None => &day_bytes,
                     };
@@ -580,11 +587,11 @@ impl Fold {
             if let Some(p) = paid.and_then(|a| a.get(i)) {
                 v.paid = v.paid.max(p);
             }
-            if let (true, Some(r)) = (purchase, region.and_then(|a| a.get(i))) {
+            if let (true, Some(r)) = (purchase, region.and_then(|a| text_at(a, i))) {
                 let r = match last_region {
-                    Some((prev, k)) if prev == r => k,
+                    Some((prev, k)) if same_text(prev, r) => k,
                     _ => {
-                        let (k, _) = self.regions.intern(r.as_bytes());
+                        let (k, _) = self.regions.intern(r.1.as_bytes());
                         last_region = Some((r, k));
                         k
                     }
@@ -615,6 +622,24 @@ impl Fold {
         }
         Ok(())
     }
+}
+
+/// A text value with its view, for [`same_text`].
+type Text<'a> = (u128, &'a str);
+
+/// Value `i` of a text array with its view.
+#[inline]
+fn text_at(a: &<StringType as PolarsDataType>::Array, i: usize) -> Option<Text<'_>> {
+    a.get(i).map(|s| (a.views()[i].as_u128(), s))
+}
+
+/// Whether two values of one text array are equal, from their 16-byte views where that
+/// suffices: equal views hold equal bytes (short text is inline in the view, long text is at
+/// the same place of the same buffer), and a different length or first four bytes means
+/// different text. Only long values that share both but sit apart are compared byte by byte.
+#[inline]
+fn same_text(a: Text, b: Text) -> bool {
+    a.0 == b.0 || (a.0 as u64 == b.0 as u64 && (a.0 as u32) > 12 && a.1 == b.1)
 }
 
 /// `num / den` where `den > 0`, else missing.
