@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::columns as c;
 use crate::output::charts::ChartData;
@@ -29,15 +30,6 @@ pub struct Comparison {
     pub profiles: DataFrame,
     /// (metric, value) for the report.
     pub summary: Vec<(String, f64)>,
-}
-
-fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(df
-        .column(name)?
-        .str()?
-        .iter()
-        .map(|s| s.unwrap_or("").to_string())
-        .collect())
 }
 
 /// Tier index (0 = best) of every customer of tiers.parquet.
@@ -219,11 +211,9 @@ fn disagreements(
     ];
     keep.retain(|k| customers.schema().get(k).is_some());
     let mut out = customers.select(keep)?.take(&idx)?;
-    let tier = strs(tiers, tc::TIER)?;
-    let score = f64s(tiers, tc::SCORE)?;
-    let reason = strs(tiers, tc::REASON)?;
-    let pick = |v: &Vec<String>| order.iter().map(|i| v[*i].clone()).collect::<Vec<_>>();
-    out.with_column(Column::new(tc::TIER.into(), pick(&tier)))?;
+    // Only the selected rows' text is read: the whole columns would be a string per customer.
+    let picked = tiers.select([tc::TIER, tc::SCORE, tc::REASON])?.take(&idx)?;
+    out.with_column(picked.column(tc::TIER)?.clone())?;
     out.with_column(Column::new(
         "cluster".into(),
         order
@@ -259,11 +249,8 @@ fn disagreements(
             })
             .collect::<Vec<_>>(),
     ))?;
-    out.with_column(Column::new(
-        tc::SCORE.into(),
-        order.iter().map(|i| score[*i]).collect::<Vec<_>>(),
-    ))?;
-    out.with_column(Column::new(tc::REASON.into(), pick(&reason)))?;
+    out.with_column(picked.column(tc::SCORE)?.clone())?;
+    out.with_column(picked.column(tc::REASON)?.clone())?;
     Ok(out)
 }
 
@@ -303,12 +290,21 @@ fn group_profiles(
             )
         }))
         .collect();
-    for (k, nm, rows) in &groups {
+    // Every (group, feature) summary sorts its values for the median: done in parallel.
+    let stats: Vec<Vec<(Option<f64>, Option<f64>)>> = groups
+        .par_iter()
+        .map(|(_, _, rows)| {
+            values
+                .par_iter()
+                .map(|v| mean_and_median(rows.iter().filter_map(|r| v[*r])))
+                .collect()
+        })
+        .collect();
+    for ((k, nm, rows), stat) in groups.iter().zip(stats) {
         kind.push(*k);
         name.push(nm.clone());
         size.push(rows.len() as i64);
-        for (j, v) in values.iter().enumerate() {
-            let (m, med) = mean_and_median(rows.iter().filter_map(|r| v[*r]));
+        for (j, (m, med)) in stat.into_iter().enumerate() {
             means[j].push(m);
             medians[j].push(med);
         }
