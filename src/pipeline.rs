@@ -201,6 +201,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         progress.stage("note", note);
     }
 
+    // Grading's working vectors go back too: the tables it keeps are what the rest needs.
+    release_free_memory();
+
     // Clustering, then rules versus clusters.
     let clustered = match &p.clustering {
         Some(cp) => Some(fit_clusters(&customers, cp, &p.grading.tier_names)?),
