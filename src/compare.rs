@@ -212,7 +212,9 @@ fn disagreements(
     keep.retain(|k| customers.schema().get(k).is_some());
     let mut out = customers.select(keep)?.take(&idx)?;
     // Only the selected rows' text is read: the whole columns would be a string per customer.
-    let picked = tiers.select([tc::TIER, tc::SCORE, tc::REASON])?.take(&idx)?;
+    let picked = tiers
+        .select([tc::TIER, tc::SCORE, tc::REASON])?
+        .take(&idx)?;
     out.with_column(picked.column(tc::TIER)?.clone())?;
     out.with_column(Column::new(
         "cluster".into(),

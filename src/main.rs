@@ -11,6 +11,10 @@ use tiering::output::DataFileWriter;
 use tiering::pipeline::{run, RunOptions};
 use tiering::progress::{thousands, Progress};
 
+/// Large blocks on transparent huge pages: see `tiering::alloc`.
+#[global_allocator]
+static ALLOC: tiering::alloc::HugePageAlloc = tiering::alloc::HugePageAlloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
