@@ -8,9 +8,9 @@
 //!   the latest paid date, which is all that frequency, purchase days and payments need.
 //!
 //! Customer IDs are interned to dense `u32` indices (short IDs sit in their hash slot). An
-//! invoice is logged as runs of consecutive lines, split by key hash into parts that are
-//! merged, in parallel, once the input is read: no hash table the size of all invoices is
-//! probed per line. Memory is a few dozen bytes per invoice and per customer, whatever the
+//! invoice is logged as runs of consecutive lines, split by customer into parts that are
+//! merged and turned into per-customer figures, in parallel, once the input is read: no hash
+//! table the size of all invoices is probed per line. Memory is a few dozen bytes per invoice and per customer, whatever the
 //! number of lines. Batches arrive in input order, so sums are added in the same order on
 //! every run and the output is identical run to run. `super::reference` states the same
 //! formulas as polars expressions; the tests hold the two against each other.
@@ -386,9 +386,9 @@ struct Fold {
     counts: HashMap<DayKey, u64, FixedState>,
     customers: Interner,
     sums: Vec<CustomerSums>,
-    /// Invoice runs, split by key hash so that merging the runs of one invoice works on one
-    /// cache-sized part at a time (and the parts in parallel) instead of probing one table
-    /// the size of all invoices for every run.
+    /// Invoice runs, split by customer (see [`part_of`]) so that merging the runs of one
+    /// invoice works on one cache-sized part at a time (and the parts in parallel) instead of
+    /// probing one table the size of all invoices for every run.
     parts: Vec<RunPart>,
     regions: Interner,
     /// Purchase revenue per (customer, region) beyond the customer's first region, keyed
