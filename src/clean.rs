@@ -29,17 +29,8 @@ const ROW_REASONS: [&str; 6] = [
     FUTURE_DATE,
     RETURN_DROPPED,
 ];
-const REASONS: &[&str] = &[
-    MISSING_CUSTOMER_ID,
-    MISSING_DATE,
-    MISSING_AMOUNT,
-    NONPOSITIVE_PRICE,
-    FUTURE_DATE,
-    RETURN_DROPPED,
-    AFTER_AS_OF,
-    BEFORE_LOOKBACK,
-    NO_PURCHASE,
-];
+/// The reasons decided after the row rules, in the order the quality table lists them.
+const LATER_REASONS: [&str; 3] = [AFTER_AS_OF, BEFORE_LOOKBACK, NO_PURCHASE];
 
 /// Parameters of one cleaning pass.
 #[derive(Debug, Clone)]
@@ -342,7 +333,7 @@ pub fn settle(
             "info"
         },
     });
-    for reason in REASONS {
+    for reason in ROW_REASONS.iter().chain(&LATER_REASONS) {
         quality.push(QualityRow {
             step: (*reason).into(),
             rows: count_of(Some(reason)),
