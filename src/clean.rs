@@ -396,3 +396,106 @@ fn describe_row(df: &DataFrame, i: usize) -> String {
     }
     format!("[{}]", parts.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cleaning() -> Cleaning {
+        Cleaning {
+            missing_customer_id: DropOrError::Drop,
+            returns: ReturnPolicy::Net,
+            return_invoice_prefix: None,
+            nonpositive_price: DropKeepError::Drop,
+            duplicates: DropOrKeep::Keep,
+            future_dates: DropKeepError::Drop,
+            normalize_customer_id: true,
+        }
+    }
+
+    /// Three lines: a good one, one without a customer, one dated after `today` at a zero
+    /// price (the price rule comes first, so it counts as a zero price).
+    fn lines() -> LazyFrame {
+        let day = |d: &str| epoch_days(crate::config::parse_iso_date(d).unwrap());
+        DataFrame::new(
+            3,
+            vec![
+                Column::new(c::CUSTOMER_ID.into(), [Some("a"), None, Some("b")]),
+                Column::new(
+                    c::DATE.into(),
+                    [day("2024-01-05"), day("2024-01-06"), day("2031-01-01")],
+                )
+                .cast(&DataType::Date)
+                .unwrap(),
+                Column::new(c::INVOICE_ID.into(), ["I1", "I2", "I3"]),
+                Column::new(c::AMOUNT.into(), [10.0, 4.0, 0.0]),
+            ],
+        )
+        .unwrap()
+        .lazy()
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()
+    }
+
+    #[test]
+    fn rows_are_marked_with_their_first_reason() {
+        let marked = mark_transactions(lines(), &cleaning(), today())
+            .unwrap()
+            .collect()
+            .unwrap();
+        let codes: Vec<Option<i32>> = marked
+            .column(c::DROP_REASON)
+            .unwrap()
+            .i32()
+            .unwrap()
+            .iter()
+            .collect();
+        // 0 kept, 1 missing customer, 4 zero price (before the future-date rule).
+        assert_eq!(codes, [Some(0), Some(1), Some(4)]);
+    }
+
+    #[test]
+    fn error_policies_name_the_count_and_an_example() {
+        let mut cl = cleaning();
+        cl.missing_customer_id = DropOrError::Error;
+        let e = mark_transactions(lines(), &cl, today())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("1 row") && e.contains("invoice_id=\"I2\""),
+            "{e}"
+        );
+
+        let mut cl = cleaning();
+        cl.nonpositive_price = DropKeepError::Keep;
+        cl.future_dates = DropKeepError::Error;
+        let e = mark_transactions(lines(), &cl, today())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("dated after 2025-01-01") && e.contains("\"I3\""),
+            "{e}"
+        );
+
+        // Kept, the zero price and the future date pass.
+        let mut cl = cleaning();
+        cl.nonpositive_price = DropKeepError::Keep;
+        cl.future_dates = DropKeepError::Keep;
+        let marked = mark_transactions(lines(), &cl, today())
+            .unwrap()
+            .collect()
+            .unwrap();
+        let codes: Vec<Option<i32>> = marked
+            .column(c::DROP_REASON)
+            .unwrap()
+            .i32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(codes, [Some(0), Some(1), Some(0)]);
+    }
+}
