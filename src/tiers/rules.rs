@@ -84,7 +84,7 @@ pub fn mean_and_median(values: impl Iterator<Item = f64>) -> (Option<f64>, Optio
     if x.is_empty() {
         return (None, None);
     }
-    x.sort_unstable_by(f64::total_cmp);
+    x.par_sort_unstable_by(f64::total_cmp);
     (
         Some(x.iter().sum::<f64>() / x.len() as f64),
         Some(quantile(&x, 0.5)),
@@ -110,7 +110,7 @@ pub fn percentile_ranks(values: &[Option<f64>], higher_is_better: bool) -> Vec<f
         .enumerate()
         .filter_map(|(i, v)| v.map(|v| (v, i)))
         .collect();
-    idx.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    idx.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let n = idx.len();
     let mut out = vec![0.5; values.len()];
     let mut i = 0;
@@ -288,7 +288,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     let mut th_rows: Vec<ThresholdRow> = Vec::new();
     for (d, (name, values, reverse)) in dims.iter().enumerate() {
         let mut sorted: Vec<f64> = values.iter().flatten().copied().collect();
-        sorted.sort_unstable_by(f64::total_cmp);
+        sorted.par_sort_unstable_by(f64::total_cmp);
         let cuts: Vec<f64> = match &p.rfm_cuts {
             RfmCuts::Quantile => (1..bins)
                 .map(|i| quantile(&sorted, i as f64 / bins as f64))
@@ -388,10 +388,18 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     // ---- weighted score
     let mut comp_cols: Vec<(String, Vec<f64>)> = Vec::new();
     let mut score = vec![0.0; n];
-    for comp in &p.components {
-        let values = f64s(customers, comp.column)?;
-        let ranks = percentile_ranks(&values, comp.higher_is_better);
-        let pts: Vec<f64> = ranks.iter().map(|x| x * 100.0).collect();
+    // Components are ranked in parallel, then added in their order (the same sums as one
+    // by one).
+    let points: Vec<Vec<f64>> = p
+        .components
+        .par_iter()
+        .map(|comp| {
+            let values = f64s(customers, comp.column)?;
+            let ranks = percentile_ranks(&values, comp.higher_is_better);
+            Ok(ranks.iter().map(|x| x * 100.0).collect())
+        })
+        .collect::<Result<_>>()?;
+    for (comp, pts) in p.components.iter().zip(points) {
         for i in 0..n {
             score[i] += comp.weight * pts[i];
         }
@@ -650,7 +658,7 @@ fn base_tiers(
             }
             // Rank by score, best first; tied scores share the better rank (and so the tier).
             let mut order: Vec<(f64, usize)> = score.iter().copied().zip(0..n).collect();
-            order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            order.par_sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let mut rank_min = vec![0usize; n];
             for pos in 0..n {
                 let (s, i) = order[pos];
@@ -697,7 +705,9 @@ fn base_tiers(
             };
             let total: f64 = values.iter().filter(|v| **v > 0.0).sum();
             let mut order: Vec<(f64, usize)> = values.iter().copied().zip(0..n).collect();
-            order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then_with(|| ids[a.1].cmp(ids[b.1])));
+            order.par_sort_unstable_by(|a, b| {
+                b.0.total_cmp(&a.0).then_with(|| ids[a.1].cmp(ids[b.1]))
+            });
             // The share of the total held by larger customers, per customer.
             let mut share_before = vec![0.0; n];
             let mut before = 0.0;
@@ -984,7 +994,7 @@ fn alerts(
         .iter()
         .map(|&(i, kind, sev)| (sev, monetary[i].unwrap_or(0.0), i, kind))
         .collect();
-    keyed.sort_unstable_by(|a, b| {
+    keyed.par_sort_unstable_by(|a, b| {
         a.0.cmp(&b.0)
             .then(b.1.total_cmp(&a.1))
             .then(a.2.cmp(&b.2))
