@@ -41,14 +41,14 @@ const DAY: &str = "__day";
 const DUE: &str = "__due";
 const PAID: &str = "__paid";
 
-/// Keys up to this many bytes are stored in their hash-table slot, so a lookup costs one cache
-/// miss (the slot) instead of three (slot, key offsets, key bytes).
+/// Keys up to this many bytes are also kept in their hash-table slot, so a lookup costs one
+/// cache miss (the slot) instead of three (slot, key offsets, key bytes).
 const INLINE: usize = 19;
-/// `Slot::len` of a key stored in the arena; its offset and length are in `Slot::inline`.
+/// `Slot::len` of a longer key, compared in the arena.
 const LONG: u8 = u8::MAX;
 
 /// One hash-table entry: the key's hash (so growing the table never reads keys), its index
-/// and the key itself when short, else where it sits in the arena.
+/// and, when short, the key itself zero-padded.
 #[derive(Clone, Copy)]
 struct Slot {
     hash: u64,
@@ -57,33 +57,17 @@ struct Slot {
     inline: [u8; INLINE],
 }
 
-impl Slot {
-    fn arena_range(&self) -> std::ops::Range<usize> {
-        let start = u64::from_le_bytes(self.inline[..8].try_into().expect("8 bytes")) as usize;
-        let len = u32::from_le_bytes(self.inline[8..12].try_into().expect("4 bytes")) as usize;
-        start..start + len
-    }
-
-    /// Whether this slot holds `key`; `padded` is a short key zero-padded to `INLINE`
-    /// bytes, compared whole (a fixed-size compare, no call).
-    fn holds(&self, hash: u64, key: &[u8], padded: &[u8; INLINE], arena: &[u8]) -> bool {
-        if self.hash != hash {
-            return false;
-        }
-        if key.len() <= INLINE {
-            self.len as usize == key.len() && self.inline == *padded
-        } else {
-            self.len == LONG && arena[self.arena_range()] == *key
-        }
-    }
+/// Key `i` of an interner's arena.
+fn key_of<'a>(ends: &[u64], bytes: &'a [u8], i: u32) -> &'a [u8] {
+    let i = i as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &bytes[start..ends[i] as usize]
 }
 
-/// Byte strings to dense indices `0..len`. Short keys live in the table itself; all keys are
-/// also kept back to back in `bytes`, so `key(i)` works.
+/// Byte strings to dense indices `0..len`, all keys back to back in `bytes` (key `i` ends at
+/// `ends[i]`); short keys are also in their slot.
 struct Interner {
     table: HashTable<Slot>,
-    len: u32,
-    /// Where key `i` ends in `bytes`.
     ends: Vec<u64>,
     bytes: Vec<u8>,
     hasher: FixedState,
@@ -93,7 +77,6 @@ impl Interner {
     fn new() -> Self {
         Interner {
             table: HashTable::new(),
-            len: 0,
             ends: Vec::new(),
             bytes: Vec::new(),
             // A fixed seed: the same input gives the same indices, and so the same output.
@@ -102,52 +85,47 @@ impl Interner {
     }
 
     fn len(&self) -> usize {
-        self.len as usize
+        self.ends.len()
     }
 
     /// Key `i`.
     fn key(&self, i: u32) -> &[u8] {
-        let i = i as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.bytes[start..self.ends[i] as usize]
+        key_of(&self.ends, &self.bytes, i)
     }
 
     /// The index of `key`, and whether it is new.
     fn intern(&mut self, key: &[u8]) -> (u32, bool) {
         let hash = self.hasher.hash_one(key);
+        let short = key.len() <= INLINE;
         let mut padded = [0u8; INLINE];
-        if key.len() <= INLINE {
+        if short {
             padded[..key.len()].copy_from_slice(key);
         }
         let Interner {
-            table,
-            len,
-            ends,
-            bytes,
-            ..
+            table, ends, bytes, ..
         } = self;
-        match table.entry(hash, |s| s.holds(hash, key, &padded, bytes), |s| s.hash) {
+        // Short keys compare whole padded arrays (a fixed-size compare, no call); long ones
+        // compare in the arena.
+        let holds = |s: &Slot| {
+            s.hash == hash
+                && if short {
+                    s.len as usize == key.len() && s.inline == padded
+                } else {
+                    s.len == LONG && key_of(ends, bytes, s.index) == key
+                }
+        };
+        match table.entry(hash, holds, |s| s.hash) {
             Entry::Occupied(e) => (e.get().index, false),
             Entry::Vacant(v) => {
-                let index = *len;
-                *len += 1;
-                let mut slot = Slot {
-                    hash,
-                    index,
-                    len: LONG,
-                    inline: [0; INLINE],
-                };
-                let start = bytes.len() as u64;
-                if key.len() <= INLINE {
-                    slot.len = key.len() as u8;
-                    slot.inline = padded;
-                } else {
-                    slot.inline[..8].copy_from_slice(&start.to_le_bytes());
-                    slot.inline[8..12].copy_from_slice(&(key.len() as u32).to_le_bytes());
-                }
+                let index = ends.len() as u32;
                 bytes.extend_from_slice(key);
                 ends.push(bytes.len() as u64);
-                v.insert(slot);
+                v.insert(Slot {
+                    hash,
+                    index,
+                    len: if short { key.len() as u8 } else { LONG },
+                    inline: padded,
+                });
                 (index, true)
             }
         }
