@@ -55,7 +55,8 @@ pub struct QualityRow {
     pub action: &'static str,
 }
 
-/// The kept transactions and the account of what was dropped.
+/// The kept transactions and the account of what was dropped ([`clean_transactions`]).
+#[cfg(test)]
 pub struct Cleaned {
     /// Kept rows with `is_return`, as a plan over the input.
     pub transactions: LazyFrame,
@@ -80,14 +81,16 @@ pub fn collect_streaming(lf: LazyFrame) -> Result<DataFrame> {
 
 /// Rows per (row-rule reason code, return flag, day): what `as_of` and the quality counts are
 /// computed from, without reading the input again.
-pub type DayCounts = Vec<(u8, bool, Option<i32>, u64)>;
+pub type DayCounts = Vec<DayCount>;
+/// (row-rule reason code, return flag, day, rows).
+pub type DayCount = (u8, bool, Option<i32>, u64);
 /// (row-rule reason code, return flag, day) of a row.
 pub type DayKey = (u8, bool, Option<i32>);
 
 /// Marks every row with the code of the first row rule that drops it (column
 /// `columns::DROP_REASON`, `Int32`, 0 when none), adds `is_return` and signs returns'
 /// amounts and costs negative. Rules whose policy is `error` fail here, on the first offending
-/// row. Rows are not filtered: see [`kept_in_window`].
+/// row. Rows are not filtered: the fold skips them (`features::clean_and_fold`).
 pub fn mark_transactions(tx: LazyFrame, cl: &Cleaning, today: NaiveDate) -> Result<LazyFrame> {
     let mut tx = tx;
     let schema = tx.collect_schema()?;
@@ -210,6 +213,7 @@ pub fn latest_day(tx: LazyFrame, cl: &Cleaning, today: NaiveDate) -> Result<Opti
 
 /// The kept rows of marked transactions (see [`mark_transactions`]): no row rule, and dated
 /// in `[as_of - lookback_days, as_of)`.
+#[cfg(test)]
 pub fn kept_in_window(
     marked: LazyFrame,
     as_of: NaiveDate,
@@ -229,6 +233,7 @@ pub fn kept_in_window(
 /// rows, and the kept rows are returned as a plan. Runs use
 /// [`crate::features::clean_and_fold`], which counts in the same pass as the features; this
 /// is the specification it is tested against.
+#[cfg(test)]
 pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
     let marked = mark_transactions(tx, p.cleaning, p.today)?;
     let by_day = collect_streaming(
@@ -266,10 +271,7 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
 /// Picks `as_of` (given, or the day after the last kept row) and accounts for every row from
 /// the per-day counts: the row rules' reasons, then the window rules (after `as_of`, before
 /// the lookback).
-pub fn settle(
-    counts: &[(u8, bool, Option<i32>, u64)],
-    p: &CleanParams,
-) -> Result<(NaiveDate, Vec<QualityRow>)> {
+pub fn settle(counts: &[DayCount], p: &CleanParams) -> Result<(NaiveDate, Vec<QualityRow>)> {
     let cl = p.cleaning;
     let as_of = match p.as_of {
         Some(d) => d,

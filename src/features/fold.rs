@@ -866,8 +866,8 @@ fn run_fold(marked: LazyFrame, as_of: i32, start: Option<i32>, period_days: u32)
     Ok(state)
 }
 
-/// Computes the features of every customer with a purchase in `tx` (kept transactions, as
-/// [`crate::clean::clean_transactions`] returns them) in one streaming pass, and counts the
+/// Computes the features of every customer with a purchase in `tx` (kept transactions, with
+/// `is_return`) in one streaming pass, and counts the
 /// rows of the customers left out for having none.
 pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
     let marked = tx.with_column(lit(0i32).alias(c::DROP_REASON));
@@ -882,7 +882,8 @@ pub struct CleanFeatures {
 }
 
 /// Cleans the normalised transactions `tx` and computes the features in one streaming pass:
-/// what [`crate::clean::clean_transactions`] and [`customer_features`] compute in two.
+/// what cleaning (`crate::clean::clean_transactions`, the test specification) and
+/// [`customer_features`] compute in two.
 ///
 /// Without a given `as_of` the pass starts from the day after the latest date (a scan of the
 /// date column alone). That is `as_of` unless every row of the latest days is dropped by
