@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use crate::alloc::release_free_memory;
 use crate::clean::{account_no_purchase, CleanParams, QualityRow};
 use crate::columns as c;
 use crate::compare::{chart_data, compare, Comparison};
@@ -21,7 +22,7 @@ use crate::output::{
     parquet::{write_partitioned, write_table},
     Staging,
 };
-use crate::progress::{release_free_memory, thousands, Progress};
+use crate::progress::{thousands, Progress};
 use crate::tiers::clusters::{fit_clusters, ClusterOutput, Clustered};
 use crate::tiers::params::GradingParams;
 use crate::tiers::rules::cols as tc;

@@ -29,17 +29,6 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Hands memory freed by the last stage back to the system. glibc's allocator keeps freed
-/// blocks in per-thread arenas for reuse, so without this a stage's garbage would stay
-/// resident under the next stage's peak.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns unused pages of the allocator's own heaps.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Resets the peak so the next reading covers only what follows (Linux 4.0+).
 pub fn reset_peak_rss() {
     std::fs::write("/proc/self/clear_refs", "5").ok();
