@@ -399,21 +399,23 @@ fn describe_row(df: &DataFrame, i: usize) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// Cleaning that drops whatever a rule finds and nets returns, for tests.
+#[cfg(test)]
+pub(crate) fn drop_everything() -> Cleaning {
+    Cleaning {
+        missing_customer_id: DropOrError::Drop,
+        returns: ReturnPolicy::Net,
+        return_invoice_prefix: None,
+        nonpositive_price: DropKeepError::Drop,
+        duplicates: DropOrKeep::Keep,
+        future_dates: DropKeepError::Drop,
+        normalize_customer_id: true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cleaning() -> Cleaning {
-        Cleaning {
-            missing_customer_id: DropOrError::Drop,
-            returns: ReturnPolicy::Net,
-            return_invoice_prefix: None,
-            nonpositive_price: DropKeepError::Drop,
-            duplicates: DropOrKeep::Keep,
-            future_dates: DropKeepError::Drop,
-            normalize_customer_id: true,
-        }
-    }
 
     /// Three lines: a good one, one without a customer, one dated after `today` at a zero
     /// price (the price rule comes first, so it counts as a zero price).
@@ -441,63 +443,53 @@ mod tests {
         NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()
     }
 
-    #[test]
-    fn rows_are_marked_with_their_first_reason() {
-        let marked = mark_transactions(lines(), &cleaning(), today())
+    /// The reason codes `mark_transactions` gives `lines()` under `cl`.
+    fn codes(cl: &Cleaning) -> Vec<Option<i32>> {
+        let marked = mark_transactions(lines(), cl, today())
             .unwrap()
             .collect()
             .unwrap();
-        let codes: Vec<Option<i32>> = marked
-            .column(c::DROP_REASON)
+        let codes = marked.column(c::DROP_REASON).unwrap().i32().unwrap();
+        codes.iter().collect()
+    }
+
+    /// The error `mark_transactions` stops with on `lines()` under `cl`.
+    fn error(cl: &Cleaning) -> String {
+        mark_transactions(lines(), cl, today())
+            .err()
             .unwrap()
-            .i32()
-            .unwrap()
-            .iter()
-            .collect();
+            .to_string()
+    }
+
+    #[test]
+    fn rows_are_marked_with_their_first_reason() {
         // 0 kept, 1 missing customer, 4 zero price (before the future-date rule).
-        assert_eq!(codes, [Some(0), Some(1), Some(4)]);
+        assert_eq!(codes(&drop_everything()), [Some(0), Some(1), Some(4)]);
     }
 
     #[test]
     fn error_policies_name_the_count_and_an_example() {
-        let mut cl = cleaning();
+        let mut cl = drop_everything();
         cl.missing_customer_id = DropOrError::Error;
-        let e = mark_transactions(lines(), &cl, today())
-            .err()
-            .unwrap()
-            .to_string();
+        let e = error(&cl);
         assert!(
             e.contains("1 row") && e.contains("invoice_id=\"I2\""),
             "{e}"
         );
 
-        let mut cl = cleaning();
+        let mut cl = drop_everything();
         cl.nonpositive_price = DropKeepError::Keep;
         cl.future_dates = DropKeepError::Error;
-        let e = mark_transactions(lines(), &cl, today())
-            .err()
-            .unwrap()
-            .to_string();
+        let e = error(&cl);
         assert!(
             e.contains("dated after 2025-01-01") && e.contains("\"I3\""),
             "{e}"
         );
 
         // Kept, the zero price and the future date pass.
-        let mut cl = cleaning();
+        let mut cl = drop_everything();
         cl.nonpositive_price = DropKeepError::Keep;
         cl.future_dates = DropKeepError::Keep;
-        let marked = mark_transactions(lines(), &cl, today())
-            .unwrap()
-            .collect()
-            .unwrap();
-        let codes: Vec<Option<i32>> = marked
-            .column(c::DROP_REASON)
-            .unwrap()
-            .i32()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(codes, [Some(0), Some(1), Some(0)]);
+        assert_eq!(codes(&cl), [Some(0), Some(1), Some(0)]);
     }
 }

@@ -213,7 +213,6 @@ mod tests {
     #[test]
     fn one_pass_matches_clean_then_fold_on_messy_rows() {
         use crate::clean::account_no_purchase;
-        use crate::config::{Cleaning, DropKeepError, DropOrError, DropOrKeep, ReturnPolicy};
         use crate::features::clean_and_fold;
         use chrono::NaiveDate;
 
@@ -250,15 +249,7 @@ mod tests {
         )
         .unwrap()
         .lazy();
-        let cleaning = Cleaning {
-            missing_customer_id: DropOrError::Drop,
-            returns: ReturnPolicy::Net,
-            return_invoice_prefix: None,
-            nonpositive_price: DropKeepError::Drop,
-            duplicates: DropOrKeep::Keep,
-            future_dates: DropKeepError::Drop,
-            normalize_customer_id: true,
-        };
+        let cleaning = crate::clean::drop_everything();
         let cp = CleanParams {
             cleaning: &cleaning,
             as_of: None,
