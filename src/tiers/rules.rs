@@ -746,6 +746,14 @@ fn base_tiers(
     Ok((tier, reason))
 }
 
+/// A policy field's value per tier as one type (`None` where unset or of another type).
+fn each_tier<'a, T>(
+    per_tier: &[Option<&'a PolicyValue>],
+    value: impl Fn(&'a PolicyValue) -> Option<T>,
+) -> Vec<Option<T>> {
+    per_tier.iter().map(|v| v.and_then(&value)).collect()
+}
+
 fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
     let mut out = Vec::new();
     for field in &p.policy_fields {
@@ -763,23 +771,17 @@ fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
         let values = match per_tier.iter().flatten().next() {
             Some(PolicyValue::Text(_)) => Series::new(
                 name,
-                per_tier
-                    .iter()
-                    .map(|v| match v {
-                        Some(PolicyValue::Text(s)) => Some(s.as_str()),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
+                each_tier(&per_tier, |v| match v {
+                    PolicyValue::Text(s) => Some(s.as_str()),
+                    _ => None,
+                }),
             ),
             Some(PolicyValue::Bool(_)) => Series::new(
                 name,
-                per_tier
-                    .iter()
-                    .map(|v| match v {
-                        Some(PolicyValue::Bool(b)) => Some(*b),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
+                each_tier(&per_tier, |v| match v {
+                    PolicyValue::Bool(b) => Some(*b),
+                    _ => None,
+                }),
             ),
             _ if per_tier
                 .iter()
@@ -788,25 +790,19 @@ fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
             {
                 Series::new(
                     name,
-                    per_tier
-                        .iter()
-                        .map(|v| match v {
-                            Some(PolicyValue::Int(i)) => Some(*i),
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>(),
+                    each_tier(&per_tier, |v| match v {
+                        PolicyValue::Int(i) => Some(*i),
+                        _ => None,
+                    }),
                 )
             }
             _ => Series::new(
                 name,
-                per_tier
-                    .iter()
-                    .map(|v| match v {
-                        Some(PolicyValue::Int(i)) => Some(*i as f64),
-                        Some(PolicyValue::Float(f)) => Some(*f),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
+                each_tier(&per_tier, |v| match v {
+                    PolicyValue::Int(i) => Some(*i as f64),
+                    PolicyValue::Float(f) => Some(*f),
+                    _ => None,
+                }),
             ),
         };
         out.push(gather(&values, tier)?);
