@@ -905,6 +905,8 @@ pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Resu
         drop(fold);
         fold = run_fold(marked, as_of_day, start(as_of_day), period_days)?;
     }
+    // The stream's batches are freed, but stay with the threads that decoded them.
+    crate::alloc::release_free_memory();
     Ok(CleanFeatures {
         as_of,
         quality,
