@@ -59,11 +59,53 @@ pub fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     Ok(s.f64()?.iter().collect())
 }
 
-fn opt_f64s(df: &DataFrame, name: &str) -> Result<Option<Vec<Option<f64>>>> {
-    if df.schema().get(name).is_some() {
-        Ok(Some(f64s(df, name)?))
-    } else {
-        Ok(None)
+/// A numeric column of a customer table read in place as `f64`s: the column's own buffer
+/// when it is `f64` in one chunk already, else one cast copy. `get` is `None` where the value
+/// is missing. Grading reads a dozen columns of every customer; copies into
+/// `Vec<Option<f64>>` took 16 bytes per customer and column.
+#[derive(Clone)]
+pub struct Floats(<Float64Type as PolarsDataType>::Array);
+
+impl Floats {
+    /// The column `name`, naming it when it is missing.
+    pub fn of(df: &DataFrame, name: &str) -> Result<Floats> {
+        let s = df
+            .column(name)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("customer table has no column {name}"))?
+            .as_materialized_series()
+            .cast(&DataType::Float64)?
+            .rechunk();
+        Ok(Floats(s.f64()?.downcast_as_array().clone()))
+    }
+
+    /// The column `name` when the table has it.
+    fn maybe(df: &DataFrame, name: &str) -> Result<Option<Floats>> {
+        match df.schema().get(name) {
+            Some(_) => Ok(Some(Floats::of(df, name)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn new(values: impl IntoIterator<Item = Option<f64>>) -> Floats {
+        Floats(values.into_iter().collect())
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<f64> {
+        self.0.get(i)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Option<f64>> + '_ {
+        self.0.iter().map(|v| v.copied())
     }
 }
 
@@ -103,7 +145,7 @@ pub fn score_with_cuts(x: f64, cuts: &[f64], reverse: bool) -> u8 {
 }
 
 /// Percentile rank in 0..=1 with average ranks for ties; missing values get 0.5 (neutral).
-pub fn percentile_ranks(values: &[Option<f64>], higher_is_better: bool) -> Vec<f64> {
+pub fn percentile_ranks(values: &Floats, higher_is_better: bool) -> Vec<f64> {
     // (value, row) pairs sort without looking values up row by row (cache misses).
     let mut idx: Vec<(f64, usize)> = values
         .iter()
@@ -270,16 +312,15 @@ fn labels<S: AsRef<str>>(name: &str, labels: &[S], idx: &[usize]) -> Result<Colu
 pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Grading> {
     let n = customers.height();
     let id_column = customers.column(c::CUSTOMER_ID)?;
-    let ids: Vec<&str> = id_column.str()?.iter().map(|s| s.unwrap_or("")).collect();
-    let recency = f64s(customers, c::RECENCY_DAYS)?;
-    let frequency = f64s(customers, c::FREQUENCY)?;
-    let monetary = f64s(customers, c::MONETARY)?;
-    let profit = opt_f64s(customers, c::PROFIT)?;
+    let recency = Floats::of(customers, c::RECENCY_DAYS)?;
+    let frequency = Floats::of(customers, c::FREQUENCY)?;
+    let monetary = Floats::of(customers, c::MONETARY)?;
+    let profit = Floats::maybe(customers, c::PROFIT)?;
     let mut notes = Vec::new();
 
     // ---- RFM scores
     let bins = p.bins as usize;
-    let dims: [(&str, &Vec<Option<f64>>, bool); 3] = [
+    let dims: [(&str, &Floats, bool); 3] = [
         ("recency", &recency, true),
         ("frequency", &frequency, false),
         ("monetary", &monetary, false),
@@ -287,7 +328,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     let mut scores: Vec<Vec<u8>> = Vec::new();
     let mut th_rows: Vec<ThresholdRow> = Vec::new();
     for (d, (name, values, reverse)) in dims.iter().enumerate() {
-        let mut sorted: Vec<f64> = values.iter().flatten().copied().collect();
+        let mut sorted: Vec<f64> = values.iter().flatten().collect();
         sorted.par_sort_unstable_by(f64::total_cmp);
         let cuts: Vec<f64> = match &p.rfm_cuts {
             RfmCuts::Quantile => (1..bins)
@@ -394,7 +435,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         .components
         .par_iter()
         .map(|comp| {
-            let values = f64s(customers, comp.column)?;
+            let values = Floats::of(customers, comp.column)?;
             let ranks = percentile_ranks(&values, comp.higher_is_better);
             Ok(ranks.iter().map(|x| x * 100.0).collect())
         })
@@ -412,36 +453,36 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     let names = &p.tier_names;
     let last = names.len() - 1;
     let (base, base_reason) = base_tiers(
-        &ids,
+        id_column,
         &score,
         &monetary,
-        profit.as_deref(),
+        profit.as_ref(),
         &p.tier_rule,
         names,
     )?;
 
     // ---- risk overlay
-    let overdue_days = opt_f64s(customers, c::OLDEST_OVERDUE_DAYS)?;
-    let overdue_amount = opt_f64s(customers, c::OVERDUE_AMOUNT)?;
-    let on_time = opt_f64s(customers, c::ON_TIME_RATE)?;
-    let invoices_due = opt_f64s(customers, c::INVOICES_DUE)?;
-    let between = f64s(customers, c::MEAN_DAYS_BETWEEN)?;
+    let overdue_days = Floats::maybe(customers, c::OLDEST_OVERDUE_DAYS)?;
+    let overdue_amount = Floats::maybe(customers, c::OVERDUE_AMOUNT)?;
+    let on_time = Floats::maybe(customers, c::ON_TIME_RATE)?;
+    let invoices_due = Floats::maybe(customers, c::INVOICES_DUE)?;
+    let between = Floats::of(customers, c::MEAN_DAYS_BETWEEN)?;
     let (risk, risk_reasons) = texts(cols::RISK_REASONS, n, |i, out| {
         let mut level = 0;
         let mut sep = "";
         if let (Some(days), Some(amount)) = (&overdue_days, &overdue_amount) {
-            let d = days[i].unwrap_or(0.0);
+            let d = days.get(i).unwrap_or(0.0);
             let l = level_of(d, p.risk.overdue_days);
             if d > 0.0 && l > 0 {
                 level = level.max(l);
-                let a = money(amount[i].unwrap_or(0.0));
+                let a = money(amount.get(i).unwrap_or(0.0));
                 write!(out, "{sep}{d:.0} days overdue ({a} outstanding)")?;
                 sep = "; ";
             }
         }
         if let (Some(rate), Some(due)) = (&on_time, &invoices_due) {
-            let due = due[i].unwrap_or(0.0);
-            if let (Some(rate), true) = (rate[i], due >= p.risk.min_invoices as f64) {
+            let due = due.get(i).unwrap_or(0.0);
+            if let (Some(rate), true) = (rate.get(i), due >= p.risk.min_invoices as f64) {
                 let late = 1.0 - rate;
                 let l = level_of(late, p.risk.late_rate);
                 if late > 0.0 && l > 0 {
@@ -451,7 +492,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
                 }
             }
         }
-        if let (Some(b), Some(rec)) = (between[i], recency[i]) {
+        if let (Some(b), Some(rec)) = (between.get(i), recency.get(i)) {
             if b > 0.0 {
                 let ratio = rec / b;
                 let l = level_of(ratio, p.risk.inactivity_ratio);
@@ -515,8 +556,8 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         labels(cols::RFM_CODE, &code_names, &codes)?,
         labels(cols::SEGMENT, &segment_names, &segments)?,
     ]);
-    for (name, v) in &comp_cols {
-        columns.push(Column::new(name.as_str().into(), v.clone()));
+    for (name, v) in comp_cols {
+        columns.push(Column::new(name.into(), v));
     }
     columns.extend([
         Column::new(cols::SCORE.into(), score.clone()),
@@ -537,12 +578,8 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     columns.extend(policy_columns(p, &tier)?);
     let tiers_df = DataFrame::new(n, columns)?;
 
-    let features = [
-        recency.as_slice(),
-        frequency.as_slice(),
-        monetary.as_slice(),
-    ];
-    let tier_summary = tier_summary(p, &tier, &base, &score, features, profit.as_deref())?;
+    let features = [&recency, &frequency, &monetary];
+    let tier_summary = tier_summary(p, &tier, &base, &score, features, profit.as_ref())?;
     let segment_summary = segment_summary(&segment_names, &segments, features)?;
     let thresholds = DataFrame::new(
         th_rows.len(),
@@ -620,10 +657,10 @@ fn most_common(sorted: &[f64]) -> (f64, usize) {
 
 /// Tier index (0 = best) and the reason text for every customer.
 fn base_tiers(
-    ids: &[&str],
+    ids: &Column,
     score: &[f64],
-    monetary: &[Option<f64>],
-    profit: Option<&[Option<f64>]>,
+    monetary: &Floats,
+    profit: Option<&Floats>,
     rule: &TierRule,
     names: &[String],
 ) -> Result<(Vec<usize>, StringChunked)> {
@@ -704,6 +741,8 @@ fn base_tiers(
                 "revenue"
             };
             let total: f64 = values.iter().filter(|v| **v > 0.0).sum();
+            // Equal values are ordered by customer ID.
+            let ids: Vec<&str> = ids.str()?.iter().map(|s| s.unwrap_or("")).collect();
             let mut order: Vec<(f64, usize)> = values.iter().copied().zip(0..n).collect();
             order.par_sort_unstable_by(|a, b| {
                 b.0.total_cmp(&a.0).then_with(|| ids[a.1].cmp(ids[b.1]))
@@ -816,8 +855,8 @@ fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
 fn group_columns(
     group: &[usize],
     k: usize,
-    totals: &[(&str, &[Option<f64>])],
-    means: &[(&str, &[Option<f64>])],
+    totals: &[(&str, &Floats)],
+    means: &[(&str, &Floats)],
 ) -> Vec<Column> {
     let n = group.len().max(1) as f64;
     let mut count = vec![0u64; k];
@@ -876,12 +915,12 @@ fn tier_summary(
     tier: &[usize],
     base: &[usize],
     score: &[f64],
-    features: [&[Option<f64>]; 3],
-    profit: Option<&[Option<f64>]>,
+    features: [&Floats; 3],
+    profit: Option<&Floats>,
 ) -> Result<DataFrame> {
     let k = p.tier_names.len();
     let [recency, frequency, monetary] = features;
-    let score: Vec<Option<f64>> = score.iter().map(|s| Some(*s)).collect();
+    let score = Floats::new(score.iter().map(|s| Some(*s)));
     let mut totals = vec![("revenue", monetary)];
     if let Some(profit) = profit {
         totals.push(("profit", profit));
@@ -921,11 +960,7 @@ fn tier_summary(
 }
 
 /// `names`: the segment names; `segments`: each customer's index into them.
-fn segment_summary(
-    names: &[&str],
-    group: &[usize],
-    features: [&[Option<f64>]; 3],
-) -> Result<DataFrame> {
+fn segment_summary(names: &[&str], group: &[usize], features: [&Floats; 3]) -> Result<DataFrame> {
     let [recency, frequency, monetary] = features;
     let mut columns = vec![Column::new(cols::SEGMENT.into(), names.to_vec())];
     columns.extend(group_columns(
@@ -948,22 +983,22 @@ fn alerts(
     ids: &Column,
     tier: &[usize],
     score: &[f64],
-    recency: &[Option<f64>],
-    between: &[Option<f64>],
-    monetary: &[Option<f64>],
+    recency: &Floats,
+    between: &Floats,
+    monetary: &Floats,
 ) -> Result<DataFrame> {
     const KINDS: [&str; 3] = ["overdue_receivable", "churn_risk", "spend_drop"];
     const SEVERITY: [&str; 2] = ["high", "medium"];
-    let overdue_days = opt_f64s(customers, c::OLDEST_OVERDUE_DAYS)?;
-    let overdue_amount = opt_f64s(customers, c::OVERDUE_AMOUNT)?;
-    let last = opt_f64s(customers, c::MONETARY_LAST_PERIOD)?;
-    let prev = opt_f64s(customers, c::MONETARY_PREV_PERIOD)?;
+    let overdue_days = Floats::maybe(customers, c::OLDEST_OVERDUE_DAYS)?;
+    let overdue_amount = Floats::maybe(customers, c::OVERDUE_AMOUNT)?;
+    let last = Floats::maybe(customers, c::MONETARY_LAST_PERIOD)?;
+    let prev = Floats::maybe(customers, c::MONETARY_PREV_PERIOD)?;
     let overdue = |i: usize| match (&overdue_days, &overdue_amount) {
-        (Some(d), Some(a)) => (d[i].unwrap_or(0.0), a[i].unwrap_or(0.0)),
+        (Some(d), Some(a)) => (d.get(i).unwrap_or(0.0), a.get(i).unwrap_or(0.0)),
         _ => (0.0, 0.0),
     };
     let spend = |i: usize| match (&last, &prev) {
-        (Some(l), Some(pv)) => (l[i].unwrap_or(0.0), pv[i].unwrap_or(0.0)),
+        (Some(l), Some(pv)) => (l.get(i).unwrap_or(0.0), pv.get(i).unwrap_or(0.0)),
         _ => (0.0, 0.0),
     };
     // (customer, kind, severity): indices into KINDS and SEVERITY; the text comes later.
@@ -974,7 +1009,7 @@ fn alerts(
         if overdue_days.is_some() && a > 0.0 && d >= p.alerts.overdue_days {
             rows.push((i, 0, usize::from(d < p.risk.overdue_days[1])));
         }
-        if let (Some(b), Some(r)) = (between[i], recency[i]) {
+        if let (Some(b), Some(r)) = (between.get(i), recency.get(i)) {
             if b > 0.0 && r / b >= p.alerts.churn_ratio && r <= p.alerts.churn_max_recency_days {
                 rows.push((i, 1, top_tier(i)));
             }
@@ -988,7 +1023,7 @@ fn alerts(
     // The sort key carries the value, so sorting never looks rows up (cache misses).
     let mut keyed: Vec<(usize, f64, usize, usize)> = rows
         .iter()
-        .map(|&(i, kind, sev)| (sev, monetary[i].unwrap_or(0.0), i, kind))
+        .map(|&(i, kind, sev)| (sev, monetary.get(i).unwrap_or(0.0), i, kind))
         .collect();
     keyed.par_sort_unstable_by(|a, b| {
         a.0.cmp(&b.0)
@@ -1008,7 +1043,7 @@ fn alerts(
                 write!(out, "{} overdue, oldest {d:.0} days past due", money(a))
             }
             1 => {
-                let (b, r) = (between[i].unwrap_or(0.0), recency[i].unwrap_or(0.0));
+                let (b, r) = (between.get(i).unwrap_or(0.0), recency.get(i).unwrap_or(0.0));
                 write!(
                     out,
                     "no purchase for {r:.0} days, {:.1}x the usual {b:.0}",
@@ -1045,7 +1080,7 @@ fn alerts(
             ),
             Column::new(
                 c::MONETARY.into(),
-                who.iter().map(|i| monetary[*i]).collect::<Vec<_>>(),
+                who.iter().map(|i| monetary.get(*i)).collect::<Vec<_>>(),
             ),
         ],
     )?)
@@ -1082,7 +1117,7 @@ mod tests {
 
     #[test]
     fn percentile_ranks_average_ties_and_neutral_missing() {
-        let v = [Some(10.0), Some(20.0), Some(20.0), Some(40.0), None];
+        let v = Floats::new([Some(10.0), Some(20.0), Some(20.0), Some(40.0), None]);
         let r = percentile_ranks(&v, true);
         assert_eq!(r, vec![0.0, 0.5, 0.5, 1.0, 0.5]);
         let r = percentile_ranks(&v, false);
