@@ -639,7 +639,206 @@ fn fit_k(
 /// centroid. This is needed because linfa's update treats the old centroid as one more member
 /// and stops on the movement threshold, so its centroids are only close to the members'
 /// means, and a sample fit has to be carried over to the other rows.
+///
+/// Passes skip rows that cannot have changed cluster (Hamerly's bounds): each row keeps an
+/// upper bound on the distance to its centroid and a lower bound on the distance to any other,
+/// both moved by how far the centroids moved. A row is looked at again only when the bounds
+/// overlap, with a safety margin for rounding, so the labels, sums and centroids are those of
+/// the full passes ([`lloyd_plain`], kept as the specification for the tests). After a few
+/// passes most rows are skipped; the last pass is a full one, which gives every row's exact
+/// squared distance.
 fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, tolerance: f64) -> KFit {
+    const BLOCK: usize = 4096;
+    let (n, d) = x.dim();
+    let k = centroids.nrows();
+    let data = x.as_slice().expect("standard layout");
+    let mut labels = vec![usize::MAX; n];
+    // Upper bound on the distance to the row's own centroid, lower bound to any other.
+    let mut upper = vec![f64::INFINITY; n];
+    let mut lower = vec![0.0f64; n];
+    let mut sq = vec![0.0; n];
+    let mut converged = false;
+    for iter in 1.. {
+        let cents = centroids.as_slice().expect("owned");
+        // Half the distance from each centroid to its nearest other centroid: a row closer
+        // to its centroid than that cannot be closer to another.
+        let half: Vec<f64> = (0..k)
+            .map(|c| {
+                let own = &cents[c * d..(c + 1) * d];
+                let near = (0..k)
+                    .filter(|&o| o != c)
+                    .map(|o| sq_dist(own, &cents[o * d..(o + 1) * d]))
+                    .fold(f64::INFINITY, f64::min);
+                0.5 * near.sqrt()
+            })
+            .collect();
+        let parts: Vec<(usize, Vec<f64>, Vec<usize>)> = data
+            .par_chunks(BLOCK * d)
+            .zip(labels.par_chunks_mut(BLOCK))
+            .zip(upper.par_chunks_mut(BLOCK))
+            .zip(lower.par_chunks_mut(BLOCK))
+            .map(|(((rows, labels), upper), lower)| {
+                let mut changed = 0;
+                let mut sums = vec![0.0; k * d];
+                let mut counts = vec![0usize; k];
+                for (((row, label), u), l) in rows
+                    .chunks_exact(d)
+                    .zip(labels.iter_mut())
+                    .zip(upper.iter_mut())
+                    .zip(lower.iter_mut())
+                {
+                    if *label != usize::MAX {
+                        let bound = (*l).max(half[*label]);
+                        if clearly_below(*u, bound) {
+                            add_row(&mut sums, &mut counts, d, *label, row);
+                            continue;
+                        }
+                        *u = sq_dist(row, &cents[*label * d..(*label + 1) * d]).sqrt();
+                        if clearly_below(*u, bound) {
+                            add_row(&mut sums, &mut counts, d, *label, row);
+                            continue;
+                        }
+                    }
+                    // Every centroid, lowest index on ties, as in `assign`.
+                    let mut best = (0, f64::INFINITY);
+                    let mut second = f64::INFINITY;
+                    for (c, cent) in cents.chunks_exact(d).enumerate() {
+                        let s = sq_dist(row, cent);
+                        if s < best.1 {
+                            second = best.1;
+                            best = (c, s);
+                        } else if s < second {
+                            second = s;
+                        }
+                    }
+                    if *label != best.0 {
+                        changed += 1;
+                        *label = best.0;
+                    }
+                    *u = best.1.sqrt();
+                    *l = second.sqrt();
+                    add_row(&mut sums, &mut counts, d, best.0, row);
+                }
+                (changed, sums, counts)
+            })
+            .collect();
+        let (mut changed, mut sums, mut counts) = (0, vec![0.0; k * d], vec![0usize; k]);
+        for (c, s, n) in parts {
+            changed += c;
+            for (t, s) in sums.iter_mut().zip(s) {
+                *t += s;
+            }
+            for (t, n) in counts.iter_mut().zip(n) {
+                *t += n;
+            }
+        }
+        if changed == 0 || converged || iter >= max_iter {
+            break;
+        }
+        let old = centroids.clone();
+        let cents = centroids.as_slice_mut().expect("owned");
+        let mut shift = 0.0;
+        for c in (0..k).filter(|&c| counts[c] > 0) {
+            for (dst, s) in cents[c * d..(c + 1) * d].iter_mut().zip(&sums[c * d..]) {
+                let new = s / counts[c] as f64;
+                shift += (new - *dst) * (new - *dst);
+                *dst = new;
+            }
+        }
+        if counts.contains(&0) {
+            // The farthest row needs every row's exact distance to its centroid.
+            let before = old.as_slice().expect("owned");
+            sq.par_chunks_mut(BLOCK)
+                .zip(data.par_chunks(BLOCK * d))
+                .zip(labels.par_chunks(BLOCK))
+                .for_each(|((sq, rows), labels)| {
+                    for ((s, row), &l) in sq.iter_mut().zip(rows.chunks_exact(d)).zip(labels) {
+                        *s = sq_dist(row, &before[l * d..(l + 1) * d]);
+                    }
+                });
+        }
+        // As scikit-learn does: an empty cluster takes the row farthest from its centroid,
+        // which lowers the inertia. Rows already at distance 0 gain nothing, so then the
+        // cluster stays empty (the data has fewer distinct points than k).
+        for c in (0..k).filter(|&c| counts[c] == 0) {
+            let far = (0..n).fold(None, |acc: Option<usize>, i| match acc {
+                Some(j) if sq[j] >= sq[i] => Some(j),
+                _ => Some(i),
+            });
+            if let Some(i) = far.filter(|&i| sq[i] > 0.0) {
+                let row = &data[i * d..(i + 1) * d];
+                shift += sq_dist(&cents[c * d..(c + 1) * d], row);
+                cents[c * d..(c + 1) * d].copy_from_slice(row);
+                sq[i] = 0.0;
+            }
+        }
+        converged = shift.sqrt() < tolerance;
+        // Each row's own centroid moved away by at most its movement, any other came closer
+        // by at most the largest movement of the others.
+        let before = old.as_slice().expect("owned");
+        let moved: Vec<f64> = (0..k)
+            .map(|c| sq_dist(&before[c * d..(c + 1) * d], &cents[c * d..(c + 1) * d]).sqrt())
+            .collect();
+        let (mut first, mut second) = ((usize::MAX, 0.0f64), 0.0f64);
+        for (c, &m) in moved.iter().enumerate() {
+            if m > first.1 {
+                second = first.1;
+                first = (c, m);
+            } else if m > second {
+                second = m;
+            }
+        }
+        upper
+            .par_iter_mut()
+            .zip(lower.par_iter_mut())
+            .zip(labels.par_iter())
+            .for_each(|((u, l), &label)| {
+                *u += moved[label];
+                *l -= if label == first.0 { second } else { first.1 };
+            });
+    }
+    // One full pass: the exact squared distances (the labels are already the nearest).
+    let moved = assign(
+        data,
+        d,
+        centroids.as_slice().expect("owned"),
+        &mut labels,
+        &mut sq,
+    );
+    debug_assert_eq!(moved, 0, "the bounds skipped a row that changed cluster");
+    KFit {
+        labels,
+        sq_dists: sq,
+        centroids,
+    }
+}
+
+/// `a < b` with a margin for the rounding of bounds kept over many passes: a row is skipped
+/// only when no rounding could have changed its nearest centroid.
+fn clearly_below(a: f64, b: f64) -> bool {
+    a * (1.0 + 1e-9) + 1e-12 < b
+}
+
+fn add_row(sums: &mut [f64], counts: &mut [usize], d: usize, label: usize, row: &[f64]) {
+    counts[label] += 1;
+    for (s, v) in sums[label * d..(label + 1) * d].iter_mut().zip(row) {
+        *s += v;
+    }
+}
+
+/// The specification of [`lloyd`]: plain Lloyd iterations on all rows from the given centroids, until no row changes cluster,
+/// the centroids move less than `tolerance` (Frobenius norm, as linfa measures it) or
+/// `max_iter` passes. It ends on an assignment pass, so every row is with its nearest
+/// centroid. This is needed because linfa's update treats the old centroid as one more member
+/// and stops on the movement threshold, so its centroids are only close to the members'
+/// means, and a sample fit has to be carried over to the other rows.
+#[cfg(test)]
+fn lloyd_plain(
+    x: ArrayView2<f64>,
+    mut centroids: Array2<f64>,
+    max_iter: u64,
+    tolerance: f64,
+) -> KFit {
     let (n, d) = x.dim();
     let k = centroids.nrows();
     let data = x.as_slice().expect("standard layout");
@@ -717,7 +916,8 @@ fn assign(data: &[f64], d: usize, cents: &[f64], labels: &mut [usize], sq: &mut 
         .sum()
 }
 
-/// [`assign`], also summing each cluster's rows and counting them. Blocks of rows run in
+#[cfg(test)]
+/// [`assign`], also summing each cluster's rows and counting them (for [`lloyd_plain`]). Blocks of rows run in
 /// parallel; their partial sums are added in block order, so the result does not depend on
 /// the number of threads.
 fn assign_and_sum(
@@ -849,6 +1049,33 @@ mod tests {
             k,
             seed,
             ..KMeansParams::default()
+        }
+    }
+
+    /// The bounded passes skip rows, never results: on overlapping blobs, on integer data
+    /// full of duplicate rows and exact ties, and with a centroid no row is near (an empty
+    /// cluster), labels, squared distances and centroids equal the full passes' to the bit.
+    #[test]
+    fn bounded_lloyd_equals_full_passes() {
+        let (overlapping, _) = blobs(500, 4.0, 3);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let grid = Array2::from_shape_fn((3000, 3), |_| rng.gen_range(0..4) as f64);
+        for (name, x) in [("overlapping", overlapping), ("grid", grid)] {
+            for k in [2, 3, 5, 8] {
+                let mut start = x.select(Axis(0), &(0..k).map(|i| i * 97).collect::<Vec<_>>());
+                if k == 5 {
+                    // Far from every row: nothing joins it in the first pass.
+                    start.row_mut(4).fill(1e6);
+                }
+                for max_iter in [1, 3, 300] {
+                    let bounded = lloyd(x.view(), start.clone(), max_iter, 1e-9);
+                    let plain = lloyd_plain(x.view(), start.clone(), max_iter, 1e-9);
+                    let case = format!("{name}, k = {k}, max_iter = {max_iter}");
+                    assert_eq!(bounded.labels, plain.labels, "{case}");
+                    assert_eq!(bounded.sq_dists, plain.sq_dists, "{case}");
+                    assert_eq!(bounded.centroids, plain.centroids, "{case}");
+                }
+            }
         }
     }
 
