@@ -87,7 +87,8 @@ pub struct KMeansParams {
     pub select_by: SelectBy,
     /// k-means++ restarts per k; the restart with the lowest inertia on all rows wins.
     pub n_runs: usize,
-    /// Cap on Lloyd iterations, per restart and for the refinement on all rows.
+    /// Cap on Lloyd iterations of the refinement on all rows (and of each restart, which
+    /// also stops at [`SEED_ITERATIONS`]).
     pub max_iter: u64,
     /// Iterations stop once the centroids move less than this (Frobenius norm of the change of
     /// the centroid matrix, scaled space, as linfa measures it).
@@ -580,26 +581,30 @@ fn selection_value(s: &KScore, p: &KMeansParams) -> Option<f64> {
     }
 }
 
-/// Runs `n_runs` k-means++ restarts for one k, each a linfa fit on `fit_x`; the restart whose
-/// centroids give the lowest inertia on all rows of `x` (standard layout) wins (the first on
-/// ties) and is then refined on all rows.
+/// Lloyd iterations of each restart on the fit rows, at most. A restart only seeds the
+/// refinement on all rows, which runs to `max_iter` and `tolerance`. On 10 million generated
+/// transactions (872,005 customers, k = 2..8), 20 instead of 300 left every final inertia
+/// within 0.01 % and halved the time of the restarts.
+const SEED_ITERATIONS: u64 = 20;
+
+/// Runs `n_runs` k-means++ restarts for one k, each a linfa fit on `fit_x` of at most
+/// [`SEED_ITERATIONS`]; the restart whose centroids give the lowest inertia on all rows of `x`
+/// (standard layout) wins (the first on ties) and is then refined on all rows.
 ///
 /// Restarts are judged on all rows rather than by linfa's own choice on the fit rows: on a
 /// sample, the restart that fits the sample best is often not the best on all rows
 /// (overlapping clusters leave many near-equal optima), which cost more than 1 % of inertia in
-/// tests. Judging takes one assignment pass per restart; only the winner gets the (longer)
-/// refinement.
+/// tests. Judging takes one pass over the rows for all restarts; only the winner gets the
+/// (longer) refinement.
 fn fit_k(
     x: ArrayView2<f64>,
     fit_x: ArrayView2<f64>,
     k: usize,
     p: &KMeansParams,
 ) -> Result<KFit, ClusterError> {
-    let (n, d) = x.dim();
+    let d = x.ncols();
     let data = x.as_slice().expect("standard layout");
     let dataset = DatasetBase::from(fit_x);
-    let mut labels = vec![0; n];
-    let mut sq = vec![0.0; n];
     // Restarts are independent: they run in parallel, and are judged in run order.
     let fits: Vec<Array2<f64>> = (0..p.n_runs as u64)
         .into_par_iter()
@@ -608,7 +613,7 @@ fn fit_k(
             let model = KMeans::params_with_rng(k, Xoshiro256PlusPlus::seed_from_u64(seed))
                 .init_method(KMeansInit::KMeansPlusPlus)
                 .n_runs(1)
-                .max_n_iterations(p.max_iter)
+                .max_n_iterations(p.max_iter.min(SEED_ITERATIONS))
                 .tolerance(p.tolerance)
                 .fit(&dataset)
                 .map_err(|source| ClusterError::Fit { k, source })?;
@@ -616,15 +621,7 @@ fn fit_k(
         })
         .collect::<Result<_, ClusterError>>()?;
     let mut best: Option<(f64, Array2<f64>)> = None;
-    for centroids in fits {
-        assign(
-            data,
-            d,
-            centroids.as_slice().expect("owned"),
-            &mut labels,
-            &mut sq,
-        );
-        let inertia: f64 = sq.iter().sum();
+    for (inertia, centroids) in inertias(data, d, &fits).into_iter().zip(fits) {
         if best.as_ref().is_none_or(|(b, _)| inertia < *b) {
             best = Some((inertia, centroids));
         }
@@ -885,6 +882,40 @@ fn lloyd_plain(
 
 fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// The inertia on all rows of each set of centroids (standard layout), in one pass over the
+/// rows: each block of rows is read once for all sets while it is in cache. Blocks run in
+/// parallel and their sums are added in block order, so the result does not depend on the
+/// number of threads.
+fn inertias(data: &[f64], d: usize, candidates: &[Array2<f64>]) -> Vec<f64> {
+    const BLOCK: usize = 4096;
+    let parts: Vec<Vec<f64>> = data
+        .par_chunks(BLOCK * d)
+        .map(|rows| {
+            candidates
+                .iter()
+                .map(|c| {
+                    let cents = c.as_slice().expect("standard layout");
+                    rows.chunks_exact(d)
+                        .map(|row| {
+                            cents
+                                .chunks_exact(d)
+                                .map(|cent| sq_dist(row, cent))
+                                .fold(f64::INFINITY, f64::min)
+                        })
+                        .sum()
+                })
+                .collect()
+        })
+        .collect();
+    let mut total = vec![0.0; candidates.len()];
+    for part in parts {
+        for (t, v) in total.iter_mut().zip(part) {
+            *t += v;
+        }
+    }
+    total
 }
 
 /// Assigns each row to its nearest centroid (lowest index on ties, like linfa); returns how
