@@ -5,12 +5,13 @@
 use anyhow::Result;
 use ndarray::Array2;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::kmeans::{
     cluster, FittedTransform, KChoice, KMeansParams, KScore, SelectBy, TransformSpec,
 };
 use super::params::ClusteringParams;
-use super::rules::{f64s, mean_and_median, quantile};
+use super::rules::{f64s, mean_and_median, quantile, Floats};
 use crate::columns as c;
 
 /// Output column names.
@@ -93,17 +94,12 @@ fn feature_matrix(
     let mut used = Vec::with_capacity(features.len());
     let mut missing = Vec::with_capacity(features.len());
     for (j, f) in features.iter().enumerate() {
-        let v = f64s(customers, f)?;
+        let v = Floats::of(customers, f)?;
         let median = match medians {
             Some(m) => m[j],
             None => {
-                let mut present: Vec<f64> = v
-                    .iter()
-                    .flatten()
-                    .copied()
-                    .filter(|x| x.is_finite())
-                    .collect();
-                present.sort_unstable_by(f64::total_cmp);
+                let mut present: Vec<f64> = v.iter().flatten().filter(|x| x.is_finite()).collect();
+                present.par_sort_unstable_by(f64::total_cmp);
                 if present.is_empty() {
                     0.0
                 } else {

@@ -251,7 +251,9 @@ impl FittedTransform {
             if vals.is_empty() {
                 continue;
             }
-            vals.sort_unstable_by(f64::total_cmp);
+            // Values equal under `total_cmp` are the same bits, so the parallel sort gives
+            // the same order (and the same sums below) as a sequential one.
+            vals.par_sort_unstable_by(f64::total_cmp);
             if qlo > 0.0 {
                 out.lower[j] = quantile(&vals, qlo);
             }
