@@ -412,9 +412,13 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     if !p.partition_by_tier {
         tables.push((TIERS_FILE, &mut grading.tiers));
     }
-    // Tables are written side by side: one writer keeps about one core busy.
+    // Tables are written side by side: one writer keeps about one core busy. Largest first,
+    // one table per task, so the big ones start at once on different threads (in list order
+    // rayon could give the two largest to one thread, one after the other).
+    tables.sort_by_key(|(_, df)| std::cmp::Reverse(df.height() * df.width()));
     tables
         .par_iter_mut()
+        .with_max_len(1)
         .try_for_each(|(file, df)| write_table(&staging, file, df, &run_json))?;
     drop(tables);
     if p.partition_by_tier {
