@@ -14,6 +14,7 @@ fn main() -> anyhow::Result<()> {
         &sizes,
         &dir,
         "4",
+        "keep",
         chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
         false,
     )?;

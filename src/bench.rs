@@ -22,7 +22,7 @@ pub struct BenchResult {
 }
 
 /// The pipeline used for benchmarks: the embedded sample's columns, k fixed or auto.
-fn bench_pipeline(data: &Path, k: &str) -> String {
+fn bench_pipeline(data: &Path, k: &str, duplicates: &str) -> String {
     format!(
         r#"name = "bench"
 [input]
@@ -39,19 +39,21 @@ paid_date = "paid_date"
 region = "region"
 [cleaning]
 return_invoice_prefix = "CR"
-# Exact-duplicate detection holds every row in a hash table; generated data has none.
-duplicates = "keep"
+# Generated data has no exact duplicates; "drop" (the default) measures the check's cost.
+duplicates = "{duplicates}"
 [clustering]
 k = {k}
 "#
     )
 }
 
-/// Generates (unless present) and runs each size; `k` is `4` or `"auto"`.
+/// Generates (unless present) and runs each size; `k` is `4` or `"auto"`, `duplicates`
+/// `keep` or `drop`.
 pub fn run_bench(
     sizes: &[u64],
     dir: &Path,
     k: &str,
+    duplicates: &str,
     today: chrono::NaiveDate,
     verbose: bool,
 ) -> Result<Vec<BenchResult>> {
@@ -80,7 +82,7 @@ pub fn run_bench(
         }
         let toml_path = dir.join(format!("bench-{rows}.toml"));
         let abs: PathBuf = std::fs::canonicalize(&data)?;
-        std::fs::write(&toml_path, bench_pipeline(&abs, k))?;
+        std::fs::write(&toml_path, bench_pipeline(&abs, k, duplicates))?;
         let p = Pipeline::load(&toml_path)?;
         reset_peak_rss();
         let progress = Progress::new(!verbose, false);

@@ -41,9 +41,8 @@ pub struct CleanParams<'a> {
     pub lookback_days: Option<u32>,
     /// The calendar day of the run, for `future_dates`.
     pub today: NaiveDate,
-    /// Rows read and exact duplicates removed while loading, for the quality table.
+    /// Rows read, for the quality table.
     pub rows_read: u64,
-    pub duplicates: u64,
 }
 
 /// One line of `data_quality.parquet`.
@@ -260,7 +259,7 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
             )
         })
         .collect();
-    let (as_of, quality) = settle(&counts, p)?;
+    let (as_of, quality) = settle(&counts, p, 0)?;
     Ok(Cleaned {
         transactions: kept_in_window(marked, as_of, p.lookback_days),
         as_of,
@@ -269,9 +268,13 @@ pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
 }
 
 /// Picks `as_of` (given, or the day after the last kept row) and accounts for every row from
-/// the per-day counts: the row rules' reasons, then the window rules (after `as_of`, before
-/// the lookback).
-pub fn settle(counts: &[DayCount], p: &CleanParams) -> Result<(NaiveDate, Vec<QualityRow>)> {
+/// the per-day counts (of the rows left after `duplicates` exact duplicates were dropped):
+/// the row rules' reasons, then the window rules (after `as_of`, before the lookback).
+pub fn settle(
+    counts: &[DayCount],
+    p: &CleanParams,
+    duplicates: u64,
+) -> Result<(NaiveDate, Vec<QualityRow>)> {
     let cl = p.cleaning;
     let as_of = match p.as_of {
         Some(d) => d,
@@ -328,7 +331,7 @@ pub fn settle(counts: &[DayCount], p: &CleanParams) -> Result<(NaiveDate, Vec<Qu
     }];
     quality.push(QualityRow {
         step: "exact_duplicate".into(),
-        rows: p.duplicates,
+        rows: duplicates,
         action: if cl.duplicates == DropOrKeep::Drop {
             "dropped"
         } else {

@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Number of clusters, or "auto" (k = 2..8 by silhouette).
     #[arg(long, default_value = "4")]
     pub k: String,
+    /// `[cleaning] duplicates` of the runs: "keep" (generated data has no exact duplicates) or
+    /// "drop" (the pipeline default), which measures the cost of the check.
+    #[arg(long, default_value = "keep", value_parser = ["keep", "drop"])]
+    pub duplicates: String,
     /// Show the pipeline's stage lines while it runs.
     #[arg(long, short)]
     pub verbose: bool,

@@ -15,6 +15,10 @@ pub const REGION: &str = "region";
 pub const IS_RETURN: &str = "is_return";
 /// Set by cleaning: why the row is left out, null when kept.
 pub const DROP_REASON: &str = "drop_reason";
+/// Set by loading with `duplicates = "drop"`: a 64-bit hash of every column of the input row,
+/// and the input file's index, for the duplicate check of the feature pass.
+pub const ROW_FINGERPRINT: &str = "__row_fingerprint";
+pub const FILE_INDEX: &str = "__file_index";
 
 // customers.parquet
 pub const RECENCY_DAYS: &str = "recency_days";

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
+use polars_utils::aliases::PlSeedableRandomStateQuality;
 
 use crate::clean::collect_streaming;
 use crate::columns as c;
@@ -20,7 +21,8 @@ pub struct InputFile {
     pub format: &'static str,
     /// Data rows in the file.
     pub rows: u64,
-    /// Exact duplicate rows removed (all columns of the file equal).
+    /// Exact duplicate rows removed (all columns of the file equal, see
+    /// [`row_fingerprint`]); counted by the feature pass, 0 until then.
     pub duplicates: u64,
 }
 
@@ -76,7 +78,7 @@ pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
     let mut frames = Vec::with_capacity(paths.len());
     let mut files = Vec::with_capacity(paths.len());
     let mut date_formats: Vec<(String, Option<String>)> = Vec::new();
-    for path in &paths {
+    for (index, path) in paths.iter().enumerate() {
         let format = file_format(path, p.format)?;
         let raw = scan_file(path, format, &p.csv)?;
         let schema = raw
@@ -94,23 +96,6 @@ pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
         if rows == 0 {
             return Err(InputError::NoRows { file: path.clone() }.into());
         }
-        // Exact duplicates: all columns of the file equal. Finding them needs every row in a
-        // hash table, so it costs memory in proportion to the file; `duplicates = "keep"`
-        // skips it.
-        let (deduped, kept_rows) = match p.cleaning.duplicates {
-            DropOrKeep::Drop => {
-                let d = raw.unique_stable(None, UniqueKeepStrategy::First);
-                let n = collect_streaming(d.clone().select([len()]))
-                    .with_context(|| format!("reading {}", path.display()))?;
-                let n = n.columns()[0]
-                    .cast(&DataType::UInt64)?
-                    .u64()?
-                    .get(0)
-                    .unwrap_or(0);
-                (d, n)
-            }
-            DropOrKeep::Keep => (raw, rows),
-        };
         files.push(InputFile {
             path: path.clone(),
             format: match format {
@@ -118,9 +103,20 @@ pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
                 _ => "csv",
             },
             rows,
-            duplicates: rows - kept_rows,
+            duplicates: 0,
         });
-        frames.push(normalise(deduped, &schema, p, &date_formats)?);
+        // Exact duplicates are found by the feature pass among the lines of one invoice (see
+        // `features::fold`), from a fingerprint of all of the file's columns: nothing is held
+        // beyond the invoice at hand.
+        let check = (p.cleaning.duplicates == DropOrKeep::Drop).then(|| {
+            [
+                row_fingerprint(&schema).alias(c::ROW_FINGERPRINT),
+                lit(index as u32)
+                    .cast(DataType::UInt32)
+                    .alias(c::FILE_INDEX),
+            ]
+        });
+        frames.push(normalise(raw, &schema, p, &date_formats, check)?);
     }
     let transactions = if frames.len() == 1 {
         frames.remove(0)
@@ -134,6 +130,27 @@ pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
         files,
         date_formats,
     })
+}
+
+/// A 64-bit hash of all columns of each row of a file, hashed the way polars hashes values for
+/// `unique` (so `-0.0` and `0.0` hash alike, as they compare equal there). Rows equal in every
+/// column have equal fingerprints; two different lines of one invoice share one by chance
+/// with a probability of about 2^-64 per pair.
+fn row_fingerprint(schema: &Schema) -> Expr {
+    let columns: Vec<Expr> = schema.iter_names().map(|n| col(n.clone())).collect();
+    map_multiple(
+        |columns: &mut [Column]| {
+            let state = PlSeedableRandomStateQuality::fixed();
+            let mut hashes = Vec::with_capacity(columns[0].len());
+            columns[0].vec_hash(state.clone(), &mut hashes)?;
+            for column in &columns[1..] {
+                column.vec_hash_combine(state.clone(), &mut hashes)?;
+            }
+            Ok(UInt64Chunked::from_vec(c::ROW_FINGERPRINT.into(), hashes).into_column())
+        },
+        columns,
+        |_, _| Ok(Field::new(c::ROW_FINGERPRINT.into(), DataType::UInt64)),
+    )
 }
 
 /// Expands globs and folders; every pattern must match at least one file.
@@ -559,12 +576,14 @@ fn date_format_of<'a>(formats: &'a [(String, Option<String>)], role: &str) -> Op
         .and_then(|(_, f)| f.as_deref())
 }
 
-/// Selects the mapped columns under their role names, parsed to their types.
+/// Selects the mapped columns under their role names, parsed to their types, and `extra`
+/// columns computed from the raw ones.
 fn normalise(
     raw: LazyFrame,
     schema: &Schema,
     p: &Pipeline,
     formats: &[(String, Option<String>)],
+    extra: Option<[Expr; 2]>,
 ) -> Result<LazyFrame> {
     let dt = |name: &str| schema.get(name).cloned().unwrap_or(DataType::String);
     let cols = &p.columns;
@@ -635,6 +654,7 @@ fn normalise(
     if let Some(x) = &cols.region {
         exprs.push(id_expr(x, &dt(x), false).alias(c::REGION));
     }
+    exprs.extend(extra.into_iter().flatten());
     Ok(raw.select(exprs))
 }
 

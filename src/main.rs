@@ -110,6 +110,7 @@ fn bench_command(args: BenchArgs) -> Result<()> {
         &args.rows,
         &args.dir,
         &k,
+        &args.duplicates,
         chrono::Local::now().date_naive(),
         args.verbose,
     )?;

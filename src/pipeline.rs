@@ -110,14 +110,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         &format!("{} ({})", p.name, p.source_path.display()),
     );
 
-    let loaded = load_transactions(p)?;
+    let mut loaded = load_transactions(p)?;
     for f in &loaded.files {
-        progress.detail(&format!(
-            "{}: {} rows, {} exact duplicates",
-            f.path.display(),
-            thousands(f.rows),
-            thousands(f.duplicates)
-        ));
+        progress.detail(&format!("{}: {} rows", f.path.display(), thousands(f.rows)));
     }
     for (role, f) in &loaded.date_formats {
         progress.detail(&format!(
@@ -128,10 +123,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     progress.stage(
         "load",
         &format!(
-            "{} rows from {} file(s), {} exact duplicates",
+            "{} rows from {} file(s)",
             thousands(loaded.rows_read()),
             loaded.files.len(),
-            thousands(loaded.duplicates())
         ),
     );
 
@@ -152,14 +146,17 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         lookback_days: p.lookback_days,
         today: opts.today,
         rows_read: loaded.rows_read(),
-        duplicates: loaded.duplicates(),
     };
     let CleanFeatures {
         as_of,
         quality: mut quality_rows,
+        duplicates,
         features,
     } = clean_and_fold(loaded.transactions.clone(), &params, p.period_days)
         .context("cleaning and computing customer features")?;
+    for (f, n) in loaded.files.iter_mut().zip(duplicates) {
+        f.duplicates = n;
+    }
     progress.stage("clean", &format!("as_of {}", as_of));
     account_no_purchase(
         &mut quality_rows,
@@ -686,7 +683,6 @@ fn grade_snapshot(
         lookback_days: p.lookback_days,
         today,
         rows_read: 0,
-        duplicates: 0,
     };
     let customers = clean_and_fold(tx.clone(), &params, p.period_days)?
         .features

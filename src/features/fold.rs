@@ -132,6 +132,96 @@ impl Interner {
     }
 }
 
+/// The exact-duplicate check of `duplicates = "drop"`. Lines equal in every column have the
+/// same invoice number, so a duplicate is looked for only among the lines of the invoice at
+/// hand: the block of consecutive lines with its number (without an invoice column, with the
+/// same customer and day). Files list an invoice's lines together; an invoice whose lines are
+/// split over several blocks is checked block by block.
+#[derive(Default)]
+struct DuplicateCheck {
+    /// The block key of the last line of the previous batch (see [`block_key`]).
+    last_key: Option<Vec<u8>>,
+    /// Fingerprints of the block's lines so far; past [`SEEN_LIST`] also in `set`.
+    seen: Vec<u64>,
+    set: Option<hashbrown::HashSet<u64, FixedState>>,
+    /// Lines dropped, per input file.
+    per_file: Vec<u64>,
+}
+
+/// Blocks up to this many lines are searched as a list, longer ones through a hash set.
+const SEEN_LIST: usize = 32;
+
+impl DuplicateCheck {
+    fn new_block(&mut self) {
+        self.seen.clear();
+        self.set = None;
+    }
+
+    /// Whether a line with this fingerprint came earlier in the block; remembers it if not.
+    fn repeats(&mut self, fingerprint: u64) -> bool {
+        if let Some(set) = &mut self.set {
+            return !set.insert(fingerprint);
+        }
+        if self.seen.contains(&fingerprint) {
+            return true;
+        }
+        self.seen.push(fingerprint);
+        if self.seen.len() > SEEN_LIST {
+            let mut set = hashbrown::HashSet::with_hasher(FixedState::with_seed(3));
+            set.extend(self.seen.iter().copied());
+            self.set = Some(set);
+        }
+        false
+    }
+
+    fn count(&mut self, file: usize) {
+        if self.per_file.len() <= file {
+            self.per_file.resize(file + 1, 0);
+        }
+        self.per_file[file] += 1;
+    }
+}
+
+/// What identifies a line's block, for comparing across batches: the invoice number, or the
+/// customer and the day (missing values as their own marker byte).
+fn block_key(invoice: Option<Option<&str>>, customer: Option<&str>, day: Option<i32>) -> Vec<u8> {
+    let mut key = Vec::new();
+    match invoice {
+        Some(number) => push_text(&mut key, number),
+        None => {
+            push_text(&mut key, customer);
+            match day {
+                Some(d) => {
+                    key.push(1);
+                    key.extend_from_slice(&d.to_le_bytes());
+                }
+                None => key.push(0),
+            }
+        }
+    }
+    key
+}
+
+fn push_text(key: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(t) => {
+            key.push(1);
+            key.extend_from_slice(&(t.len() as u64).to_le_bytes());
+            key.extend_from_slice(t.as_bytes());
+        }
+        None => key.push(0),
+    }
+}
+
+/// Whether two optional text values are equal (see [`same_text`]).
+#[inline]
+fn same_opt_text(a: Option<Text>, b: Option<Text>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same_text(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
 /// `CustomerSums::region` of a customer without a region yet.
 const NO_REGION: u32 = u32::MAX;
 
@@ -375,6 +465,8 @@ struct Fold {
     /// The run of lines with the same (customer, region) not yet added to `region_revenue`.
     pending_region: Option<(u64, f64)>,
     hasher: FixedState,
+    /// The exact-duplicate check, when the rows carry fingerprints.
+    duplicates: Option<DuplicateCheck>,
 }
 
 impl Fold {
@@ -396,7 +488,16 @@ impl Fold {
             region_revenue: HashMap::with_hasher(FixedState::with_seed(1)),
             pending_region: None,
             hasher: FixedState::with_seed(0x696e_766f),
+            duplicates: has(c::ROW_FINGERPRINT).then(DuplicateCheck::default),
         }
+    }
+
+    /// Exact duplicate lines dropped, per input file (empty without the check).
+    fn duplicates_per_file(&self) -> Vec<u64> {
+        self.duplicates
+            .as_ref()
+            .map(|d| d.per_file.clone())
+            .unwrap_or_default()
     }
 
     fn add_batch(&mut self, df: &DataFrame) -> PolarsResult<()> {
@@ -446,6 +547,17 @@ impl Fold {
             .as_ref()
             .map(|s| s.str().map(|ca| ca.downcast_as_array()))
             .transpose()?;
+        let (fingerprint, file) = (series(c::ROW_FINGERPRINT), series(c::FILE_INDEX));
+        let fingerprint = fingerprint
+            .as_ref()
+            .map(|s| s.u64().map(|ca| ca.downcast_as_array()))
+            .transpose()?;
+        let file = file
+            .as_ref()
+            .map(|s| s.u32().map(|ca| ca.downcast_as_array()))
+            .transpose()?;
+        // The block key of the previous line of this batch, compared by views.
+        let mut prev_block: Option<(Option<Text>, Option<Text>, Option<i32>)> = None;
         let (last_from, prev_from) = (self.as_of - self.period, self.as_of - 2 * self.period);
         // Lines of one invoice (and one customer) are usually next to each other: the last
         // lookups are remembered, which saves most hash-table probes.
@@ -457,6 +569,35 @@ impl Fold {
         // Rows of one (reason, return flag, day) usually come together: counted as runs.
         let mut count: Option<(DayKey, u64)> = None;
         for i in 0..df.height() {
+            if let (Some(check), Some(fingerprint)) = (&mut self.duplicates, fingerprint) {
+                // Duplicates go first, before any rule: they are not counted again.
+                let block = if self.has_invoice {
+                    (invoice.and_then(|a| text_at(a, i)), None, None)
+                } else {
+                    (None, text_at(customer, i), day.get(i))
+                };
+                let same_block = match prev_block {
+                    Some((inv, cust, d)) => {
+                        same_opt_text(inv, block.0) && same_opt_text(cust, block.1) && d == block.2
+                    }
+                    None => {
+                        let key = block_key(
+                            self.has_invoice.then_some(block.0.map(|t| t.1)),
+                            block.1.map(|t| t.1),
+                            block.2,
+                        );
+                        check.last_key.as_ref() == Some(&key)
+                    }
+                };
+                if !same_block {
+                    check.new_block();
+                }
+                prev_block = Some(block);
+                if check.repeats(fingerprint.get(i).unwrap_or(0)) {
+                    check.count(file.and_then(|f| f.get(i)).unwrap_or(0) as usize);
+                    continue;
+                }
+            }
             let code = reason.get(i).unwrap_or(0) as u8;
             let ret = is_return.get(i) == Some(true);
             let key = (code, ret, day.get(i));
@@ -597,6 +738,13 @@ impl Fold {
         }
         if let Some((k, n)) = count {
             *self.counts.entry(k).or_insert(0) += n;
+        }
+        if let (Some(check), Some((inv, cust, d))) = (&mut self.duplicates, prev_block) {
+            check.last_key = Some(block_key(
+                self.has_invoice.then_some(inv.map(|t| t.1)),
+                cust.map(|t| t.1),
+                d,
+            ));
         }
         Ok(())
     }
@@ -833,6 +981,10 @@ fn run_fold(marked: LazyFrame, as_of: i32, start: Option<i32>, period_days: u32)
     if has(c::REGION) {
         exprs.push(text(c::REGION));
     }
+    if has(c::ROW_FINGERPRINT) {
+        exprs.push(col(c::ROW_FINGERPRINT));
+        exprs.push(col(c::FILE_INDEX));
+    }
     let fold = Arc::new(Mutex::new(Some(Fold::new(
         as_of,
         start,
@@ -878,6 +1030,9 @@ pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
 pub struct CleanFeatures {
     pub as_of: NaiveDate,
     pub quality: Vec<QualityRow>,
+    /// Exact duplicate lines dropped, per input file (`duplicates = "drop"`; empty with
+    /// "keep", and files past the last one with duplicates are left out).
+    pub duplicates: Vec<u64>,
     pub features: Features,
 }
 
@@ -899,7 +1054,11 @@ pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Resu
     };
     let start = |as_of: i32| cp.lookback_days.map(|d| as_of - d as i32);
     let mut fold = run_fold(marked.clone(), guess, start(guess), period_days)?;
-    let (as_of, quality) = settle(&fold.day_counts(), cp)?;
+    let (as_of, quality) = settle(
+        &fold.day_counts(),
+        cp,
+        fold.duplicates_per_file().iter().sum(),
+    )?;
     let as_of_day = epoch_days(as_of);
     if as_of_day != guess {
         drop(fold);
@@ -910,6 +1069,7 @@ pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Resu
     Ok(CleanFeatures {
         as_of,
         quality,
+        duplicates: fold.duplicates_per_file(),
         features: fold.finish()?,
     })
 }
@@ -920,6 +1080,135 @@ mod tests {
 
     fn day(d: u32) -> i32 {
         epoch_days(NaiveDate::from_ymd_opt(2024, 1, d).unwrap())
+    }
+
+    /// Quality rows (step, rows) with rows, duplicates per file, (customer, monetary).
+    type Checked = (Vec<(String, u64)>, Vec<u64>, Vec<(String, f64)>);
+
+    /// Grades a CSV written from `lines` (header first) with `duplicates = "drop"`: the
+    /// quality rows by step, the duplicates per file, and (customer, monetary) per customer.
+    fn with_duplicate_check(lines: &[&str], invoice: bool) -> Checked {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tx.csv"), lines.join("\n")).unwrap();
+        let invoice = if invoice {
+            "invoice_id = \"inv\"\n"
+        } else {
+            ""
+        };
+        let toml = format!(
+            "name = \"t\"\n[input]\npaths = \"tx.csv\"\n[input.columns]\ncustomer_id = \"cust\"\ndate = \"day\"\namount = \"amount\"\n{invoice}[cleaning]\nduplicates = \"drop\"\n"
+        );
+        std::fs::write(dir.path().join("p.toml"), toml).unwrap();
+        let p = crate::config::Pipeline::load(&dir.path().join("p.toml")).unwrap();
+        let loaded = crate::load::load_transactions(&p).unwrap();
+        let cp = CleanParams {
+            cleaning: &p.cleaning,
+            as_of: Some(NaiveDate::from_ymd_opt(2024, 2, 1).unwrap()),
+            lookback_days: None,
+            today: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+            rows_read: loaded.rows_read(),
+        };
+        let out = clean_and_fold(loaded.transactions, &cp, 30).unwrap();
+        let quality = out
+            .quality
+            .iter()
+            .filter(|q| q.rows > 0)
+            .map(|q| (q.step.clone(), q.rows))
+            .collect();
+        let f = out.features.customers;
+        let ids = f.column(c::CUSTOMER_ID).unwrap().str().unwrap().clone();
+        let monetary = f.column(c::MONETARY).unwrap().f64().unwrap().clone();
+        let customers = ids
+            .iter()
+            .zip(monetary.iter())
+            .map(|(i, m)| (i.unwrap().to_string(), m.unwrap()))
+            .collect();
+        (quality, out.duplicates, customers)
+    }
+
+    /// Exact duplicates are the lines repeated within an invoice's block, every column
+    /// compared (a column the pipeline does not map included): a repeat is dropped before any
+    /// rule (so a repeated line without a customer counts as a duplicate, once), even when
+    /// a batch ends inside the block; an equal line in another invoice is not a duplicate.
+    /// Hand-computed.
+    #[test]
+    fn duplicates_within_an_invoice_are_dropped_first() {
+        let lines = [
+            "inv,cust,day,amount,note",
+            "I1,a,2024-01-10,10,x",
+            "I1,a,2024-01-10,10,x", // repeat: dropped
+            "I1,a,2024-01-10,10,y", // another note: kept
+            "I1,,2024-01-10,5,x",   // no customer: dropped by that rule
+            "I1,,2024-01-10,5,x",   // its repeat: a duplicate
+            "I2,a,2024-01-10,10,x", // same values, other invoice: kept
+            "I2,b,2024-01-11,7,x",
+            "I2,b,2024-01-11,7,x",  // repeat: dropped
+            "I1,a,2024-01-10,10,x", // I1 again, after I2: another block, kept
+        ];
+        let (quality, per_file, customers) = with_duplicate_check(&lines, true);
+        assert_eq!(
+            quality,
+            [
+                ("read".to_string(), 9),
+                ("exact_duplicate".to_string(), 3),
+                ("missing_customer_id".to_string(), 1),
+                ("kept".to_string(), 5),
+            ]
+        );
+        assert_eq!(per_file, [3]);
+        assert_eq!(customers, [("a".to_string(), 40.0), ("b".to_string(), 7.0)]);
+
+        // Without an invoice column a block is a customer's day.
+        let lines = [
+            "cust,day,amount",
+            "a,2024-01-10,10",
+            "a,2024-01-10,10", // repeat: dropped
+            "a,2024-01-11,10", // another day: kept
+            "b,2024-01-11,10", // another customer: kept
+        ];
+        let (quality, per_file, customers) = with_duplicate_check(&lines, false);
+        assert_eq!(quality[1], ("exact_duplicate".to_string(), 1));
+        assert_eq!(per_file, [1]);
+        assert_eq!(
+            customers,
+            [("a".to_string(), 20.0), ("b".to_string(), 10.0)]
+        );
+    }
+
+    /// A block that a batch boundary cuts: the check carries the block over to the next batch
+    /// (and starts a new one when the next batch begins with another invoice).
+    #[test]
+    fn duplicate_check_spans_batches() {
+        let batch = |inv: &[&str], fp: &[u64]| {
+            let n = inv.len();
+            let day = epoch_days(NaiveDate::from_ymd_opt(2024, 1, 10).unwrap());
+            DataFrame::new(
+                n,
+                vec![
+                    Column::new(c::DROP_REASON.into(), vec![0i32; n]),
+                    Column::new(c::CUSTOMER_ID.into(), vec!["a"; n]),
+                    Column::new(DAY.into(), vec![day; n]),
+                    Column::new(c::AMOUNT.into(), vec![1.0; n]),
+                    Column::new(c::IS_RETURN.into(), vec![false; n]),
+                    Column::new(c::INVOICE_ID.into(), inv.to_vec()),
+                    Column::new(c::ROW_FINGERPRINT.into(), fp.to_vec()),
+                    Column::new(c::FILE_INDEX.into(), vec![1u32; n]),
+                ],
+            )
+            .unwrap()
+        };
+        let first = batch(&["I1", "I1"], &[7, 8]);
+        let as_of = epoch_days(NaiveDate::from_ymd_opt(2024, 2, 1).unwrap());
+        let mut fold = Fold::new(as_of, None, 30, first.schema());
+        fold.add_batch(&first).unwrap();
+        // 7 repeats I1's first line; then I2 starts a block where 7 is new.
+        fold.add_batch(&batch(&["I1", "I2", "I2"], &[7, 7, 9]))
+            .unwrap();
+        // A batch that begins with another invoice starts a block: 9 is new in I3.
+        fold.add_batch(&batch(&["I3"], &[9])).unwrap();
+        assert_eq!(fold.duplicates_per_file(), [0, 1]);
+        let kept: u64 = fold.day_counts().iter().map(|(.., n)| n).sum();
+        assert_eq!(kept, 5);
     }
 
     /// An invoice that comes back after other lines, a customer ID too long to sit in its

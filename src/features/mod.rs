@@ -138,7 +138,6 @@ mod tests {
             lookback_days: p.lookback_days,
             today: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
             rows_read: loaded.rows_read(),
-            duplicates: 0,
         };
         let cleaned = clean_transactions(loaded.transactions, &params).unwrap();
         let fp = FeatureParams {
@@ -256,7 +255,6 @@ mod tests {
             lookback_days: Some(90),
             today: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
             rows_read: 9,
-            duplicates: 0,
         };
         let one = clean_and_fold(tx.clone(), &cp, 30).unwrap();
         let two = clean_transactions(tx, &cp).unwrap();
