@@ -134,9 +134,10 @@ impl Interner {
 
 /// The exact-duplicate check of `duplicates = "drop"`. Lines equal in every column have the
 /// same invoice number, so a duplicate is looked for only among the lines of the invoice at
-/// hand: the block of consecutive lines with its number (without an invoice column, with the
-/// same customer and day). Files list an invoice's lines together; an invoice whose lines are
-/// split over several blocks is checked block by block.
+/// hand: the block of consecutive lines of one file with its number (without an invoice
+/// column, with the same day: files without invoices are mostly in time order, and a
+/// customer's lines of a day may lie among others'). Files list an invoice's lines together;
+/// an invoice whose lines are split over several blocks is checked block by block.
 #[derive(Default)]
 struct DuplicateCheck {
     /// The block key of the last line of the previous batch (see [`block_key`]).
@@ -182,22 +183,19 @@ impl DuplicateCheck {
     }
 }
 
-/// What identifies a line's block, for comparing across batches: the invoice number, or the
-/// customer and the day (missing values as their own marker byte).
-fn block_key(invoice: Option<Option<&str>>, customer: Option<&str>, day: Option<i32>) -> Vec<u8> {
-    let mut key = Vec::new();
+/// What identifies a line's block, for comparing across batches: the file, and the invoice
+/// number or (`invoice` is `None`) the day; missing values as their own marker byte.
+fn block_key(file: Option<u32>, invoice: Option<Option<&str>>, day: Option<i32>) -> Vec<u8> {
+    let mut key = file.unwrap_or(u32::MAX).to_le_bytes().to_vec();
     match invoice {
         Some(number) => push_text(&mut key, number),
-        None => {
-            push_text(&mut key, customer);
-            match day {
-                Some(d) => {
-                    key.push(1);
-                    key.extend_from_slice(&d.to_le_bytes());
-                }
-                None => key.push(0),
+        None => match day {
+            Some(d) => {
+                key.push(1);
+                key.extend_from_slice(&d.to_le_bytes());
             }
-        }
+            None => key.push(0),
+        },
     }
     key
 }
@@ -556,8 +554,9 @@ impl Fold {
             .as_ref()
             .map(|s| s.u32().map(|ca| ca.downcast_as_array()))
             .transpose()?;
-        // The block key of the previous line of this batch, compared by views.
-        let mut prev_block: Option<(Option<Text>, Option<Text>, Option<i32>)> = None;
+        // The block (file, invoice number, day) of the previous line of this batch, its text
+        // compared by views.
+        let mut prev_block: Option<(Option<u32>, Option<Text>, Option<i32>)> = None;
         let (last_from, prev_from) = (self.as_of - self.period, self.as_of - 2 * self.period);
         // Lines of one invoice (and one customer) are usually next to each other: the last
         // lookups are remembered, which saves most hash-table probes.
@@ -571,19 +570,20 @@ impl Fold {
         for i in 0..df.height() {
             if let (Some(check), Some(fingerprint)) = (&mut self.duplicates, fingerprint) {
                 // Duplicates go first, before any rule: they are not counted again.
+                let this_file = file.and_then(|f| f.get(i));
                 let block = if self.has_invoice {
-                    (invoice.and_then(|a| text_at(a, i)), None, None)
+                    (this_file, invoice.and_then(|a| text_at(a, i)), None)
                 } else {
-                    (None, text_at(customer, i), day.get(i))
+                    (this_file, None, day.get(i))
                 };
                 let same_block = match prev_block {
-                    Some((inv, cust, d)) => {
-                        same_opt_text(inv, block.0) && same_opt_text(cust, block.1) && d == block.2
+                    Some((f, inv, d)) => {
+                        f == block.0 && same_opt_text(inv, block.1) && d == block.2
                     }
                     None => {
                         let key = block_key(
-                            self.has_invoice.then_some(block.0.map(|t| t.1)),
-                            block.1.map(|t| t.1),
+                            block.0,
+                            self.has_invoice.then_some(block.1.map(|t| t.1)),
                             block.2,
                         );
                         check.last_key.as_ref() == Some(&key)
@@ -594,7 +594,7 @@ impl Fold {
                 }
                 prev_block = Some(block);
                 if check.repeats(fingerprint.get(i).unwrap_or(0)) {
-                    check.count(file.and_then(|f| f.get(i)).unwrap_or(0) as usize);
+                    check.count(this_file.unwrap_or(0) as usize);
                     continue;
                 }
             }
@@ -739,10 +739,10 @@ impl Fold {
         if let Some((k, n)) = count {
             *self.counts.entry(k).or_insert(0) += n;
         }
-        if let (Some(check), Some((inv, cust, d))) = (&mut self.duplicates, prev_block) {
+        if let (Some(check), Some((f, inv, d))) = (&mut self.duplicates, prev_block) {
             check.last_key = Some(block_key(
+                f,
                 self.has_invoice.then_some(inv.map(|t| t.1)),
-                cust.map(|t| t.1),
                 d,
             ));
         }
@@ -1158,11 +1158,12 @@ mod tests {
         assert_eq!(per_file, [3]);
         assert_eq!(customers, [("a".to_string(), 40.0), ("b".to_string(), 7.0)]);
 
-        // Without an invoice column a block is a customer's day.
+        // Without an invoice column a block is a day, whoever's lines lie between.
         let lines = [
             "cust,day,amount",
             "a,2024-01-10,10",
-            "a,2024-01-10,10", // repeat: dropped
+            "b,2024-01-10,10",
+            "a,2024-01-10,10", // repeat on the same day: dropped
             "a,2024-01-11,10", // another day: kept
             "b,2024-01-11,10", // another customer: kept
         ];
@@ -1171,15 +1172,15 @@ mod tests {
         assert_eq!(per_file, [1]);
         assert_eq!(
             customers,
-            [("a".to_string(), 20.0), ("b".to_string(), 10.0)]
+            [("a".to_string(), 20.0), ("b".to_string(), 20.0)]
         );
     }
 
     /// A block that a batch boundary cuts: the check carries the block over to the next batch
-    /// (and starts a new one when the next batch begins with another invoice).
+    /// (and starts a new one when the next batch begins with another invoice or file).
     #[test]
     fn duplicate_check_spans_batches() {
-        let batch = |inv: &[&str], fp: &[u64]| {
+        let batch = |inv: &[&str], fp: &[u64], file: u32| {
             let n = inv.len();
             let day = epoch_days(NaiveDate::from_ymd_opt(2024, 1, 10).unwrap());
             DataFrame::new(
@@ -1192,23 +1193,25 @@ mod tests {
                     Column::new(c::IS_RETURN.into(), vec![false; n]),
                     Column::new(c::INVOICE_ID.into(), inv.to_vec()),
                     Column::new(c::ROW_FINGERPRINT.into(), fp.to_vec()),
-                    Column::new(c::FILE_INDEX.into(), vec![1u32; n]),
+                    Column::new(c::FILE_INDEX.into(), vec![file; n]),
                 ],
             )
             .unwrap()
         };
-        let first = batch(&["I1", "I1"], &[7, 8]);
+        let first = batch(&["I1", "I1"], &[7, 8], 1);
         let as_of = epoch_days(NaiveDate::from_ymd_opt(2024, 2, 1).unwrap());
         let mut fold = Fold::new(as_of, None, 30, first.schema());
         fold.add_batch(&first).unwrap();
         // 7 repeats I1's first line; then I2 starts a block where 7 is new.
-        fold.add_batch(&batch(&["I1", "I2", "I2"], &[7, 7, 9]))
+        fold.add_batch(&batch(&["I1", "I2", "I2"], &[7, 7, 9], 1))
             .unwrap();
         // A batch that begins with another invoice starts a block: 9 is new in I3.
-        fold.add_batch(&batch(&["I3"], &[9])).unwrap();
-        assert_eq!(fold.duplicates_per_file(), [0, 1]);
+        fold.add_batch(&batch(&["I3"], &[9], 1)).unwrap();
+        // The next file starts a block even with the same invoice: 9 is new there too.
+        fold.add_batch(&batch(&["I3", "I3"], &[9, 9], 2)).unwrap();
+        assert_eq!(fold.duplicates_per_file(), [0, 1, 1]);
         let kept: u64 = fold.day_counts().iter().map(|(.., n)| n).sum();
-        assert_eq!(kept, 5);
+        assert_eq!(kept, 6);
     }
 
     /// An invoice that comes back after other lines, a customer ID too long to sit in its
