@@ -756,21 +756,7 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
                     }
                 });
         }
-        // As scikit-learn does: an empty cluster takes the row farthest from its centroid,
-        // which lowers the inertia. Rows already at distance 0 gain nothing, so then the
-        // cluster stays empty (the data has fewer distinct points than k).
-        for c in (0..k).filter(|&c| counts[c] == 0) {
-            let far = (0..n).fold(None, |acc: Option<usize>, i| match acc {
-                Some(j) if sq[j] >= sq[i] => Some(j),
-                _ => Some(i),
-            });
-            if let Some(i) = far.filter(|&i| sq[i] > 0.0) {
-                let row = &data[i * d..(i + 1) * d];
-                shift += sq_dist(&cents[c * d..(c + 1) * d], row);
-                cents[c * d..(c + 1) * d].copy_from_slice(row);
-                sq[i] = 0.0;
-            }
-        }
+        shift += relocate_empty(data, d, cents, &counts, &mut sq);
         converged = shift.sqrt() < tolerance;
         // Each row's own centroid moved away by at most its movement, any other came closer
         // by at most the largest movement of the others.
@@ -810,6 +796,33 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
         sq_dists: sq,
         centroids,
     }
+}
+
+/// As scikit-learn does: an empty cluster (`counts` 0) takes the row farthest from its
+/// centroid (`sq`: each row's squared distance to its centroid), which lowers the inertia.
+/// Rows already at distance 0 gain nothing, so then the cluster stays empty (the data has
+/// fewer distinct points than k). Returns the squared movement of the centroids moved.
+fn relocate_empty(
+    data: &[f64],
+    d: usize,
+    cents: &mut [f64],
+    counts: &[usize],
+    sq: &mut [f64],
+) -> f64 {
+    let mut shift = 0.0;
+    for c in (0..counts.len()).filter(|&c| counts[c] == 0) {
+        let far = (0..sq.len()).fold(None, |acc: Option<usize>, i| match acc {
+            Some(j) if sq[j] >= sq[i] => Some(j),
+            _ => Some(i),
+        });
+        if let Some(i) = far.filter(|&i| sq[i] > 0.0) {
+            let row = &data[i * d..(i + 1) * d];
+            shift += sq_dist(&cents[c * d..(c + 1) * d], row);
+            cents[c * d..(c + 1) * d].copy_from_slice(row);
+            sq[i] = 0.0;
+        }
+    }
+    shift
 }
 
 /// `a < b` with a margin for the rounding of bounds kept over many passes: a row is skipped
@@ -858,21 +871,7 @@ fn lloyd_plain(
                 *dst = new;
             }
         }
-        // As scikit-learn does: an empty cluster takes the row farthest from its centroid,
-        // which lowers the inertia. Rows already at distance 0 gain nothing, so then the
-        // cluster stays empty (the data has fewer distinct points than k).
-        for c in (0..k).filter(|&c| counts[c] == 0) {
-            let far = (0..n).fold(None, |acc: Option<usize>, i| match acc {
-                Some(j) if sq[j] >= sq[i] => Some(j),
-                _ => Some(i),
-            });
-            if let Some(i) = far.filter(|&i| sq[i] > 0.0) {
-                let row = &data[i * d..(i + 1) * d];
-                shift += sq_dist(&cents[c * d..(c + 1) * d], row);
-                cents[c * d..(c + 1) * d].copy_from_slice(row);
-                sq[i] = 0.0;
-            }
-        }
+        shift += relocate_empty(data, d, cents, &counts, &mut sq);
         converged = shift.sqrt() < tolerance;
     }
     KFit {
