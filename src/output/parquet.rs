@@ -5,6 +5,7 @@ use std::fs::File;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 use polars_utils::compression::ZstdLevel;
+use rayon::prelude::*;
 
 use super::Staging;
 
@@ -14,7 +15,10 @@ pub const METADATA_KEY: &str = "tiering.run";
 /// Writes `df` as `<file>` in the staging folder, zstd-compressed at level 1 (writes a third
 /// faster than the default level 3, files about a tenth larger), with the run metadata.
 /// Statistics are min, max and null counts (what readers prune row groups with); distinct
-/// counts would hash every value of every column, the slowest part of writing.
+/// counts would hash every value of every column, the slowest part of writing. One thread
+/// encodes the file: callers write files side by side, and polars' own parallel encoding
+/// then queues behind the other files' work (at 10 M transactions writing took 0.9 to 1.3 s
+/// that way, 0.9 to 1.0 s this way).
 pub fn write_table(
     staging: &Staging,
     file: &str,
@@ -24,6 +28,7 @@ pub fn write_table(
     let path = staging.path(file);
     let f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     ParquetWriter::new(f)
+        .set_parallel(false)
         .with_compression(ParquetCompression::Zstd(Some(ZstdLevel::try_new(1)?)))
         .with_statistics(StatisticsOptions::default())
         .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
@@ -38,7 +43,8 @@ pub fn write_table(
 
 /// Writes `df` as a Hive-partitioned folder `<dir>/<column>=<value>/part-0.parquet`, one
 /// partition per value in `values` order (empty partitions are skipped); the partition column
-/// lives in the folder names, as BI tools expect. Returns the files written.
+/// lives in the folder names, as BI tools expect. Partitions are written side by side.
+/// Returns the files written.
 pub fn write_partitioned(
     staging: &Staging,
     dir: &str,
@@ -47,25 +53,28 @@ pub fn write_partitioned(
     values: &[String],
     run_json: &str,
 ) -> Result<Vec<String>> {
-    let mut files = Vec::new();
-    for v in values {
-        let mut part = df
-            .clone()
-            .lazy()
-            .filter(col(column).eq(lit(v.as_str())))
-            .drop(cols([column]))
-            .collect()?;
-        if part.height() == 0 {
-            continue;
-        }
-        let folder = format!("{dir}/{column}={}", hive_escape(v));
-        std::fs::create_dir_all(staging.path(&folder))
-            .with_context(|| format!("creating {folder}"))?;
-        let file = format!("{folder}/part-0.parquet");
-        write_table(staging, &file, &mut part, run_json)?;
-        files.push(file);
-    }
-    Ok(files)
+    let files: Vec<Option<String>> = values
+        .par_iter()
+        .with_max_len(1)
+        .map(|v| {
+            let mut part = df
+                .clone()
+                .lazy()
+                .filter(col(column).eq(lit(v.as_str())))
+                .drop(cols([column]))
+                .collect()?;
+            if part.height() == 0 {
+                return Ok(None);
+            }
+            let folder = format!("{dir}/{column}={}", hive_escape(v));
+            std::fs::create_dir_all(staging.path(&folder))
+                .with_context(|| format!("creating {folder}"))?;
+            let file = format!("{folder}/part-0.parquet");
+            write_table(staging, &file, &mut part, run_json)?;
+            Ok(Some(file))
+        })
+        .collect::<Result<_>>()?;
+    Ok(files.into_iter().flatten().collect())
 }
 
 /// Percent-encodes the characters that would break a `key=value` folder name.
