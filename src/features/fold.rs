@@ -1088,15 +1088,22 @@ mod tests {
     /// Grades a CSV written from `lines` (header first) with `duplicates = "drop"`: the
     /// quality rows by step, the duplicates per file, and (customer, monetary) per customer.
     fn with_duplicate_check(lines: &[&str], invoice: bool) -> Checked {
+        with_duplicate_check_in(&[lines], invoice)
+    }
+
+    /// [`with_duplicate_check`] over several files, `tx0.csv`, `tx1.csv`, ... (one glob).
+    fn with_duplicate_check_in(files: &[&[&str]], invoice: bool) -> Checked {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("tx.csv"), lines.join("\n")).unwrap();
+        for (i, lines) in files.iter().enumerate() {
+            std::fs::write(dir.path().join(format!("tx{i}.csv")), lines.join("\n")).unwrap();
+        }
         let invoice = if invoice {
             "invoice_id = \"inv\"\n"
         } else {
             ""
         };
         let toml = format!(
-            "name = \"t\"\n[input]\npaths = \"tx.csv\"\n[input.columns]\ncustomer_id = \"cust\"\ndate = \"day\"\namount = \"amount\"\n{invoice}[cleaning]\nduplicates = \"drop\"\n"
+            "name = \"t\"\n[input]\npaths = \"tx*.csv\"\n[input.columns]\ncustomer_id = \"cust\"\ndate = \"day\"\namount = \"amount\"\n{invoice}[cleaning]\nduplicates = \"drop\"\n"
         );
         std::fs::write(dir.path().join("p.toml"), toml).unwrap();
         let p = crate::config::Pipeline::load(&dir.path().join("p.toml")).unwrap();
@@ -1174,6 +1181,27 @@ mod tests {
             customers,
             [("a".to_string(), 20.0), ("b".to_string(), 20.0)]
         );
+    }
+
+    /// Duplicates are counted per file, and a file's first invoice is a block of its own even
+    /// when the previous file ended with the same lines.
+    #[test]
+    fn duplicates_are_counted_per_file() {
+        let first: &[&str] = &[
+            "inv,cust,day,amount",
+            "I1,a,2024-01-10,10",
+            "I9,b,2024-01-12,4",
+        ];
+        let second: &[&str] = &[
+            "inv,cust,day,amount",
+            "I9,b,2024-01-12,4", // as the first file's last line: kept
+            "I9,b,2024-01-12,4", // repeat in this file: dropped
+            "I9,b,2024-01-12,4", // again: dropped
+        ];
+        let (quality, per_file, customers) = with_duplicate_check_in(&[first, second], true);
+        assert_eq!(quality[1], ("exact_duplicate".to_string(), 2));
+        assert_eq!(per_file, [0, 2]);
+        assert_eq!(customers, [("a".to_string(), 10.0), ("b".to_string(), 8.0)]);
     }
 
     /// A block that a batch boundary cuts: the check carries the block over to the next batch
