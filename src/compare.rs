@@ -11,7 +11,7 @@ use crate::output::charts::ChartData;
 use crate::tiers::clusters::ClusterOutput;
 use crate::tiers::metrics::{adjusted_rand_index, contingency, normalized_mutual_info};
 use crate::tiers::params::GradingParams;
-use crate::tiers::rules::{cols as tc, f64s, mean_and_median};
+use crate::tiers::rules::{cols as tc, mean_and_median, Floats};
 
 /// How many disagreeing customers are listed.
 pub const DISAGREEMENTS: usize = 100;
@@ -60,10 +60,10 @@ pub fn compare(
     for row in &mut counts {
         row.resize(k, 0);
     }
-    let monetary = f64s(customers, c::MONETARY)?;
+    let monetary = Floats::of(customers, c::MONETARY)?;
     let mut revenue = vec![vec![0.0; k]; nt];
     for i in 0..n {
-        revenue[t[i]][cl.labels[i]] += monetary[i].unwrap_or(0.0);
+        revenue[t[i]][cl.labels[i]] += monetary.get(i).unwrap_or(0.0);
     }
     let agreement = (k == nt)
         .then(|| (0..n).filter(|i| t[*i] == cl.labels[*i]).count() as f64 / n.max(1) as f64);
@@ -176,7 +176,7 @@ fn disagreements(
     nt: usize,
 ) -> Result<DataFrame> {
     let n = t.len();
-    let monetary = f64s(customers, c::MONETARY)?;
+    let monetary = Floats::of(customers, c::MONETARY)?;
     let gap: Vec<f64> = (0..n)
         .map(|i| position(t[i], nt) - position(cl.labels[i], cl.k))
         .collect();
@@ -187,9 +187,10 @@ fn disagreements(
             .abs()
             .total_cmp(&gap[*a].abs())
             .then(
-                monetary[*b]
+                monetary
+                    .get(*b)
                     .unwrap_or(0.0)
-                    .total_cmp(&monetary[*a].unwrap_or(0.0)),
+                    .total_cmp(&monetary.get(*a).unwrap_or(0.0)),
             )
             .then(a.cmp(b))
     };
@@ -266,9 +267,9 @@ fn group_profiles(
     if customers.schema().get(c::PROFIT).is_some() {
         features.push(c::PROFIT);
     }
-    let values: Vec<Vec<Option<f64>>> = features
+    let values: Vec<Floats> = features
         .iter()
-        .map(|f| f64s(customers, f))
+        .map(|f| Floats::of(customers, f))
         .collect::<Result<_>>()?;
     let n = t.len().max(1) as f64;
     let mut kind = Vec::new();
@@ -298,7 +299,7 @@ fn group_profiles(
         .map(|(_, _, rows)| {
             values
                 .par_iter()
-                .map(|v| mean_and_median(rows.iter().filter_map(|r| v[*r])))
+                .map(|v| mean_and_median(rows.iter().filter_map(|r| v.get(*r))))
                 .collect()
         })
         .collect();
@@ -341,14 +342,14 @@ pub fn chart_data(
     max_points: usize,
 ) -> Result<ChartData> {
     let share = |name: &str| -> Result<Vec<f64>> {
-        Ok(f64s(tier_summary, name)?
+        Ok(Floats::of(tier_summary, name)?
             .iter()
             .map(|v| v.unwrap_or(0.0))
             .collect())
     };
     let t = tier_indices(tiers)?;
-    let recency = f64s(customers, c::RECENCY_DAYS)?;
-    let monetary = f64s(customers, c::MONETARY)?;
+    let recency = Floats::of(customers, c::RECENCY_DAYS)?;
+    let monetary = Floats::of(customers, c::MONETARY)?;
     let bins = g.bins as usize;
     let r: Vec<i32> = tiers
         .column(tc::R_SCORE)?
@@ -366,7 +367,7 @@ pub fn chart_data(
     let mut cnt = vec![vec![0u64; bins]; bins];
     for i in 0..t.len() {
         let (a, b) = (r[i] as usize - 1, f[i] as usize - 1);
-        sum[a][b] += monetary[i].unwrap_or(0.0);
+        sum[a][b] += monetary.get(i).unwrap_or(0.0);
         cnt[a][b] += 1;
     }
     let mean = (0..bins)
@@ -382,8 +383,8 @@ pub fn chart_data(
         .step_by(stride)
         .map(|i| {
             (
-                recency[i].unwrap_or(0.0),
-                monetary[i].unwrap_or(0.0),
+                recency.get(i).unwrap_or(0.0),
+                monetary.get(i).unwrap_or(0.0),
                 t[i],
                 cl.map(|c| c.labels[i]),
             )

@@ -40,9 +40,6 @@ impl Loaded {
     pub fn rows_read(&self) -> u64 {
         self.files.iter().map(|f| f.rows).sum()
     }
-    pub fn duplicates(&self) -> u64 {
-        self.files.iter().map(|f| f.duplicates).sum()
-    }
 }
 
 /// Formats tried, in order, when `date_format` is `auto`. Day-first and month-first are both

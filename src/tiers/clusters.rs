@@ -11,7 +11,7 @@ use super::kmeans::{
     cluster, FittedTransform, KChoice, KMeansParams, KScore, SelectBy, TransformSpec,
 };
 use super::params::ClusteringParams;
-use super::rules::{f64s, mean_and_median, quantile, Floats};
+use super::rules::{mean_and_median, quantile, Floats};
 use crate::columns as c;
 
 /// Output column names.
@@ -162,7 +162,7 @@ pub fn fit_clusters(
         .map_err(|e| anyhow::anyhow!("[clustering] {e}"))?;
     let transform = FittedTransform::fit(raw.view(), &spec);
     let x = transform.apply(raw.view());
-    let order: Vec<f64> = f64s(customers, &p.order_by)?
+    let order: Vec<f64> = Floats::of(customers, &p.order_by)?
         .iter()
         .map(|v| v.filter(|x| x.is_finite()).unwrap_or(0.0))
         .collect();
@@ -334,7 +334,7 @@ fn profiles(
     tiers: Option<&[String]>,
 ) -> Result<DataFrame> {
     let n = labels.len().max(1) as f64;
-    let monetary = f64s(customers, c::MONETARY)?;
+    let monetary = Floats::of(customers, c::MONETARY)?;
     let total: f64 = monetary.iter().flatten().sum();
     let members = |g: usize| (0..labels.len()).filter(move |i| labels[*i] == g);
     let mut cols_out = vec![
@@ -361,7 +361,7 @@ fn profiles(
             "revenue_share".into(),
             (0..k)
                 .map(|g| {
-                    let r: f64 = members(g).filter_map(|i| monetary[i]).sum();
+                    let r: f64 = members(g).filter_map(|i| monetary.get(i)).sum();
                     if total != 0.0 {
                         r / total
                     } else {
@@ -376,9 +376,9 @@ fn profiles(
         features.push(c::MONETARY);
     }
     for f in features {
-        let v = f64s(customers, f)?;
+        let v = Floats::of(customers, f)?;
         let (means, medians): (Vec<Option<f64>>, Vec<Option<f64>>) = (0..k)
-            .map(|g| mean_and_median(members(g).filter_map(|i| v[i])))
+            .map(|g| mean_and_median(members(g).filter_map(|i| v.get(i))))
             .unzip();
         cols_out.push(Column::new(format!("mean_{f}").into(), means));
         cols_out.push(Column::new(format!("median_{f}").into(), medians));

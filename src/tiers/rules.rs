@@ -49,16 +49,6 @@ type ThresholdRow = (String, u8, Option<f64>, Option<f64>, u64, String);
 /// Risk levels, in increasing order.
 pub const RISK_LEVELS: [&str; 3] = ["low", "medium", "high"];
 
-/// A numeric column of a customer table as `f64`s, naming the column when it is missing.
-pub fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    let s = df
-        .column(name)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("customer table has no column {name}"))?
-        .cast(&DataType::Float64)?;
-    Ok(s.f64()?.iter().collect())
-}
-
 /// A numeric column of a customer table read in place as `f64`s: the column's own buffer
 /// when it is `f64` in one chunk already, else one cast copy. `get` is `None` where the value
 /// is missing. Grading reads a dozen columns of every customer; copies into
