@@ -513,47 +513,21 @@ impl Fold {
             need(c::AMOUNT)?,
             need(c::IS_RETURN)?,
         );
-        let (invoice, cost, due, paid, region) = (
-            series(c::INVOICE_ID),
-            series(c::COST),
-            series(DUE),
-            series(PAID),
-            series(c::REGION),
-        );
         let reason = reason.i32()?.downcast_as_array();
         let customer = customer.str()?.downcast_as_array();
         let day = day.i32()?.downcast_as_array();
         let amount = amount.f64()?.downcast_as_array();
         let is_return = is_return.bool()?.downcast_as_array();
-        let invoice = invoice
-            .as_ref()
-            .map(|s| s.str().map(|ca| ca.downcast_as_array()))
-            .transpose()?;
-        let cost = cost
-            .as_ref()
-            .map(|s| s.f64().map(|ca| ca.downcast_as_array()))
-            .transpose()?;
-        let due = due
-            .as_ref()
-            .map(|s| s.i32().map(|ca| ca.downcast_as_array()))
-            .transpose()?;
-        let paid = paid
-            .as_ref()
-            .map(|s| s.i32().map(|ca| ca.downcast_as_array()))
-            .transpose()?;
-        let region = region
-            .as_ref()
-            .map(|s| s.str().map(|ca| ca.downcast_as_array()))
-            .transpose()?;
+        let (invoice, cost) = (series(c::INVOICE_ID), series(c::COST));
+        let (due, paid, region) = (series(DUE), series(PAID), series(c::REGION));
         let (fingerprint, file) = (series(c::ROW_FINGERPRINT), series(c::FILE_INDEX));
-        let fingerprint = fingerprint
-            .as_ref()
-            .map(|s| s.u64().map(|ca| ca.downcast_as_array()))
-            .transpose()?;
-        let file = file
-            .as_ref()
-            .map(|s| s.u32().map(|ca| ca.downcast_as_array()))
-            .transpose()?;
+        let invoice = array_of::<StringType>(&invoice)?;
+        let cost = array_of::<Float64Type>(&cost)?;
+        let due = array_of::<Int32Type>(&due)?;
+        let paid = array_of::<Int32Type>(&paid)?;
+        let region = array_of::<StringType>(&region)?;
+        let fingerprint = array_of::<UInt64Type>(&fingerprint)?;
+        let file = array_of::<UInt32Type>(&file)?;
         // The block (file, invoice number, day) of the previous line of this batch, its text
         // compared by views.
         let mut prev_block: Option<(Option<u32>, Option<Text>, Option<i32>)> = None;
@@ -748,6 +722,14 @@ impl Fold {
         }
         Ok(())
     }
+}
+
+/// The one array of an optional column of a batch (rechunked), as type `T`.
+fn array_of<T: PolarsPhysicalType>(column: &Option<Series>) -> PolarsResult<Option<&T::Array>> {
+    column
+        .as_ref()
+        .map(|s| s.unpack::<T>().map(|ca| ca.downcast_as_array()))
+        .transpose()
 }
 
 /// A text value with its view, for [`same_text`].
