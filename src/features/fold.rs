@@ -491,11 +491,8 @@ impl Fold {
     }
 
     /// Exact duplicate lines dropped, per input file (empty without the check).
-    fn duplicates_per_file(&self) -> Vec<u64> {
-        self.duplicates
-            .as_ref()
-            .map(|d| d.per_file.clone())
-            .unwrap_or_default()
+    fn duplicates_per_file(&self) -> &[u64] {
+        self.duplicates.as_ref().map_or(&[], |d| &d.per_file)
     }
 
     fn add_batch(&mut self, df: &DataFrame) -> PolarsResult<()> {
@@ -630,12 +627,7 @@ impl Fold {
             let inv_day = if self.has_invoice { 0 } else { day };
             let (part, run) = match last_invoice {
                 Some((k, prev, d, part, run))
-                    if k == cust
-                        && d == inv_day
-                        && match (prev, inv) {
-                            (Some(a), Some(b)) => same_text(a, b),
-                            (a, b) => a.is_none() && b.is_none(),
-                        } =>
+                    if k == cust && d == inv_day && same_opt_text(prev, inv) =>
                 {
                     (part, run)
                 }
@@ -1051,7 +1043,7 @@ pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Resu
     Ok(CleanFeatures {
         as_of,
         quality,
-        duplicates: fold.duplicates_per_file(),
+        duplicates: fold.duplicates_per_file().to_vec(),
         features: fold.finish()?,
     })
 }
