@@ -19,4 +19,6 @@ pub mod load;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+#[cfg(test)]
+mod testing;
 pub mod tiers;

@@ -296,17 +296,7 @@ mod tests {
             .features
             .customers
             .equals_missing(&two_features.customers));
-        let ids: Vec<_> = one
-            .features
-            .customers
-            .column(c::CUSTOMER_ID)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .map(String::from)
-            .collect();
+        let ids = crate::testing::texts(&one.features.customers, c::CUSTOMER_ID);
         assert_eq!(ids, ["a", "b"]);
         assert_eq!(one.features.no_purchase_customers, 1);
         assert_eq!(two_features.no_purchase_rows, 1);

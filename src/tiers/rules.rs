@@ -1267,22 +1267,8 @@ mod tests {
     fn alerts_for_churn_and_spend_drop() {
         let g = assign_rule_tiers(&tied_customers(), &params("")).unwrap();
         let a = &g.alerts;
-        let who: Vec<&str> = a
-            .column(c::CUSTOMER_ID)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
-        let what: Vec<&str> = a
-            .column("alert")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
+        let who = crate::testing::texts(a, c::CUSTOMER_ID);
+        let what = crate::testing::texts(a, "alert");
         // c7: 8 days against a 2-day rhythm (4x >= 3x) and spend 70 -> 10 (-85.7 %).
         // c8 and c9: 9x and 10x their 1-day rhythm; c9 spend 60 -> 40 is only -33 %.
         // All medium (no customer is in the top tier): the most valuable first.
@@ -1305,21 +1291,14 @@ mod tests {
             &params("[alerts]\nchurn_max_recency_days = 8\n"),
         )
         .unwrap();
-        let churn: Vec<String> = g
+        let churn_alerts = g
             .alerts
             .clone()
             .lazy()
             .filter(col("alert").eq(lit("churn_risk")))
             .collect()
-            .unwrap()
-            .column(c::CUSTOMER_ID)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .map(str::to_string)
-            .collect();
+            .unwrap();
+        let churn = crate::testing::texts(&churn_alerts, c::CUSTOMER_ID);
         // c8 and c9 (recency 9 and 10 days) are past the 8-day cap; c7 (8 days) is not.
         assert_eq!(churn, ["c7"]);
     }
