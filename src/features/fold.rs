@@ -7,7 +7,11 @@
 //! - per (customer, invoice): the amount, the earliest purchase day, the earliest due date and
 //!   the latest paid date, which is all that frequency, purchase days and payments need.
 //!
-//! Customer IDs are interned to dense `u32` indices (short IDs sit in their hash slot). An
+//! Counting and the duplicate check go through each batch in input order. The rows kept are
+//! then folded by [`SHARDS`] shards side by side: customers are split by the hash of their
+//! ID, and each shard goes through its own customers' rows in input order, so every sum
+//! adds in the same order as a single pass would, on any number of cores. In a shard,
+//! customer IDs are interned to dense `u32` indices (short IDs sit in their hash slot). An
 //! invoice is logged as runs of consecutive lines, split by customer into parts that are
 //! merged and turned into per-customer figures, in parallel, once the input is read: no hash
 //! table the size of all invoices is probed per line. Memory is a few dozen bytes per invoice and per customer, whatever the
@@ -95,7 +99,11 @@ impl Interner {
 
     /// The index of `key`, and whether it is new.
     fn intern(&mut self, key: &[u8]) -> (u32, bool) {
-        let hash = self.hasher.hash_one(key);
+        self.intern_hashed(key, self.hasher.hash_one(key))
+    }
+
+    /// [`Interner::intern`] with the key's hash, `self.hasher.hash_one(key)`, at hand.
+    fn intern_hashed(&mut self, key: &[u8], hash: u64) -> (u32, bool) {
         let short = key.len() <= INLINE;
         let mut padded = [0u8; INLINE];
         if short {
@@ -293,8 +301,20 @@ struct RunPart {
     bytes: Vec<u8>,
 }
 
-/// The number of parts of the invoice log, as bits of the customer's hash.
-const PART_BITS: u32 = 8;
+/// The number of parts of a shard's invoice log, as bits of the customer's hash.
+const PART_BITS: u32 = 5;
+
+/// Customers are split into this many shards by the hash of their ID, and a batch is folded
+/// by the shards side by side, one thread each. A constant, not the core count, so that the
+/// output does not depend on the machine.
+const SHARD_BITS: u32 = 3;
+const SHARDS: usize = 1 << SHARD_BITS;
+
+/// The shard of a customer ID with this hash: bits that neither the hash table's bucket index
+/// (the low bits) nor its tag (the top seven) use, so each shard's table stays well spread.
+fn shard_of(hash: u64) -> usize {
+    (hash >> 40) as usize & (SHARDS - 1)
+}
 
 /// The part of the invoice log a customer's runs go to. All of a customer's invoices land in
 /// one part, so a part can be folded into per-customer figures on its own.
@@ -450,6 +470,19 @@ struct Fold {
     has_region: bool,
     /// Rows per (row-rule reason code, return flag, day), every row of the input.
     counts: HashMap<DayKey, u64, FixedState>,
+    /// Hashes customer IDs: the hash picks the shard, and the shard's table reuses it.
+    hasher: FixedState,
+    shards: Vec<Shard>,
+    /// Per shard, the batch's rows to fold there: (row, hash of the customer ID). Kept
+    /// between batches for its capacity.
+    rows: Vec<Vec<(u32, u64)>>,
+    /// The exact-duplicate check, when the rows carry fingerprints.
+    duplicates: Option<DuplicateCheck>,
+}
+
+/// The customers whose IDs hash to one shard (see [`shard_of`]), with everything kept per
+/// customer. Indices are the shard's own.
+struct Shard {
     customers: Interner,
     sums: Vec<CustomerSums>,
     /// Invoice runs, split by customer (see [`part_of`]) so that merging the runs of one
@@ -462,9 +495,34 @@ struct Fold {
     region_revenue: HashMap<u64, f64, FixedState>,
     /// The run of lines with the same (customer, region) not yet added to `region_revenue`.
     pending_region: Option<(u64, f64)>,
-    hasher: FixedState,
-    /// The exact-duplicate check, when the rows carry fingerprints.
-    duplicates: Option<DuplicateCheck>,
+}
+
+type TextArray = <StringType as PolarsDataType>::Array;
+type DayArray = <Int32Type as PolarsDataType>::Array;
+type FloatArray = <Float64Type as PolarsDataType>::Array;
+type FlagArray = <BooleanType as PolarsDataType>::Array;
+
+/// The columns of one batch, each one array.
+struct Batch<'a> {
+    customer: &'a TextArray,
+    day: &'a DayArray,
+    amount: &'a FloatArray,
+    is_return: &'a FlagArray,
+    invoice: Option<&'a TextArray>,
+    cost: Option<&'a FloatArray>,
+    due: Option<&'a DayArray>,
+    paid: Option<&'a DayArray>,
+    region: Option<&'a TextArray>,
+}
+
+/// What a shard needs to know of the pass to fold a row.
+#[derive(Clone, Copy)]
+struct Window {
+    as_of: i32,
+    /// The first days of the last and of the previous period.
+    last_from: i32,
+    prev_from: i32,
+    has_invoice: bool,
 }
 
 impl Fold {
@@ -479,13 +537,11 @@ impl Fold {
             has_due: has(c::DUE_DATE),
             has_region: has(c::REGION),
             counts: HashMap::with_hasher(FixedState::with_seed(2)),
-            customers: Interner::new(),
-            sums: Vec::new(),
-            parts: (0..1 << PART_BITS).map(|_| RunPart::default()).collect(),
-            regions: Interner::new(),
-            region_revenue: HashMap::with_hasher(FixedState::with_seed(1)),
-            pending_region: None,
-            hasher: FixedState::with_seed(0x696e_766f),
+            // A fixed seed: the same input gives the same shards and indices, and so the
+            // same output.
+            hasher: FixedState::with_seed(0x7469_6572),
+            shards: (0..SHARDS).map(|_| Shard::new()).collect(),
+            rows: vec![Vec::new(); SHARDS],
             duplicates: has(c::ROW_FINGERPRINT).then(DuplicateCheck::default),
         }
     }
@@ -495,6 +551,8 @@ impl Fold {
         self.duplicates.as_ref().map_or(&[], |d| &d.per_file)
     }
 
+    /// Counts every row of a batch and checks it for duplicates, in input order, then folds
+    /// the rows kept, each shard its customers' rows, side by side.
     fn add_batch(&mut self, df: &DataFrame) -> PolarsResult<()> {
         // One contiguous array per column, read by index: much faster than chunked iterators.
         let series = |name: &str| -> Option<Series> {
@@ -510,34 +568,35 @@ impl Fold {
             need(c::AMOUNT)?,
             need(c::IS_RETURN)?,
         );
-        let reason = reason.i32()?.downcast_as_array();
-        let customer = customer.str()?.downcast_as_array();
-        let day = day.i32()?.downcast_as_array();
-        let amount = amount.f64()?.downcast_as_array();
-        let is_return = is_return.bool()?.downcast_as_array();
         let (invoice, cost) = (series(c::INVOICE_ID), series(c::COST));
         let (due, paid, region) = (series(DUE), series(PAID), series(c::REGION));
         let (fingerprint, file) = (series(c::ROW_FINGERPRINT), series(c::FILE_INDEX));
-        let invoice = array_of::<StringType>(&invoice)?;
-        let cost = array_of::<Float64Type>(&cost)?;
-        let due = array_of::<Int32Type>(&due)?;
-        let paid = array_of::<Int32Type>(&paid)?;
-        let region = array_of::<StringType>(&region)?;
+        let reason = reason.i32()?.downcast_as_array();
+        let b = Batch {
+            customer: customer.str()?.downcast_as_array(),
+            day: day.i32()?.downcast_as_array(),
+            amount: amount.f64()?.downcast_as_array(),
+            is_return: is_return.bool()?.downcast_as_array(),
+            invoice: array_of::<StringType>(&invoice)?,
+            cost: array_of::<Float64Type>(&cost)?,
+            due: array_of::<Int32Type>(&due)?,
+            paid: array_of::<Int32Type>(&paid)?,
+            region: array_of::<StringType>(&region)?,
+        };
         let fingerprint = array_of::<UInt64Type>(&fingerprint)?;
         let file = array_of::<UInt32Type>(&file)?;
+        let (customer, day, invoice) = (b.customer, b.day, b.invoice);
         // The block (file, invoice number, day) of the previous line of this batch, its text
         // compared by views.
         let mut prev_block: Option<(Option<u32>, Option<Text>, Option<i32>)> = None;
-        let (last_from, prev_from) = (self.as_of - self.period, self.as_of - 2 * self.period);
-        // Lines of one invoice (and one customer) are usually next to each other: the last
-        // lookups are remembered, which saves most hash-table probes.
-        // Text is compared by its 16-byte views first (see `same_text`).
-        let mut last_customer: Option<(Text, u32)> = None;
-        // (customer, invoice number, day, part, run).
-        let mut last_invoice: Option<(u32, Option<Text>, i32, usize, usize)> = None;
-        let mut last_region: Option<(Text, u32)> = None;
+        // Lines of one customer are usually next to each other: the last ID's hash is
+        // remembered. Text is compared by its 16-byte views first (see `same_text`).
+        let mut last_customer: Option<(Text, u64)> = None;
         // Rows of one (reason, return flag, day) usually come together: counted as runs.
         let mut count: Option<(DayKey, u64)> = None;
+        for rows in &mut self.rows {
+            rows.clear();
+        }
         for i in 0..df.height() {
             if let (Some(check), Some(fingerprint)) = (&mut self.duplicates, fingerprint) {
                 // Duplicates go first, before any rule: they are not counted again.
@@ -570,7 +629,7 @@ impl Fold {
                 }
             }
             let code = reason.get(i).unwrap_or(0) as u8;
-            let ret = is_return.get(i) == Some(true);
+            let ret = b.is_return.get(i) == Some(true);
             let key = (code, ret, day.get(i));
             match &mut count {
                 Some((k, n)) if *k == key => *n += 1,
@@ -584,22 +643,108 @@ impl Fold {
                 continue;
             }
             // The row rules drop rows without these.
-            let (Some(id), Some(day), Some(amount)) =
-                (text_at(customer, i), day.get(i), amount.get(i))
+            let (Some(id), Some(day), true) =
+                (text_at(customer, i), day.get(i), b.amount.get(i).is_some())
             else {
                 continue;
             };
             if day >= self.as_of || self.start.is_some_and(|s| day < s) {
                 continue;
             }
-            let cust = match last_customer {
-                Some((prev, k)) if same_text(prev, id) => k,
+            let hash = match last_customer {
+                Some((prev, h)) if same_text(prev, id) => h,
                 _ => {
-                    let (k, new) = self.customers.intern(id.1.as_bytes());
+                    let h = self.hasher.hash_one(id.1.as_bytes());
+                    last_customer = Some((id, h));
+                    h
+                }
+            };
+            self.rows[shard_of(hash)].push((i as u32, hash));
+        }
+        if let Some((k, n)) = count {
+            *self.counts.entry(k).or_insert(0) += n;
+        }
+        if let (Some(check), Some((f, inv, d))) = (&mut self.duplicates, prev_block) {
+            check.last_key = Some(block_key(
+                f,
+                self.has_invoice.then_some(inv.map(|t| t.1)),
+                d,
+            ));
+        }
+        let w = Window {
+            as_of: self.as_of,
+            last_from: self.as_of - self.period,
+            prev_from: self.as_of - 2 * self.period,
+            has_invoice: self.has_invoice,
+        };
+        self.shards
+            .par_iter_mut()
+            .zip(&self.rows)
+            .try_for_each(|(shard, rows)| shard.add_rows(&b, rows, w))
+    }
+}
+
+impl Shard {
+    /// Each customer's main region: the most purchase revenue, ties to the first name, as
+    /// (index in `regions`, revenue).
+    fn main_regions(&mut self) -> Vec<Option<(u32, f64)>> {
+        if let Some((k, sum)) = self.pending_region.take() {
+            *self.region_revenue.entry(k).or_insert(0.0) += sum;
+        }
+        let name = |r: u32| self.regions.key(r);
+        let mut main: Vec<Option<(u32, f64)>> = self
+            .sums
+            .iter()
+            .map(|s| (s.region != NO_REGION).then_some((s.region, s.region_revenue)))
+            .collect();
+        for (key, revenue) in &self.region_revenue {
+            let (k, r) = ((key >> 32) as usize, (key & 0xffff_ffff) as u32);
+            let better = match main[k] {
+                None => true,
+                Some((br, bv)) => *revenue > bv || (*revenue == bv && name(r) < name(br)),
+            };
+            if better {
+                main[k] = Some((r, *revenue));
+            }
+        }
+        main
+    }
+
+    fn new() -> Self {
+        Shard {
+            customers: Interner::new(),
+            sums: Vec::new(),
+            parts: (0..1 << PART_BITS).map(|_| RunPart::default()).collect(),
+            regions: Interner::new(),
+            region_revenue: HashMap::with_hasher(FixedState::with_seed(1)),
+            pending_region: None,
+        }
+    }
+
+    /// Folds rows of a batch, in input order: (row, hash of its customer ID), every row kept
+    /// and with a customer, day and amount.
+    fn add_rows(&mut self, b: &Batch, rows: &[(u32, u64)], w: Window) -> PolarsResult<()> {
+        // Lines of one invoice (and one customer) are usually next to each other: the last
+        // lookups are remembered, which saves most hash-table probes.
+        let mut last_customer: Option<(u64, Text, u32)> = None;
+        // (customer, invoice number, day, part, run).
+        let mut last_invoice: Option<(u32, Option<Text>, i32, usize, usize)> = None;
+        let mut last_region: Option<(Text, u32)> = None;
+        for &(i, hash) in rows {
+            let i = i as usize;
+            let (Some(id), Some(day), Some(amount)) =
+                (text_at(b.customer, i), b.day.get(i), b.amount.get(i))
+            else {
+                continue;
+            };
+            let cust = match last_customer {
+                Some((h, prev, k)) if h == hash && same_text(prev, id) => k,
+                _ => {
+                    let (k, new) = self.customers.intern_hashed(id.1.as_bytes(), hash);
                     if new {
                         self.sums.push(CustomerSums::default());
                     }
-                    last_customer = Some((id, k));
+                    last_customer = Some((hash, id, k));
                     k
                 }
             };
@@ -611,20 +756,20 @@ impl Fold {
             } else if amount < 0.0 {
                 s.returned += amount;
             }
-            if day >= last_from && day < self.as_of {
+            if day >= w.last_from && day < w.as_of {
                 s.last_period += amount;
-            } else if day >= prev_from && day < last_from {
+            } else if day >= w.prev_from && day < w.last_from {
                 s.prev_period += amount;
             }
-            if let Some(cost) = cost.and_then(|a| a.get(i)) {
+            if let Some(cost) = b.cost.and_then(|a| a.get(i)) {
                 s.profit += amount - cost;
             }
             s.rows += 1;
-            s.returns += u64::from(ret);
+            s.returns += u64::from(b.is_return.get(i) == Some(true));
 
             // Without an invoice column a customer's day is the invoice.
-            let inv = invoice.and_then(|a| text_at(a, i));
-            let inv_day = if self.has_invoice { 0 } else { day };
+            let inv = b.invoice.and_then(|a| text_at(a, i));
+            let inv_day = if w.has_invoice { 0 } else { day };
             let (part, run) = match last_invoice {
                 Some((k, prev, d, part, run))
                     if k == cust && d == inv_day && same_opt_text(prev, inv) =>
@@ -637,7 +782,7 @@ impl Fold {
                     let day_bytes = day.to_le_bytes();
                     let number: &[u8] = match inv {
                         Some((_, inv)) => inv.as_bytes(),
-                        None if self.has_invoice => &[0xff],
+                        None if w.has_invoice => &[0xff],
                         None => &day_bytes,
                     };
                     let part = part_of(cust);
@@ -666,13 +811,13 @@ impl Fold {
             if purchase {
                 v.day = v.day.min(day);
             }
-            if let Some(d) = due.and_then(|a| a.get(i)) {
+            if let Some(d) = b.due.and_then(|a| a.get(i)) {
                 v.due = v.due.min(d);
             }
-            if let Some(p) = paid.and_then(|a| a.get(i)) {
+            if let Some(p) = b.paid.and_then(|a| a.get(i)) {
                 v.paid = v.paid.max(p);
             }
-            if let (true, Some(r)) = (purchase, region.and_then(|a| text_at(a, i))) {
+            if let (true, Some(r)) = (purchase, b.region.and_then(|a| text_at(a, i))) {
                 let r = match last_region {
                     Some((prev, k)) if same_text(prev, r) => k,
                     _ => {
@@ -702,16 +847,6 @@ impl Fold {
                 }
             }
         }
-        if let Some((k, n)) = count {
-            *self.counts.entry(k).or_insert(0) += n;
-        }
-        if let (Some(check), Some((f, inv, d))) = (&mut self.duplicates, prev_block) {
-            check.last_key = Some(block_key(
-                f,
-                self.has_invoice.then_some(inv.map(|t| t.1)),
-                d,
-            ));
-        }
         Ok(())
     }
 }
@@ -729,7 +864,7 @@ type Text<'a> = (u128, &'a str);
 
 /// Value `i` of a text array with its view.
 #[inline]
-fn text_at(a: &<StringType as PolarsDataType>::Array, i: usize) -> Option<Text<'_>> {
+fn text_at(a: &TextArray, i: usize) -> Option<Text<'_>> {
     a.get(i).map(|s| (a.views()[i].as_u128(), s))
 }
 
@@ -762,65 +897,86 @@ impl Fold {
 
     fn finish(mut self) -> Result<Features> {
         let (has_cost, has_due, has_region) = (self.has_cost, self.has_due, self.has_region);
-        if let Some((k, sum)) = self.pending_region.take() {
-            *self.region_revenue.entry(k).or_insert(0.0) += sum;
-        }
-        let n = self.customers.len();
         let as_of = self.as_of;
         // Parts fold in parallel, each its own customers' invoices in input order, so the
         // result does not depend on the thread count.
         let hasher = self.hasher;
-        let parts: Vec<Vec<(u32, InvoiceFigures)>> = std::mem::take(&mut self.parts)
-            .into_par_iter()
-            .map(|p| p.figures(&hasher, as_of, has_due))
+        let parts: Vec<(usize, RunPart)> = self
+            .shards
+            .iter_mut()
+            .enumerate()
+            .flat_map(|(k, s)| {
+                std::mem::take(&mut s.parts)
+                    .into_iter()
+                    .map(move |p| (k, p))
+            })
             .collect();
-        let mut figures = vec![InvoiceFigures::default(); n];
-        for (k, f) in parts.into_iter().flatten() {
-            figures[k as usize] = f;
-        }
-        let mut main_region: Vec<Option<(u32, f64)>> = vec![None; n];
-        if has_region {
-            let name = |r: u32| self.regions.key(r);
-            for (best, s) in main_region.iter_mut().zip(&self.sums) {
-                if s.region != NO_REGION {
-                    *best = Some((s.region, s.region_revenue));
-                }
-            }
-            for (key, revenue) in &self.region_revenue {
-                let (k, r) = ((key >> 32) as usize, (key & 0xffff_ffff) as u32);
-                // The most purchase revenue; ties go to the first name.
-                let better = match main_region[k] {
-                    None => true,
-                    Some((br, bv)) => *revenue > bv || (*revenue == bv && name(r) < name(br)),
-                };
-                if better {
-                    main_region[k] = Some((r, *revenue));
-                }
+        let parts: Vec<(usize, Vec<(u32, InvoiceFigures)>)> = parts
+            .into_par_iter()
+            .map(|(k, p)| (k, p.figures(&hasher, as_of, has_due)))
+            .collect();
+        let mut figures: Vec<Vec<InvoiceFigures>> = self
+            .shards
+            .iter()
+            .map(|s| vec![InvoiceFigures::default(); s.customers.len()])
+            .collect();
+        for (k, part) in parts {
+            for (c, f) in part {
+                figures[k][c as usize] = f;
             }
         }
+        // Per shard, each customer's main region: (the shard's region index, revenue).
+        let main_region: Vec<Vec<Option<(u32, f64)>>> = if has_region {
+            self.shards
+                .par_iter_mut()
+                .map(Shard::main_regions)
+                .collect()
+        } else {
+            Vec::new()
+        };
 
         // Customers without a purchase in the window are left out, and their rows counted.
+        // A buyer is `shard << 32 | index in the shard`.
         let (mut no_buyers, mut no_rows, mut no_returns) = (0u64, 0u64, 0u64);
-        let mut order: Vec<u32> = Vec::with_capacity(n);
-        for (k, (f, sums)) in figures.iter().zip(&self.sums).enumerate() {
-            if f.frequency > 0 {
-                order.push(k as u32);
-            } else {
-                no_buyers += 1;
-                no_rows += sums.rows;
-                no_returns += sums.returns;
+        let mut order: Vec<u64> = Vec::new();
+        for (k, (figs, shard)) in figures.iter().zip(&self.shards).enumerate() {
+            for (i, (f, sums)) in figs.iter().zip(&shard.sums).enumerate() {
+                if f.frequency > 0 {
+                    order.push((k as u64) << 32 | i as u64);
+                } else {
+                    no_buyers += 1;
+                    no_rows += sums.rows;
+                    no_returns += sums.returns;
+                }
             }
         }
-        order.par_sort_unstable_by(|a, b| self.customers.key(*a).cmp(self.customers.key(*b)));
+        let shards = &self.shards;
+        let key = |g: u64| shards[(g >> 32) as usize].customers.key(g as u32);
+        // IDs are unique across shards, so the order is total.
+        order.par_sort_unstable_by(|a, b| key(*a).cmp(key(*b)));
+        let at = |g: u64| ((g >> 32) as usize, g as u32 as usize);
         // The buyers' figures in output order: one gather each, then every column is a plain
         // pass (gathering per column would miss the cache for every value).
         let sums: Vec<CustomerSums> = order
             .iter()
-            .map(|k| self.sums[*k as usize].clone())
+            .map(|g| {
+                let (k, i) = at(*g);
+                shards[k].sums[i].clone()
+            })
             .collect();
-        self.sums = Vec::new();
-        let figs: Vec<InvoiceFigures> = order.iter().map(|k| figures[*k as usize]).collect();
+        let figs: Vec<InvoiceFigures> = order
+            .iter()
+            .map(|g| {
+                let (k, i) = at(*g);
+                figures[k][i]
+            })
+            .collect();
         drop(figures);
+        for shard in &mut self.shards {
+            shard.sums = Vec::new();
+        }
+        let shards = &self.shards;
+        let key = |g: u64| shards[(g >> 32) as usize].customers.key(g as u32);
 
         let s = |f: fn(&CustomerSums) -> f64| -> Vec<f64> { sums.iter().map(f).collect() };
         let sf = |f: fn(&CustomerSums, &InvoiceFigures) -> Option<f64>| -> Vec<Option<f64>> {
@@ -829,9 +985,9 @@ impl Fold {
         let fi = |f: fn(&InvoiceFigures) -> i64| -> Vec<i64> { figs.iter().map(f).collect() };
         let ids = StringChunked::from_iter_values(
             c::CUSTOMER_ID.into(),
-            order.iter().map(|k| {
+            order.iter().map(|g| {
                 // Keys were interned from `&str`, so they are UTF-8.
-                std::str::from_utf8(self.customers.key(*k)).unwrap_or_default()
+                std::str::from_utf8(key(*g)).unwrap_or_default()
             }),
         );
         let date = |name: &str, f: fn(&InvoiceFigures) -> i32| -> PolarsResult<Column> {
@@ -902,9 +1058,11 @@ impl Fold {
         if has_region {
             let names = StringChunked::from_iter_options(
                 c::MAIN_REGION.into(),
-                order.iter().map(|k| {
-                    main_region[*k as usize]
-                        .map(|(r, _)| std::str::from_utf8(self.regions.key(r)).unwrap_or_default())
+                order.iter().map(|g| {
+                    let (k, i) = at(*g);
+                    main_region[k][i].map(|(r, _)| {
+                        std::str::from_utf8(shards[k].regions.key(r)).unwrap_or_default()
+                    })
                 }),
             );
             columns.push(names.into_column());

@@ -100,6 +100,7 @@ mod tests {
         cleaning: &str,
         as_of: &str,
         region_nulls: bool,
+        shuffle: bool,
     ) -> (Features, Features) {
         let dir = tempfile::tempdir().unwrap();
         let mut df = generate_transactions(&GenerateParams {
@@ -120,6 +121,15 @@ mod tests {
             let nulls = Series::full_null("region".into(), n, &DataType::String);
             let mixed = nulls.zip_with(&mask, &region).unwrap();
             df.replace("region", mixed.into_column()).unwrap();
+        }
+        if shuffle {
+            // Lines in random order: invoices come in many runs, and the customers of every
+            // shard of the fold take turns.
+            use rand::seq::SliceRandom;
+            use rand::SeedableRng;
+            let mut order: Vec<IdxSize> = (0..df.height() as IdxSize).collect();
+            order.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11));
+            df = df.take(&IdxCa::from_vec("i".into(), order)).unwrap();
         }
         let data = dir.path().join("tx.parquet");
         ParquetWriter::new(std::fs::File::create(&data).unwrap())
@@ -195,14 +205,22 @@ mod tests {
     fn fold_matches_the_reference_with_every_column() {
         let columns = "customer_id = \"customer_id\"\ndate = \"invoice_date\"\ninvoice_id = \"invoice_id\"\nquantity = \"quantity\"\nunit_price = \"unit_price\"\nunit_cost = \"unit_cost\"\ndue_date = \"due_date\"\npaid_date = \"paid_date\"\nregion = \"region\"";
         let cleaning = "[cleaning]\nreturn_invoice_prefix = \"CR\"";
-        let (fold, reference) = both(columns, cleaning, "2025-07-01", true);
+        let (fold, reference) = both(columns, cleaning, "2025-07-01", true, false);
+        assert_same(&fold, &reference);
+    }
+
+    #[test]
+    fn fold_matches_the_reference_on_shuffled_lines() {
+        let columns = "customer_id = \"customer_id\"\ndate = \"invoice_date\"\ninvoice_id = \"invoice_id\"\nquantity = \"quantity\"\nunit_price = \"unit_price\"\nunit_cost = \"unit_cost\"\ndue_date = \"due_date\"\npaid_date = \"paid_date\"\nregion = \"region\"";
+        let cleaning = "[cleaning]\nreturn_invoice_prefix = \"CR\"";
+        let (fold, reference) = both(columns, cleaning, "2025-07-01", true, true);
         assert_same(&fold, &reference);
     }
 
     #[test]
     fn fold_matches_the_reference_without_invoices_or_payments() {
         let columns = "customer_id = \"customer_id\"\ndate = \"invoice_date\"\nquantity = \"quantity\"\nunit_price = \"unit_price\"\ndue_date = \"due_date\"";
-        let (fold, reference) = both(columns, "", "2025-10-15", false);
+        let (fold, reference) = both(columns, "", "2025-10-15", false, false);
         assert_same(&fold, &reference);
     }
 
