@@ -920,11 +920,18 @@ impl Fold {
             .iter()
             .map(|s| vec![InvoiceFigures::default(); s.customers.len()])
             .collect();
-        for (k, part) in parts {
-            for (c, f) in part {
-                figures[k][c as usize] = f;
-            }
-        }
+        // Each shard's parts lie together, in shard order.
+        figures
+            .par_iter_mut()
+            .zip(parts.par_chunks(1 << PART_BITS))
+            .for_each(|(shard, parts)| {
+                for (_, part) in parts {
+                    for (c, f) in part {
+                        shard[*c as usize] = *f;
+                    }
+                }
+            });
+        drop(parts);
         // Per shard, each customer's main region: (the shard's region index, revenue).
         let main_region: Vec<Vec<Option<(u32, f64)>>> = if has_region {
             self.shards
@@ -958,14 +965,14 @@ impl Fold {
         // The buyers' figures in output order: one gather each, then every column is a plain
         // pass (gathering per column would miss the cache for every value).
         let sums: Vec<CustomerSums> = order
-            .iter()
+            .par_iter()
             .map(|g| {
                 let (k, i) = at(*g);
                 shards[k].sums[i].clone()
             })
             .collect();
         let figs: Vec<InvoiceFigures> = order
-            .iter()
+            .par_iter()
             .map(|g| {
                 let (k, i) = at(*g);
                 figures[k][i]
@@ -977,96 +984,119 @@ impl Fold {
         }
         let shards = &self.shards;
         let key = |g: u64| shards[(g >> 32) as usize].customers.key(g as u32);
+        let (sums, figs, order) = (&sums, &figs, &order);
 
-        let s = |f: fn(&CustomerSums) -> f64| -> Vec<f64> { sums.iter().map(f).collect() };
-        let sf = |f: fn(&CustomerSums, &InvoiceFigures) -> Option<f64>| -> Vec<Option<f64>> {
-            sums.iter().zip(&figs).map(|(s, i)| f(s, i)).collect()
+        // The columns are built side by side, one task each.
+        type Build<'a> = Box<dyn Fn() -> PolarsResult<Column> + Send + Sync + 'a>;
+        let s = |name: &'static str, f: fn(&CustomerSums) -> f64| -> Build {
+            Box::new(move || {
+                Ok(Column::new(
+                    name.into(),
+                    sums.iter().map(f).collect::<Vec<_>>(),
+                ))
+            })
         };
-        let fi = |f: fn(&InvoiceFigures) -> i64| -> Vec<i64> { figs.iter().map(f).collect() };
-        let ids = StringChunked::from_iter_values(
-            c::CUSTOMER_ID.into(),
-            order.iter().map(|g| {
-                // Keys were interned from `&str`, so they are UTF-8.
-                std::str::from_utf8(key(*g)).unwrap_or_default()
+        let sf =
+            |name: &'static str, f: fn(&CustomerSums, &InvoiceFigures) -> Option<f64>| -> Build {
+                Box::new(move || {
+                    let values = sums.iter().zip(figs).map(|(s, i)| f(s, i));
+                    Ok(Float64Chunked::from_iter_options(name.into(), values).into_column())
+                })
+            };
+        let fi = |name: &'static str, f: fn(&InvoiceFigures) -> i64| -> Build {
+            Box::new(move || {
+                Ok(Column::new(
+                    name.into(),
+                    figs.iter().map(f).collect::<Vec<_>>(),
+                ))
+            })
+        };
+        let date = |name: &'static str, f: fn(&InvoiceFigures) -> i32| -> Build {
+            Box::new(move || {
+                let days = Int32Chunked::from_vec(name.into(), figs.iter().map(f).collect());
+                Ok(days.into_date().into_column())
+            })
+        };
+        let mut builds: Vec<Build> = vec![
+            Box::new(|| {
+                let ids = StringChunked::from_iter_values(
+                    c::CUSTOMER_ID.into(),
+                    order.iter().map(|g| {
+                        // Keys were interned from `&str`, so they are UTF-8.
+                        std::str::from_utf8(key(*g)).unwrap_or_default()
+                    }),
+                );
+                Ok(ids.into_column())
             }),
-        );
-        let date = |name: &str, f: fn(&InvoiceFigures) -> i32| -> PolarsResult<Column> {
-            Column::new(name.into(), figs.iter().map(f).collect::<Vec<_>>()).cast(&DataType::Date)
-        };
-        let mut columns = vec![
-            ids.into_column(),
-            Column::new(
-                c::RECENCY_DAYS.into(),
-                figs.iter()
-                    .map(|f| (as_of - f.last) as i64)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(c::FREQUENCY.into(), fi(|f| f.frequency as i64)),
-            Column::new(c::PURCHASE_DAYS.into(), fi(|f| f.purchase_days as i64)),
-            Column::new(c::MONETARY.into(), s(|x| x.monetary)),
-            Column::new(c::GROSS_REVENUE.into(), s(|x| x.gross)),
-            Column::new(c::RETURNED_VALUE.into(), s(|x| x.returned.abs())),
-            Column::new(
-                c::RETURN_RATE.into(),
-                sf(|s, _| ratio(s.returned.abs(), s.gross)),
-            ),
-            Column::new(
-                c::AVG_ORDER_VALUE.into(),
-                sf(|s, f| ratio(s.monetary, f.frequency as f64)),
-            ),
-            date(c::FIRST_PURCHASE, |f| f.first)?,
-            date(c::LAST_PURCHASE, |f| f.last)?,
-            Column::new(
-                c::TENURE_DAYS.into(),
-                figs.iter()
-                    .map(|f| (as_of - f.first) as i64)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                c::MEAN_DAYS_BETWEEN.into(),
-                sf(|_, f| ratio((f.last - f.first) as f64, f.purchase_days as f64 - 1.0)),
-            ),
-            Column::new(c::MONETARY_LAST_PERIOD.into(), s(|x| x.last_period)),
-            Column::new(c::MONETARY_PREV_PERIOD.into(), s(|x| x.prev_period)),
+            Box::new(move || {
+                let days = figs.iter().map(|f| (as_of - f.last) as i64);
+                Ok(Column::new(
+                    c::RECENCY_DAYS.into(),
+                    days.collect::<Vec<_>>(),
+                ))
+            }),
+            fi(c::FREQUENCY, |f| f.frequency as i64),
+            fi(c::PURCHASE_DAYS, |f| f.purchase_days as i64),
+            s(c::MONETARY, |x| x.monetary),
+            s(c::GROSS_REVENUE, |x| x.gross),
+            s(c::RETURNED_VALUE, |x| x.returned.abs()),
+            sf(c::RETURN_RATE, |s, _| ratio(s.returned.abs(), s.gross)),
+            sf(c::AVG_ORDER_VALUE, |s, f| {
+                ratio(s.monetary, f.frequency as f64)
+            }),
+            date(c::FIRST_PURCHASE, |f| f.first),
+            date(c::LAST_PURCHASE, |f| f.last),
+            Box::new(move || {
+                let days = figs.iter().map(|f| (as_of - f.first) as i64);
+                Ok(Column::new(c::TENURE_DAYS.into(), days.collect::<Vec<_>>()))
+            }),
+            sf(c::MEAN_DAYS_BETWEEN, |_, f| {
+                ratio((f.last - f.first) as f64, f.purchase_days as f64 - 1.0)
+            }),
+            s(c::MONETARY_LAST_PERIOD, |x| x.last_period),
+            s(c::MONETARY_PREV_PERIOD, |x| x.prev_period),
         ];
         if has_cost {
-            columns.push(Column::new(c::PROFIT.into(), s(|x| x.profit)));
-            columns.push(Column::new(
-                c::MARGIN.into(),
-                sf(|s, _| ratio(s.profit, s.monetary)),
-            ));
+            builds.push(s(c::PROFIT, |x| x.profit));
+            builds.push(sf(c::MARGIN, |s, _| ratio(s.profit, s.monetary)));
         }
         if has_due {
-            columns.extend([
-                Column::new(c::INVOICES_DUE.into(), fi(|f| f.invoices_due as i64)),
-                Column::new(
-                    c::ON_TIME_RATE.into(),
-                    sf(|_, f| ratio(f.on_time as f64, f.invoices_due as f64)),
-                ),
-                Column::new(
-                    c::MEAN_DAYS_LATE.into(),
-                    sf(|_, f| ratio(f.late_sum, f.late_n as f64)),
-                ),
-                Column::new(c::OVERDUE_INVOICES.into(), fi(|f| f.overdue_n as i64)),
-                Column::new(
-                    c::OVERDUE_AMOUNT.into(),
-                    figs.iter().map(|f| f.overdue_amount).collect::<Vec<_>>(),
-                ),
-                Column::new(c::OLDEST_OVERDUE_DAYS.into(), fi(|f| f.oldest as i64)),
+            builds.extend([
+                fi(c::INVOICES_DUE, |f| f.invoices_due as i64),
+                sf(c::ON_TIME_RATE, |_, f| {
+                    ratio(f.on_time as f64, f.invoices_due as f64)
+                }),
+                sf(c::MEAN_DAYS_LATE, |_, f| ratio(f.late_sum, f.late_n as f64)),
+                fi(c::OVERDUE_INVOICES, |f| f.overdue_n as i64),
+                Box::new(|| {
+                    let amounts = figs.iter().map(|f| f.overdue_amount);
+                    Ok(Column::new(
+                        c::OVERDUE_AMOUNT.into(),
+                        amounts.collect::<Vec<_>>(),
+                    ))
+                }),
+                fi(c::OLDEST_OVERDUE_DAYS, |f| f.oldest as i64),
             ]);
         }
         if has_region {
-            let names = StringChunked::from_iter_options(
-                c::MAIN_REGION.into(),
-                order.iter().map(|g| {
-                    let (k, i) = at(*g);
-                    main_region[k][i].map(|(r, _)| {
-                        std::str::from_utf8(shards[k].regions.key(r)).unwrap_or_default()
-                    })
-                }),
-            );
-            columns.push(names.into_column());
+            let main_region = &main_region;
+            builds.push(Box::new(move || {
+                let names = StringChunked::from_iter_options(
+                    c::MAIN_REGION.into(),
+                    order.iter().map(|g| {
+                        let (k, i) = at(*g);
+                        main_region[k][i].map(|(r, _)| {
+                            std::str::from_utf8(shards[k].regions.key(r)).unwrap_or_default()
+                        })
+                    }),
+                );
+                Ok(names.into_column())
+            }));
         }
+        let columns = builds
+            .into_par_iter()
+            .map(|build| build())
+            .collect::<PolarsResult<Vec<Column>>>()?;
         debug_assert_eq!(
             columns
                 .iter()
