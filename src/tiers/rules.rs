@@ -561,57 +561,66 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     // The reason before risk lives on in `reason`; at 100 M transactions it is 0.7 GB.
     drop(base_reason);
 
-    // ---- the per-customer table
-    let mut columns = vec![
-        id_column.clone(),
-        customers.column(c::RECENCY_DAYS)?.clone(),
-        customers.column(c::FREQUENCY)?.clone(),
-        customers.column(c::MONETARY)?.clone(),
+    // ---- the per-customer table, its columns built side by side
+    type Build<'a> = Box<dyn FnOnce() -> Result<Vec<Column>> + Send + 'a>;
+    let ready = |c: Column| -> Build { Box::new(move || Ok(vec![c])) };
+    fn score_of<'a>(name: &'static str, s: &'a [u8]) -> Build<'a> {
+        Box::new(move || {
+            let values = s.iter().map(|x| *x as i32).collect::<Vec<_>>();
+            Ok(vec![Column::new(name.into(), values)])
+        })
+    }
+    let mut builds: Vec<Build> = vec![
+        ready(id_column.clone()),
+        ready(customers.column(c::RECENCY_DAYS)?.clone()),
+        ready(customers.column(c::FREQUENCY)?.clone()),
+        ready(customers.column(c::MONETARY)?.clone()),
     ];
     if customers.schema().get(c::PROFIT).is_some() {
-        columns.push(customers.column(c::PROFIT)?.clone());
+        builds.push(ready(customers.column(c::PROFIT)?.clone()));
     }
-    columns.extend([
-        Column::new(
-            cols::R_SCORE.into(),
-            r.iter().map(|x| *x as i32).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            cols::F_SCORE.into(),
-            f.iter().map(|x| *x as i32).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            cols::M_SCORE.into(),
-            m.iter().map(|x| *x as i32).collect::<Vec<_>>(),
-        ),
-        labels(cols::RFM_CODE, &code_names, &codes)?,
-        labels(cols::SEGMENT, &segment_names, &segments)?,
+    let (code_names, codes, segment_names, segments) =
+        (&code_names, &codes, &segment_names, &segments);
+    let (score, base, risk, tier) = (&score, &base, &risk, &tier);
+    builds.extend([
+        score_of(cols::R_SCORE, r),
+        score_of(cols::F_SCORE, f),
+        score_of(cols::M_SCORE, m),
+        Box::new(move || Ok(vec![labels(cols::RFM_CODE, code_names, codes)?])) as Build,
+        Box::new(move || Ok(vec![labels(cols::SEGMENT, segment_names, segments)?])),
     ]);
     for (name, v) in comp_cols {
-        columns.push(Column::new(name.into(), v));
+        builds.push(ready(Column::new(name.into(), v)));
     }
-    columns.extend([
-        Column::new(cols::SCORE.into(), score.clone()),
-        labels(cols::TIER_BASE, names, &base)?,
-        labels(cols::RISK, &RISK_LEVELS, &risk)?,
-        risk_reasons.into_column(),
-        labels(cols::TIER, names, &tier)?,
-        Column::new(
-            cols::TIER_RANK.into(),
-            tier.iter().map(|t| *t as i32 + 1).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            cols::DOWNGRADED.into(),
-            (0..n).map(|i| tier[i] != base[i]).collect::<Vec<_>>(),
-        ),
-        reason.into_column(),
+    builds.extend([
+        Box::new(move || Ok(vec![Column::new(cols::SCORE.into(), score.clone())])) as Build,
+        Box::new(move || Ok(vec![labels(cols::TIER_BASE, names, base)?])),
+        Box::new(move || Ok(vec![labels(cols::RISK, &RISK_LEVELS, risk)?])),
+        ready(risk_reasons.into_column()),
+        Box::new(move || Ok(vec![labels(cols::TIER, names, tier)?])),
+        Box::new(move || {
+            let rank = tier.iter().map(|t| *t as i32 + 1).collect::<Vec<_>>();
+            let downgraded = (0..n).map(|i| tier[i] != base[i]).collect::<Vec<_>>();
+            Ok(vec![
+                Column::new(cols::TIER_RANK.into(), rank),
+                Column::new(cols::DOWNGRADED.into(), downgraded),
+            ])
+        }),
+        ready(reason.into_column()),
+        Box::new(move || policy_columns(p, tier)),
     ]);
-    columns.extend(policy_columns(p, &tier)?);
+    let columns: Vec<Column> = builds
+        .into_par_iter()
+        .map(|build| build())
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     let tiers_df = DataFrame::new(n, columns)?;
 
     let features = [&recency, &frequency, &monetary];
-    let tier_summary = tier_summary(p, &tier, &base, &score, features, profit.as_ref())?;
-    let segment_summary = segment_summary(&segment_names, &segments, features)?;
+    let tier_summary = tier_summary(p, tier, base, score, features, profit.as_ref())?;
+    let segment_summary = segment_summary(segment_names, segments, features)?;
     let thresholds = DataFrame::new(
         th_rows.len(),
         vec![
@@ -642,7 +651,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         ],
     )?;
     let alerts = alerts(
-        customers, p, id_column, &tier, &score, &recency, &between, &monetary,
+        customers, p, id_column, tier, score, &recency, &between, &monetary,
     )?;
     Ok(Grading {
         tiers: tiers_df,
