@@ -5,13 +5,12 @@
 use anyhow::Result;
 use ndarray::Array2;
 use polars::prelude::*;
-use rayon::prelude::*;
 
 use super::kmeans::{
     cluster, FittedTransform, KChoice, KMeansParams, KScore, SelectBy, TransformSpec,
 };
 use super::params::ClusteringParams;
-use super::rules::{mean_and_median, quantile, Floats};
+use super::rules::{mean_and_median, quantile_unsorted, Floats};
 use crate::columns as c;
 
 /// Output column names.
@@ -99,11 +98,10 @@ fn feature_matrix(
             Some(m) => m[j],
             None => {
                 let mut present: Vec<f64> = v.iter().flatten().filter(|x| x.is_finite()).collect();
-                present.par_sort_unstable_by(f64::total_cmp);
                 if present.is_empty() {
                     0.0
                 } else {
-                    quantile(&present, 0.5)
+                    quantile_unsorted(&mut present, 0.5)
                 }
             }
         };

@@ -110,6 +110,30 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// [`quantile`] of values in any order, found by selection instead of a sort (the same
+/// order statistics, so the same value). Reorders `values`.
+pub fn quantile_unsorted(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (values.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let (_, at_lo, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let at_lo = *at_lo;
+    let at_hi = if hi == lo {
+        at_lo
+    } else {
+        // The next order statistic is the least of the values above.
+        above
+            .iter()
+            .copied()
+            .min_by(f64::total_cmp)
+            .unwrap_or(at_lo)
+    };
+    at_lo + (at_hi - at_lo) * (pos - lo as f64)
+}
+
 /// Mean and median of the values (`None` for none).
 pub fn mean_and_median(values: impl Iterator<Item = f64>) -> (Option<f64>, Option<f64>) {
     let mut x: Vec<f64> = values.collect();
@@ -1137,6 +1161,23 @@ fn alerts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantile_by_selection_is_the_sorted_quantile() {
+        // Ties, negative zero, odd and even lengths, both interpolation cases.
+        let base = [3.0, -1.0, 7.5, 3.0, 0.0, -0.0, 12.25, 3.0, -8.0, 1e300];
+        for len in 1..=base.len() {
+            let mut sorted = base[..len].to_vec();
+            sorted.sort_by(f64::total_cmp);
+            for q in [0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0] {
+                let mut shuffled: Vec<f64> = base[..len].iter().rev().copied().collect();
+                let (a, b) = (quantile(&sorted, q), quantile_unsorted(&mut shuffled, q));
+                assert_eq!(a.to_bits(), b.to_bits(), "len {len}, q {q}: {a} vs {b}");
+            }
+        }
+        assert!(quantile_unsorted(&mut [], 0.5).is_nan());
+        assert_eq!(quantile_unsorted(&mut [1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
+    }
 
     #[test]
     fn quantiles_interpolate_like_numpy() {
