@@ -9,15 +9,16 @@
 //!
 //! Counting and the duplicate check go through each batch in input order. The rows kept are
 //! then folded by [`SHARDS`] shards side by side: customers are split by the hash of their
-//! ID, and each shard goes through its own customers' rows in input order, so every sum
-//! adds in the same order as a single pass would, on any number of cores. In a shard,
-//! customer IDs are interned to dense `u32` indices (short IDs sit in their hash slot). An
-//! invoice is logged as runs of consecutive lines, split by customer into parts that are
-//! merged and turned into per-customer figures, in parallel, once the input is read: no hash
-//! table the size of all invoices is probed per line. Memory is a few dozen bytes per invoice and per customer, whatever the
-//! number of lines. Batches arrive in input order, so sums are added in the same order on
-//! every run and the output is identical run to run. `super::reference` states the same
-//! formulas as polars expressions; the tests hold the two against each other.
+//! ID, and each shard goes through its own customers' rows in input order. The shard count is
+//! a constant, so the output does not depend on the number of cores. In a shard, customer IDs
+//! are interned to dense `u32` indices (short IDs sit in their hash slot). An invoice is
+//! logged as runs of consecutive lines of the shard (lines of other shards' customers in
+//! between do not end a run), split by customer into parts that are merged and turned into
+//! per-customer figures, in parallel, once the input is read: no hash table the size of all
+//! invoices is probed per line. Memory is a few dozen bytes per invoice and per customer,
+//! whatever the number of lines. Batches arrive in input order, so sums are added in the same
+//! order on every run and the output is identical run to run. `super::reference` states the
+//! same formulas as polars expressions; the tests hold the two against each other.
 
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
@@ -68,6 +69,10 @@ fn key_of<'a>(ends: &[u64], bytes: &'a [u8], i: u32) -> &'a [u8] {
     &bytes[start..ends[i] as usize]
 }
 
+/// The seed of the interners' hash: fixed, so the same input gives the same shards and
+/// indices, and so the same output.
+const KEY_SEED: u64 = 0x7469_6572;
+
 /// Byte strings to dense indices `0..len`, all keys back to back in `bytes` (key `i` ends at
 /// `ends[i]`); short keys are also in their slot.
 struct Interner {
@@ -84,7 +89,7 @@ impl Interner {
             ends: Vec::new(),
             bytes: Vec::new(),
             // A fixed seed: the same input gives the same indices, and so the same output.
-            hasher: FixedState::with_seed(0x7469_6572),
+            hasher: FixedState::with_seed(KEY_SEED),
         }
     }
 
@@ -104,6 +109,7 @@ impl Interner {
 
     /// [`Interner::intern`] with the key's hash, `self.hasher.hash_one(key)`, at hand.
     fn intern_hashed(&mut self, key: &[u8], hash: u64) -> (u32, bool) {
+        debug_assert_eq!(hash, self.hasher.hash_one(key));
         let short = key.len() <= INLINE;
         let mut padded = [0u8; INLINE];
         if short {
@@ -243,7 +249,7 @@ struct CustomerSums {
     rows: u64,
     returns: u64,
     /// The first region the customer bought in, and the purchase revenue there; other
-    /// regions go to `Fold::region_revenue`. Most customers have one region, and this line
+    /// regions go to `Shard::region_revenue`. Most customers have one region, and this line
     /// of memory is at hand already.
     region: u32,
     region_revenue: f64,
@@ -301,7 +307,8 @@ struct RunPart {
     bytes: Vec<u8>,
 }
 
-/// The number of parts of a shard's invoice log, as bits of the customer's hash.
+/// The number of parts of a shard's invoice log, as bits (see [`part_of`]): 8 shards of 32
+/// parts.
 const PART_BITS: u32 = 5;
 
 /// Customers are split into this many shards by the hash of their ID, and a batch is folded
@@ -470,7 +477,8 @@ struct Fold {
     has_region: bool,
     /// Rows per (row-rule reason code, return flag, day), every row of the input.
     counts: HashMap<DayKey, u64, FixedState>,
-    /// Hashes customer IDs: the hash picks the shard, and the shard's table reuses it.
+    /// Hashes customer IDs (the hash picks the shard, and the shard's table reuses it) and
+    /// invoice keys when runs are merged.
     hasher: FixedState,
     shards: Vec<Shard>,
     /// Per shard, the batch's rows to fold there: (row, hash of the customer ID). Kept
@@ -537,9 +545,8 @@ impl Fold {
             has_due: has(c::DUE_DATE),
             has_region: has(c::REGION),
             counts: HashMap::with_hasher(FixedState::with_seed(2)),
-            // A fixed seed: the same input gives the same shards and indices, and so the
-            // same output.
-            hasher: FixedState::with_seed(0x7469_6572),
+            // The interners' hasher, so that a customer's hash is its key's in the table.
+            hasher: FixedState::with_seed(KEY_SEED),
             shards: (0..SHARDS).map(|_| Shard::new()).collect(),
             rows: vec![Vec::new(); SHARDS],
             duplicates: has(c::ROW_FINGERPRINT).then(DuplicateCheck::default),
@@ -924,8 +931,10 @@ impl Fold {
         figures
             .par_iter_mut()
             .zip(parts.par_chunks(1 << PART_BITS))
-            .for_each(|(shard, parts)| {
-                for (_, part) in parts {
+            .enumerate()
+            .for_each(|(k, (shard, parts))| {
+                for (of, part) in parts {
+                    debug_assert_eq!(*of, k);
                     for (c, f) in part {
                         shard[*c as usize] = *f;
                     }
@@ -942,12 +951,18 @@ impl Fold {
             Vec::new()
         };
 
+        let shard_sums: Vec<Vec<CustomerSums>> = self
+            .shards
+            .iter_mut()
+            .map(|s| std::mem::take(&mut s.sums))
+            .collect();
+
         // Customers without a purchase in the window are left out, and their rows counted.
         // A buyer is `shard << 32 | index in the shard`.
         let (mut no_buyers, mut no_rows, mut no_returns) = (0u64, 0u64, 0u64);
         let mut order: Vec<u64> = Vec::new();
-        for (k, (figs, shard)) in figures.iter().zip(&self.shards).enumerate() {
-            for (i, (f, sums)) in figs.iter().zip(&shard.sums).enumerate() {
+        for (k, (figs, shard)) in figures.iter().zip(&shard_sums).enumerate() {
+            for (i, (f, sums)) in figs.iter().zip(shard).enumerate() {
                 if f.frequency > 0 {
                     order.push((k as u64) << 32 | i as u64);
                 } else {
@@ -968,7 +983,7 @@ impl Fold {
             .par_iter()
             .map(|g| {
                 let (k, i) = at(*g);
-                shards[k].sums[i].clone()
+                shard_sums[k][i].clone()
             })
             .collect();
         let figs: Vec<InvoiceFigures> = order
@@ -978,12 +993,7 @@ impl Fold {
                 figures[k][i]
             })
             .collect();
-        drop(figures);
-        for shard in &mut self.shards {
-            shard.sums = Vec::new();
-        }
-        let shards = &self.shards;
-        let key = |g: u64| shards[(g >> 32) as usize].customers.key(g as u32);
+        drop((figures, shard_sums));
         let (sums, figs, order) = (&sums, &figs, &order);
 
         // The columns are built side by side, one task each.

@@ -98,6 +98,7 @@ fn feature_matrix(
             Some(m) => m[j],
             None => {
                 let mut present: Vec<f64> = v.iter().flatten().filter(|x| x.is_finite()).collect();
+                // A feature with no value at all is imputed with 0, not NaN.
                 if present.is_empty() {
                     0.0
                 } else {
