@@ -18,13 +18,17 @@ pub const METADATA_KEY: &str = "tiering.run";
 /// counts would hash every value of every column, the slowest part of writing. One thread
 /// encodes the file: callers write files side by side, and polars' own parallel encoding
 /// then queues behind the other files' work (at 10 M transactions writing took 0.9 to 1.3 s
-/// that way, 0.9 to 1.0 s this way).
+/// that way, 0.9 to 1.0 s this way). Columns are made one chunk each first, on the caller's
+/// thread: columns written in parallel blocks (reasons, alert details) otherwise have their
+/// chunks aligned on polars' thread pool behind the other files, and at 10 M the alerts table
+/// took 1.25 s to write instead of 0.24 s. The file's bytes are the same.
 pub fn write_table(
     staging: &Staging,
     file: &str,
     df: &mut DataFrame,
     run_json: &str,
 ) -> Result<()> {
+    df.rechunk_mut();
     let path = staging.path(file);
     let f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     ParquetWriter::new(f)
