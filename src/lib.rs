@@ -17,6 +17,7 @@ pub mod generate;
 pub mod history;
 pub mod load;
 pub mod output;
+pub mod par;
 pub mod pipeline;
 pub mod progress;
 #[cfg(test)]

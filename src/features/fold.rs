@@ -37,6 +37,7 @@ use crate::clean::{
 };
 use crate::columns as c;
 use crate::error::InputError;
+use crate::par::{build_columns, ColumnJob};
 
 /// "No value yet" for running minimums and maximums of day numbers.
 const NO_MIN: i32 = i32::MAX;
@@ -997,37 +998,39 @@ impl Fold {
         let (sums, figs, order) = (&sums, &figs, &order);
 
         // The columns are built side by side, one task each.
-        type Build<'a> = Box<dyn Fn() -> PolarsResult<Column> + Send + Sync + 'a>;
-        let s = |name: &'static str, f: fn(&CustomerSums) -> f64| -> Build {
+        let s = |name: &'static str, f: fn(&CustomerSums) -> f64| -> ColumnJob {
             Box::new(move || {
-                Ok(Column::new(
+                Ok(vec![Column::new(
                     name.into(),
                     sums.iter().map(f).collect::<Vec<_>>(),
-                ))
+                )])
             })
         };
-        let sf =
-            |name: &'static str, f: fn(&CustomerSums, &InvoiceFigures) -> Option<f64>| -> Build {
-                Box::new(move || {
-                    let values = sums.iter().zip(figs).map(|(s, i)| f(s, i));
-                    Ok(Float64Chunked::from_iter_options(name.into(), values).into_column())
-                })
-            };
-        let fi = |name: &'static str, f: fn(&InvoiceFigures) -> i64| -> Build {
+        let sf = |name: &'static str,
+                  f: fn(&CustomerSums, &InvoiceFigures) -> Option<f64>|
+         -> ColumnJob {
             Box::new(move || {
-                Ok(Column::new(
+                let values = sums.iter().zip(figs).map(|(s, i)| f(s, i));
+                Ok(vec![
+                    Float64Chunked::from_iter_options(name.into(), values).into_column()
+                ])
+            })
+        };
+        let fi = |name: &'static str, f: fn(&InvoiceFigures) -> i64| -> ColumnJob {
+            Box::new(move || {
+                Ok(vec![Column::new(
                     name.into(),
                     figs.iter().map(f).collect::<Vec<_>>(),
-                ))
+                )])
             })
         };
-        let date = |name: &'static str, f: fn(&InvoiceFigures) -> i32| -> Build {
+        let date = |name: &'static str, f: fn(&InvoiceFigures) -> i32| -> ColumnJob {
             Box::new(move || {
                 let days = Int32Chunked::from_vec(name.into(), figs.iter().map(f).collect());
-                Ok(days.into_date().into_column())
+                Ok(vec![days.into_date().into_column()])
             })
         };
-        let mut builds: Vec<Build> = vec![
+        let mut builds: Vec<ColumnJob> = vec![
             Box::new(|| {
                 let ids = StringChunked::from_iter_values(
                     c::CUSTOMER_ID.into(),
@@ -1036,14 +1039,14 @@ impl Fold {
                         std::str::from_utf8(key(*g)).unwrap_or_default()
                     }),
                 );
-                Ok(ids.into_column())
+                Ok(vec![ids.into_column()])
             }),
             Box::new(move || {
                 let days = figs.iter().map(|f| (as_of - f.last) as i64);
-                Ok(Column::new(
+                Ok(vec![Column::new(
                     c::RECENCY_DAYS.into(),
                     days.collect::<Vec<_>>(),
-                ))
+                )])
             }),
             fi(c::FREQUENCY, |f| f.frequency as i64),
             fi(c::PURCHASE_DAYS, |f| f.purchase_days as i64),
@@ -1058,7 +1061,10 @@ impl Fold {
             date(c::LAST_PURCHASE, |f| f.last),
             Box::new(move || {
                 let days = figs.iter().map(|f| (as_of - f.first) as i64);
-                Ok(Column::new(c::TENURE_DAYS.into(), days.collect::<Vec<_>>()))
+                Ok(vec![Column::new(
+                    c::TENURE_DAYS.into(),
+                    days.collect::<Vec<_>>(),
+                )])
             }),
             sf(c::MEAN_DAYS_BETWEEN, |_, f| {
                 ratio((f.last - f.first) as f64, f.purchase_days as f64 - 1.0)
@@ -1080,10 +1086,10 @@ impl Fold {
                 fi(c::OVERDUE_INVOICES, |f| f.overdue_n as i64),
                 Box::new(|| {
                     let amounts = figs.iter().map(|f| f.overdue_amount);
-                    Ok(Column::new(
+                    Ok(vec![Column::new(
                         c::OVERDUE_AMOUNT.into(),
                         amounts.collect::<Vec<_>>(),
-                    ))
+                    )])
                 }),
                 fi(c::OLDEST_OVERDUE_DAYS, |f| f.oldest as i64),
             ]);
@@ -1100,13 +1106,10 @@ impl Fold {
                         })
                     }),
                 );
-                Ok(names.into_column())
+                Ok(vec![names.into_column()])
             }));
         }
-        let columns = builds
-            .into_par_iter()
-            .map(|build| build())
-            .collect::<PolarsResult<Vec<Column>>>()?;
+        let columns = build_columns(builds)?;
         debug_assert_eq!(
             columns
                 .iter()

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::params::{GradingParams, PolicyValue, RfmCuts, TierRule};
 use crate::columns as c;
+use crate::par::{build_columns, ready, ColumnJob};
 
 /// Output column names of the grading tables.
 pub mod cols {
@@ -586,15 +587,13 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     drop(base_reason);
 
     // ---- the per-customer table, its columns built side by side
-    type Build<'a> = Box<dyn FnOnce() -> Result<Vec<Column>> + Send + 'a>;
-    let ready = |c: Column| -> Build { Box::new(move || Ok(vec![c])) };
-    fn score_of<'a>(name: &'static str, s: &'a [u8]) -> Build<'a> {
+    fn score_of<'a>(name: &'static str, s: &'a [u8]) -> ColumnJob<'a> {
         Box::new(move || {
             let values = s.iter().map(|x| *x as i32).collect::<Vec<_>>();
             Ok(vec![Column::new(name.into(), values)])
         })
     }
-    let mut builds: Vec<Build> = vec![
+    let mut builds: Vec<ColumnJob> = vec![
         ready(id_column.clone()),
         ready(customers.column(c::RECENCY_DAYS)?.clone()),
         ready(customers.column(c::FREQUENCY)?.clone()),
@@ -610,14 +609,14 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         score_of(cols::R_SCORE, r),
         score_of(cols::F_SCORE, f),
         score_of(cols::M_SCORE, m),
-        Box::new(move || Ok(vec![labels(cols::RFM_CODE, code_names, codes)?])) as Build,
+        Box::new(move || Ok(vec![labels(cols::RFM_CODE, code_names, codes)?])) as ColumnJob,
         Box::new(move || Ok(vec![labels(cols::SEGMENT, segment_names, segments)?])),
     ]);
     for (name, v) in comp_cols {
         builds.push(ready(Column::new(name.into(), v)));
     }
     builds.extend([
-        Box::new(move || Ok(vec![Column::new(cols::SCORE.into(), score.clone())])) as Build,
+        Box::new(move || Ok(vec![Column::new(cols::SCORE.into(), score.clone())])) as ColumnJob,
         Box::new(move || Ok(vec![labels(cols::TIER_BASE, names, base)?])),
         Box::new(move || Ok(vec![labels(cols::RISK, &RISK_LEVELS, risk)?])),
         ready(risk_reasons.into_column()),
@@ -633,13 +632,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         ready(reason.into_column()),
         Box::new(move || policy_columns(p, tier)),
     ]);
-    let columns: Vec<Column> = builds
-        .into_par_iter()
-        .map(|build| build())
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .flatten()
-        .collect();
+    let columns = build_columns(builds)?;
     let tiers_df = DataFrame::new(n, columns)?;
 
     let features = [&recency, &frequency, &monetary];
