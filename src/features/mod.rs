@@ -159,6 +159,10 @@ mod tests {
         (fold, reference)
     }
 
+    /// The mapping of every generated column, and the generator's credit-note prefix.
+    const EVERY_COLUMN: &str = "customer_id = \"customer_id\"\ndate = \"invoice_date\"\ninvoice_id = \"invoice_id\"\nquantity = \"quantity\"\nunit_price = \"unit_price\"\nunit_cost = \"unit_cost\"\ndue_date = \"due_date\"\npaid_date = \"paid_date\"\nregion = \"region\"";
+    const RETURNS_BY_PREFIX: &str = "[cleaning]\nreturn_invoice_prefix = \"CR\"";
+
     fn assert_same(fold: &Features, reference: &Features) {
         let (a, b) = (&fold.customers, &reference.customers);
         assert!(
@@ -203,17 +207,13 @@ mod tests {
 
     #[test]
     fn fold_matches_the_reference_with_every_column() {
-        let columns = "customer_id = \"customer_id\"\ndate = \"invoice_date\"\ninvoice_id = \"invoice_id\"\nquantity = \"quantity\"\nunit_price = \"unit_price\"\nunit_cost = \"unit_cost\"\ndue_date = \"due_date\"\npaid_date = \"paid_date\"\nregion = \"region\"";
-        let cleaning = "[cleaning]\nreturn_invoice_prefix = \"CR\"";
-        let (fold, reference) = both(columns, cleaning, "2025-07-01", true, false);
+        let (fold, reference) = both(EVERY_COLUMN, RETURNS_BY_PREFIX, "2025-07-01", true, false);
         assert_same(&fold, &reference);
     }
 
     #[test]
     fn fold_matches_the_reference_on_shuffled_lines() {
-        let columns = "customer_id = \"customer_id\"\ndate = \"invoice_date\"\ninvoice_id = \"invoice_id\"\nquantity = \"quantity\"\nunit_price = \"unit_price\"\nunit_cost = \"unit_cost\"\ndue_date = \"due_date\"\npaid_date = \"paid_date\"\nregion = \"region\"";
-        let cleaning = "[cleaning]\nreturn_invoice_prefix = \"CR\"";
-        let (fold, reference) = both(columns, cleaning, "2025-07-01", true, true);
+        let (fold, reference) = both(EVERY_COLUMN, RETURNS_BY_PREFIX, "2025-07-01", true, true);
         assert_same(&fold, &reference);
     }
 

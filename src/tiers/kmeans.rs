@@ -639,6 +639,10 @@ fn fit_k(
     Ok(lloyd(x, centroids, p.max_iter, p.tolerance))
 }
 
+/// Rows per block of the parallel passes. Partial sums are added in block order, so
+/// [`lloyd`] and its specification must use the same blocks to agree bit for bit.
+const BLOCK: usize = 4096;
+
 /// Plain Lloyd iterations on all rows from the given centroids, until no row changes cluster,
 /// the centroids move less than `tolerance` (Frobenius norm, as linfa measures it) or
 /// `max_iter` passes. It ends on an assignment pass, so every row is with its nearest
@@ -654,7 +658,6 @@ fn fit_k(
 /// passes most rows are skipped; the last pass is a full one, which gives every row's exact
 /// squared distance.
 fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, tolerance: f64) -> KFit {
-    const BLOCK: usize = 4096;
     let (n, d) = x.dim();
     let k = centroids.nrows();
     let data = x.as_slice().expect("standard layout");
@@ -728,29 +731,13 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
                 (changed, sums, counts)
             })
             .collect();
-        let (mut changed, mut sums, mut counts) = (0, vec![0.0; k * d], vec![0usize; k]);
-        for (c, s, n) in parts {
-            changed += c;
-            for (t, s) in sums.iter_mut().zip(s) {
-                *t += s;
-            }
-            for (t, n) in counts.iter_mut().zip(n) {
-                *t += n;
-            }
-        }
+        let (changed, sums, counts) = merge_parts(parts, k, d);
         if changed == 0 || converged || iter >= max_iter {
             break;
         }
         let old = centroids.clone();
         let cents = centroids.as_slice_mut().expect("owned");
-        let mut shift = 0.0;
-        for c in (0..k).filter(|&c| counts[c] > 0) {
-            for (dst, s) in cents[c * d..(c + 1) * d].iter_mut().zip(&sums[c * d..]) {
-                let new = s / counts[c] as f64;
-                shift += (new - *dst) * (new - *dst);
-                *dst = new;
-            }
-        }
+        let mut shift = move_to_means(cents, d, &sums, &counts);
         if counts.contains(&0) {
             // The farthest row needs every row's exact distance to its centroid.
             let before = old.as_slice().expect("owned");
@@ -838,6 +825,38 @@ fn clearly_below(a: f64, b: f64) -> bool {
     a * (1.0 + 1e-9) + 1e-12 < b
 }
 
+/// Adds the blocks' (rows changed, sums, counts) in block order.
+fn merge_parts(
+    parts: Vec<(usize, Vec<f64>, Vec<usize>)>,
+    k: usize,
+    d: usize,
+) -> (usize, Vec<f64>, Vec<usize>) {
+    let mut total = (0, vec![0.0; k * d], vec![0usize; k]);
+    for (changed, sums, counts) in parts {
+        total.0 += changed;
+        for (t, s) in total.1.iter_mut().zip(sums) {
+            *t += s;
+        }
+        for (t, c) in total.2.iter_mut().zip(counts) {
+            *t += c;
+        }
+    }
+    total
+}
+
+/// Moves each centroid with members to their mean; returns the squared distance moved.
+fn move_to_means(cents: &mut [f64], d: usize, sums: &[f64], counts: &[usize]) -> f64 {
+    let mut shift = 0.0;
+    for c in (0..counts.len()).filter(|&c| counts[c] > 0) {
+        for (dst, s) in cents[c * d..(c + 1) * d].iter_mut().zip(&sums[c * d..]) {
+            let new = s / counts[c] as f64;
+            shift += (new - *dst) * (new - *dst);
+            *dst = new;
+        }
+    }
+    shift
+}
+
 fn add_row(sums: &mut [f64], counts: &mut [usize], d: usize, label: usize, row: &[f64]) {
     counts[label] += 1;
     for (s, v) in sums[label * d..(label + 1) * d].iter_mut().zip(row) {
@@ -859,7 +878,6 @@ fn lloyd_plain(
     tolerance: f64,
 ) -> KFit {
     let (n, d) = x.dim();
-    let k = centroids.nrows();
     let data = x.as_slice().expect("standard layout");
     let mut labels = vec![usize::MAX; n];
     let mut sq = vec![0.0; n];
@@ -870,14 +888,7 @@ fn lloyd_plain(
         if changed == 0 || converged || iter >= max_iter {
             break;
         }
-        let mut shift = 0.0;
-        for c in (0..k).filter(|&c| counts[c] > 0) {
-            for (dst, s) in cents[c * d..(c + 1) * d].iter_mut().zip(&sums[c * d..]) {
-                let new = s / counts[c] as f64;
-                shift += (new - *dst) * (new - *dst);
-                *dst = new;
-            }
-        }
+        let mut shift = move_to_means(cents, d, &sums, &counts);
         shift += relocate_empty(data, d, cents, &counts, &mut sq);
         converged = shift.sqrt() < tolerance;
     }
@@ -897,7 +908,6 @@ fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
 /// parallel and their sums are added in block order, so the result does not depend on the
 /// number of threads.
 fn inertias(data: &[f64], d: usize, candidates: &[Array2<f64>]) -> Vec<f64> {
-    const BLOCK: usize = 4096;
     let parts: Vec<Vec<f64>> = data
         .par_chunks(BLOCK * d)
         .map(|rows| {
@@ -930,7 +940,6 @@ fn inertias(data: &[f64], d: usize, candidates: &[Array2<f64>]) -> Vec<f64> {
 /// many rows changed cluster. Rows are independent, so blocks of them run in parallel and
 /// the result does not depend on the number of threads.
 fn assign(data: &[f64], d: usize, cents: &[f64], labels: &mut [usize], sq: &mut [f64]) -> usize {
-    const BLOCK: usize = 4096;
     data.par_chunks(BLOCK * d)
         .zip(labels.par_chunks_mut(BLOCK))
         .zip(sq.par_chunks_mut(BLOCK))
@@ -966,7 +975,6 @@ fn assign_and_sum(
     labels: &mut [usize],
     sq: &mut [f64],
 ) -> (usize, Vec<f64>, Vec<usize>) {
-    const BLOCK: usize = 4096;
     let k = cents.len() / d;
     let parts: Vec<(usize, Vec<f64>, Vec<usize>)> = data
         .par_chunks(BLOCK * d)
@@ -977,25 +985,12 @@ fn assign_and_sum(
             let mut sums = vec![0.0; k * d];
             let mut counts = vec![0usize; k];
             for (row, &l) in rows.chunks_exact(d).zip(labels.iter()) {
-                counts[l] += 1;
-                for (s, v) in sums[l * d..(l + 1) * d].iter_mut().zip(row) {
-                    *s += v;
-                }
+                add_row(&mut sums, &mut counts, d, l, row);
             }
             (changed, sums, counts)
         })
         .collect();
-    let mut total = (0, vec![0.0; k * d], vec![0usize; k]);
-    for (changed, sums, counts) in parts {
-        total.0 += changed;
-        for (t, s) in total.1.iter_mut().zip(sums) {
-            *t += s;
-        }
-        for (t, c) in total.2.iter_mut().zip(counts) {
-            *t += c;
-        }
-    }
-    total
+    merge_parts(parts, k, d)
 }
 
 /// Old cluster indices in their new order: by mean order value (descending), then size
