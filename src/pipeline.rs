@@ -19,7 +19,7 @@ use crate::load::{load_transactions, InputFile};
 use crate::output::charts::{render_charts, Migration};
 use crate::output::report::{render_report, Report, Section};
 use crate::output::{
-    parquet::{write_partitioned, write_table},
+    parquet::{write_partitioned, write_table, Pending},
     Staging,
 };
 use crate::progress::{thousands, Progress};
@@ -192,6 +192,12 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     // The pass's garbage (batches, the invoice log) is the largest of the run: handed back
     // before grading, which would otherwise peak on top of it.
     release_free_memory();
+    // Outputs go to a staging folder, renamed into place at the end. The large tables are
+    // written there as soon as they are final, each on a thread of its own, while the run goes
+    // on (grading and clustering leave a core idle for much of their time); their footers,
+    // which carry the run metadata, wait for the end.
+    let staging = Staging::begin(&out_dir)?;
+    let customers_file = Pending::start(&staging, CUSTOMERS_FILE, customers.clone());
     let mut grading = assign_rule_tiers(&customers, &p.grading)?;
     progress.stage("tiers", &tier_line(&grading.tier_summary)?);
     let mut notes = grading.notes.clone();
@@ -199,8 +205,16 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         progress.stage("note", note);
     }
 
-    // Grading's working vectors go back too: the tables it keeps are what the rest needs.
+    // One chunk per column before the writers share the tables (else each writer would copy
+    // the reasons, written in blocks, into one chunk of its own).
+    grading.tiers.rechunk_mut();
+    grading.alerts.rechunk_mut();
+    // Grading's working vectors and the blocks just joined go back too: the tables it keeps
+    // are what the rest needs.
     release_free_memory();
+    let tiers_file =
+        (!p.partition_by_tier).then(|| Pending::start(&staging, TIERS_FILE, grading.tiers.clone()));
+    let alerts_file = Pending::start(&staging, ALERTS_FILE, grading.alerts.clone());
 
     // Clustering, then rules versus clusters.
     let clustered = match &p.clustering {
@@ -232,6 +246,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         }
         None => None,
     };
+    let clusters_file = clusters
+        .as_ref()
+        .map(|cl| Pending::start(&staging, CLUSTERS_FILE, cl.assignments.clone()));
     let mut comparison = match &clusters {
         Some(cl) => {
             let cmp = compare(&customers, &grading.tiers, &p.grading, cl)?;
@@ -291,7 +308,6 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         None => None,
     };
 
-    let staging = Staging::begin(&out_dir)?;
     let mut outputs: Vec<String> = Vec::new();
     let mut chart_files: Vec<String> = Vec::new();
     if let Some(max_points) = p.chart_points {
@@ -406,9 +422,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         outputs,
     };
     let run_json = serde_json::to_string_pretty(&metadata)?;
-    if !p.partition_by_tier {
-        tables.push((TIERS_FILE, &mut grading.tiers));
-    }
+    // The tables written already only need their footers (below).
+    tables.retain(|(file, _)| ![CUSTOMERS_FILE, ALERTS_FILE, CLUSTERS_FILE].contains(file));
     // Tables are written side by side: one writer keeps about one core busy. Largest first,
     // one table per task, so the big ones start at once on different threads (in list order
     // rayon could give the two largest to one thread, one after the other).
@@ -418,6 +433,17 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         .with_max_len(1)
         .try_for_each(|(file, df)| write_table(&staging, file, df, &run_json))?;
     drop(tables);
+    for table in [
+        Some(customers_file),
+        Some(alerts_file),
+        tiers_file,
+        clusters_file,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        table.wait()?.finish(&run_json)?;
+    }
     if p.partition_by_tier {
         write_partitioned(
             &staging,

@@ -261,9 +261,13 @@ fn basic_fixture_data_quality_and_metadata() {
         .as_str()
         .unwrap()
         .contains("return_invoice_prefix"));
-    let t = read_parquet(&out.join("customers.parquet"));
-    let kv: serde_json::Value = serde_json::from_str(&t.kv["tiering.run"]).unwrap();
-    assert_eq!(kv, run);
+    // Tables written while the run goes on (footer at the end) and at the end alike.
+    for file in ["customers", "tiers", "alerts", "tier_summary"] {
+        let t = read_parquet(&out.join(format!("{file}.parquet")));
+        let kv: serde_json::Value = serde_json::from_str(&t.kv["tiering.run"]).unwrap();
+        assert_eq!(kv, run, "{file}");
+        assert!(t.kv.contains_key("ARROW:schema"), "{file}");
+    }
 }
 
 #[test]

@@ -76,8 +76,9 @@ pub fn read_parquet(path: &Path) -> Table {
         .unwrap()
         .build()
         .unwrap();
+    // From the reader, not the first batch: a table without rows has none.
+    let schema = arrow_array::RecordBatchReader::schema(&reader);
     let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    let schema = batches[0].schema();
     let batch = arrow_select_concat(&schema, &batches);
     let meta = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
     let kv = meta
@@ -94,8 +95,10 @@ pub fn read_parquet(path: &Path) -> Table {
 }
 
 fn arrow_select_concat(schema: &arrow_schema::SchemaRef, batches: &[RecordBatch]) -> RecordBatch {
-    if batches.len() == 1 {
-        return batches[0].clone();
+    match batches.len() {
+        0 => return RecordBatch::new_empty(schema.clone()),
+        1 => return batches[0].clone(),
+        _ => {}
     }
     let cols = (0..schema.fields().len())
         .map(|i| {
