@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::config::Pipeline;
-use crate::generate::{generate_chunks, GenerateParams};
-use crate::output::DataFileWriter;
+use crate::generate::{generate_to_file, GenerateParams};
 use crate::pipeline::{run, RunOptions};
 use crate::progress::{peak_rss_mib, reset_peak_rss, thousands, Progress, StageRecord};
 
@@ -65,19 +64,13 @@ pub fn run_bench(
         let mut generate_seconds = None;
         if !data.exists() {
             let t = std::time::Instant::now();
-            let mut w = DataFileWriter::new(&data)?;
             let params = GenerateParams {
                 customers: customers as usize,
                 seed: 1,
                 days: 365,
                 ..Default::default()
             };
-            generate_chunks(&params, |df| {
-                w.write(&df).map_err(|e| {
-                    polars::prelude::PolarsError::ComputeError(format!("{e:#}").into())
-                })
-            })?;
-            w.finish()?;
+            generate_to_file(&params, &data, |_| {})?;
             generate_seconds = Some(t.elapsed().as_secs_f64());
         }
         let toml_path = dir.join(format!("bench-{rows}.toml"));

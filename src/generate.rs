@@ -3,12 +3,16 @@
 //! some chronic late payers. Deterministic for a seed. Used for the embedded sample, tests and
 //! benchmarks.
 
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
 use chrono::{Datelike, Duration, NaiveDate};
 use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::clean::epoch_days;
+use crate::output::DataFileWriter;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -19,6 +23,8 @@ pub struct GenerateParams {
     pub end: NaiveDate,
     /// Length of the history in days.
     pub days: u32,
+    /// Customers per chunk (see [`generate_chunks`]); the rows do not depend on it.
+    pub chunk_customers: usize,
 }
 
 impl Default for GenerateParams {
@@ -28,6 +34,7 @@ impl Default for GenerateParams {
             seed: 42,
             end: NaiveDate::from_ymd_opt(2025, 12, 31).expect("valid date"),
             days: 730,
+            chunk_customers: CHUNK_CUSTOMERS,
         }
     }
 }
@@ -48,12 +55,32 @@ const SEASON: [f64; 12] = [
 ];
 const PRODUCTS: usize = 250;
 
+/// A text column as one buffer and the end of each value: no allocation per row.
+#[derive(Default)]
+struct Texts {
+    bytes: String,
+    ends: Vec<usize>,
+}
+
+impl Texts {
+    fn push(&mut self, value: &str) {
+        self.bytes.push_str(value);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn column(&self, name: &str) -> Column {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        let values = starts.zip(&self.ends).map(|(a, b)| &self.bytes[a..*b]);
+        StringChunked::from_iter_values(name.into(), values).into_column()
+    }
+}
+
 #[derive(Default)]
 struct Columns {
-    invoice_id: Vec<String>,
+    invoice_id: Texts,
     date: Vec<i32>,
-    customer_id: Vec<String>,
-    product_id: Vec<String>,
+    customer_id: Texts,
+    product_id: Texts,
     quantity: Vec<i64>,
     unit_price: Vec<f64>,
     unit_cost: Vec<f64>,
@@ -108,7 +135,7 @@ pub fn generate_transactions(p: &GenerateParams) -> PolarsResult<DataFrame> {
         .collect()
 }
 
-/// Generates the transactions in chunks of [`CHUNK_CUSTOMERS`] customers, each sorted by
+/// Generates the transactions in chunks of `chunk_customers` customers, each sorted by
 /// date and invoice, and hands every chunk to `sink`. The same seed gives the same rows.
 pub fn generate_chunks(
     p: &GenerateParams,
@@ -125,11 +152,12 @@ pub fn generate_chunks(
             (round2(price), rng.gen_range(0.55..0.82))
         })
         .collect();
+    let product_ids: Vec<String> = (0..PRODUCTS).map(|prod| format!("P{prod:04}")).collect();
 
     let mut cols = Columns::default();
     let mut next_invoice = 1u64;
     for i in 0..p.customers {
-        if i > 0 && i % CHUNK_CUSTOMERS == 0 {
+        if i > 0 && i % p.chunk_customers.max(1) == 0 {
             sink(chunk_frame(std::mem::take(&mut cols))?)?;
         }
         let id = format!("CUST-{:05}", i + 1);
@@ -201,10 +229,10 @@ pub fn generate_chunks(
                 let discount = if value > 30.0 { 0.9 } else { 1.0 };
                 let unit_price = round2(price * discount);
                 let unit_cost = round2(price * cost_ratio);
-                cols.invoice_id.push(invoice.clone());
+                cols.invoice_id.push(&invoice);
                 cols.date.push(d);
-                cols.customer_id.push(id.clone());
-                cols.product_id.push(format!("P{prod:04}"));
+                cols.customer_id.push(&id);
+                cols.product_id.push(&product_ids[prod]);
                 cols.quantity.push(qty);
                 cols.unit_price.push(unit_price);
                 cols.unit_cost.push(unit_cost);
@@ -219,10 +247,10 @@ pub fn generate_chunks(
                 let back = rng.gen_range(1..=qty);
                 let rd = (d + rng.gen_range(2..20)).min(d1);
                 cols.invoice_id
-                    .push(format!("{CREDIT_NOTE_PREFIX}-{:07}", next_invoice - 1));
+                    .push(&format!("{CREDIT_NOTE_PREFIX}-{:07}", next_invoice - 1));
                 cols.date.push(rd);
-                cols.customer_id.push(id.clone());
-                cols.product_id.push(format!("P{prod:04}"));
+                cols.customer_id.push(&id);
+                cols.product_id.push(&product_ids[prod]);
                 cols.quantity.push(-back);
                 cols.unit_price.push(unit_price);
                 cols.unit_cost.push(unit_cost);
@@ -235,6 +263,43 @@ pub fn generate_chunks(
     sink(chunk_frame(cols)?)
 }
 
+/// Generates the transactions into `out` (CSV or Parquet, by extension; see
+/// [`DataFileWriter`]) and returns the rows written. Chunks are generated on this thread
+/// while a writer thread encodes the one before, so the two overlap. `on_chunk` hears the
+/// number of chunks written so far. The file is the one writing each chunk in turn gives.
+pub fn generate_to_file(
+    p: &GenerateParams,
+    out: &Path,
+    mut on_chunk: impl FnMut(usize),
+) -> Result<u64> {
+    let mut file = DataFileWriter::new(out)?;
+    // One chunk waits while another is written: memory stays at a few chunks.
+    let (send, receive) = std::sync::mpsc::sync_channel::<DataFrame>(1);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<DataFileWriter> {
+            for df in receive {
+                file.write(&df)?;
+            }
+            Ok(file)
+        });
+        let mut chunks = 0;
+        let generated = generate_chunks(p, |df| {
+            // Fails only when the writer stopped: its error is the one reported.
+            send.send(df)
+                .map_err(|_| polars_err!(ComputeError: "the file writer stopped"))?;
+            chunks += 1;
+            on_chunk(chunks);
+            Ok(())
+        });
+        drop(send);
+        let file = writer
+            .join()
+            .map_err(|_| anyhow!("the file writer thread panicked"))??;
+        generated?;
+        file.finish()
+    })
+}
+
 fn chunk_frame(cols: Columns) -> PolarsResult<DataFrame> {
     let to_date = |v: Vec<Option<i32>>| {
         Column::new("".into(), v)
@@ -242,10 +307,10 @@ fn chunk_frame(cols: Columns) -> PolarsResult<DataFrame> {
             .expect("i32 casts to Date")
     };
     let df = DataFrame::new_infer_height(vec![
-        Column::new("invoice_id".into(), cols.invoice_id),
+        cols.invoice_id.column("invoice_id"),
         to_date(cols.date.into_iter().map(Some).collect()).with_name("invoice_date".into()),
-        Column::new("customer_id".into(), cols.customer_id),
-        Column::new("product_id".into(), cols.product_id),
+        cols.customer_id.column("customer_id"),
+        cols.product_id.column("product_id"),
         Column::new("quantity".into(), cols.quantity),
         Column::new("unit_price".into(), cols.unit_price),
         Column::new("unit_cost".into(), cols.unit_cost),
@@ -271,6 +336,41 @@ mod tests {
             seed: 7,
             ..Default::default()
         }
+    }
+
+    /// The file written with generation and writing overlapped is the file written chunk by
+    /// chunk in turn, and holds every row.
+    #[test]
+    fn generated_file_is_the_chunks_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = GenerateParams {
+            customers: 1000,
+            chunk_customers: 300,
+            ..small()
+        };
+        let overlapped = dir.path().join("overlapped.parquet");
+        let mut heard = Vec::new();
+        let rows = generate_to_file(&p, &overlapped, |n| heard.push(n)).unwrap();
+        assert_eq!(heard, [1, 2, 3, 4]);
+
+        let in_turn = dir.path().join("in_turn.parquet");
+        let mut file = DataFileWriter::new(&in_turn).unwrap();
+        let mut heights = Vec::new();
+        generate_chunks(&p, |df| {
+            heights.push(df.height());
+            file.write(&df).unwrap();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(file.finish().unwrap(), rows);
+        assert_eq!(heights.len(), 4);
+        assert_eq!(heights.iter().sum::<usize>() as u64, rows);
+        assert_eq!(
+            std::fs::read(&overlapped).unwrap(),
+            std::fs::read(&in_turn).unwrap()
+        );
+        // The same rows as one frame, in another order.
+        assert_eq!(generate_transactions(&p).unwrap().height() as u64, rows);
     }
 
     #[test]

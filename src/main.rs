@@ -6,8 +6,7 @@ use anyhow::Result;
 use clap::Parser;
 use tiering::cli::{BenchArgs, Cli, Command, GenerateArgs, RunArgs};
 use tiering::config::{parse_date_list, parse_iso_date, History, Pipeline};
-use tiering::generate::{generate_chunks, GenerateParams, CHUNK_CUSTOMERS};
-use tiering::output::DataFileWriter;
+use tiering::generate::{generate_to_file, GenerateParams};
 use tiering::pipeline::{run, RunOptions};
 use tiering::progress::{thousands, Progress};
 
@@ -74,23 +73,19 @@ fn generate_command(args: GenerateArgs) -> Result<()> {
         seed: args.seed,
         end: parse_iso_date(&args.end).map_err(|e| e.context("--end"))?,
         days: args.days,
+        ..Default::default()
     };
-    let mut writer = DataFileWriter::new(&args.out)?;
-    let mut chunks = 0;
-    generate_chunks(&params, |df| {
-        writer
-            .write(&df)
-            .map_err(|e| polars::prelude::PolarsError::ComputeError(format!("{e:#}").into()))?;
-        chunks += 1;
+    let rows = generate_to_file(&params, &args.out, |chunks| {
         if chunks % 10 == 0 {
             progress.stage(
                 "generate",
-                &format!("{} customers", thousands((chunks * CHUNK_CUSTOMERS) as u64)),
+                &format!(
+                    "{} customers",
+                    thousands((chunks * params.chunk_customers) as u64)
+                ),
             );
         }
-        Ok(())
     })?;
-    let rows = writer.finish()?;
     progress.stage(
         "write",
         &format!("{} transactions -> {}", thousands(rows), args.out.display()),
