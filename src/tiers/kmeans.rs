@@ -666,7 +666,8 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
     let mut upper = vec![f64::INFINITY; n];
     let mut lower = vec![0.0f64; n];
     let mut sq = vec![0.0; n];
-    let mut converged = false;
+    // Whether the loop ended on a pass, whose labels are then final.
+    let mut settled = false;
     for iter in 1.. {
         let cents = centroids.as_slice().expect("owned");
         // Half the distance from each centroid to its nearest other centroid: a row closer
@@ -732,7 +733,8 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
             })
             .collect();
         let (changed, sums, counts) = merge_parts(parts, k, d);
-        if changed == 0 || converged || iter >= max_iter {
+        if changed == 0 || iter >= max_iter {
+            settled = true;
             break;
         }
         let old = centroids.clone();
@@ -751,7 +753,11 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
                 });
         }
         shift += relocate_empty(data, d, cents, &counts, &mut sq);
-        converged = shift.sqrt() < tolerance;
+        // The last move: the full pass below assigns the rows to where the centroids ended
+        // (a bounded pass first would find the same labels, and its sums would go unused).
+        if shift.sqrt() < tolerance || iter + 1 >= max_iter {
+            break;
+        }
         // Each row's own centroid moved away by at most its movement, any other came closer
         // by at most the largest movement of the others.
         let before = old.as_slice().expect("owned");
@@ -776,7 +782,7 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
                 *l -= if label == first.0 { second } else { first.1 };
             });
     }
-    // One full pass: the exact squared distances (the labels are already the nearest).
+    // One full pass: the nearest centroids and the exact squared distances.
     let moved = assign(
         data,
         d,
@@ -784,7 +790,10 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
         &mut labels,
         &mut sq,
     );
-    debug_assert_eq!(moved, 0, "the bounds skipped a row that changed cluster");
+    debug_assert!(
+        !settled || moved == 0,
+        "the bounds skipped a row that changed cluster"
+    );
     KFit {
         labels,
         sq_dists: sq,
