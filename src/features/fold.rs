@@ -983,56 +983,63 @@ impl Fold {
         // IDs are unique across shards, so the order is total.
         order.par_sort_unstable_by(|a, b| key(*a).cmp(key(*b)));
         let at = |g: u64| ((g >> 32) as usize, g as u32 as usize);
-        // The buyers' figures in output order: one gather each, then every column is a plain
-        // pass (gathering per column would miss the cache for every value).
-        let sums: Vec<CustomerSums> = order
-            .par_iter()
-            .map(|g| {
-                let (k, i) = at(*g);
-                shard_sums[k][i].clone()
-            })
-            .collect();
-        let figs: Vec<InvoiceFigures> = order
-            .par_iter()
-            .map(|g| {
-                let (k, i) = at(*g);
-                figures[k][i]
-            })
-            .collect();
+        // The buyers' values in output order, one vector per value. Each buyer's sums and
+        // figures are read once for all of its values (a pass per column would read them
+        // once per column), blocks of buyers in parallel.
+        let n = order.len();
+        let mut values = BuyerValues::new(n, has_cost, has_due);
+        {
+            let blocks = n.div_ceil(VALUE_BLOCK);
+            let f = blocks_of(&mut values.f, VALUE_BLOCK, blocks);
+            let i = blocks_of(&mut values.i, VALUE_BLOCK, blocks);
+            let d = blocks_of(&mut values.d, VALUE_BLOCK, blocks);
+            order.par_chunks(VALUE_BLOCK).zip(f).zip(i).zip(d).for_each(
+                |(((order, mut f), mut i), mut d)| {
+                    for (r, g) in order.iter().enumerate() {
+                        let (k, x) = at(*g);
+                        let (s, v) = (&shard_sums[k][x], &figures[k][x]);
+                        let fs = [
+                            s.monetary,
+                            s.gross,
+                            s.returned.abs(),
+                            s.last_period,
+                            s.prev_period,
+                            s.profit,
+                            v.overdue_amount,
+                            v.late_sum,
+                        ];
+                        let is = [
+                            (as_of - v.last) as i64,
+                            v.frequency as i64,
+                            v.purchase_days as i64,
+                            (as_of - v.first) as i64,
+                            v.invoices_due as i64,
+                            v.overdue_n as i64,
+                            v.oldest as i64,
+                            v.on_time as i64,
+                            v.late_n as i64,
+                        ];
+                        put(&mut f, r, fs);
+                        put(&mut i, r, is);
+                        put(&mut d, r, [v.first, v.last]);
+                    }
+                },
+            );
+        }
         drop((figures, shard_sums));
-        let (sums, figs, order) = (&sums, &figs, &order);
+        let order = &order;
 
-        // The columns are built side by side, one task each.
-        let s = |name: &'static str, f: fn(&CustomerSums) -> f64| -> ColumnJob {
+        // The columns that are more than one value, side by side, one task each.
+        let (f, i, d) = (&values.f, &values.i, &values.d);
+        let ratios = |name: &'static str, of: RatioOf| -> ColumnJob {
             Box::new(move || {
-                Ok(vec![Column::new(
-                    name.into(),
-                    sums.iter().map(f).collect::<Vec<_>>(),
-                )])
-            })
-        };
-        let sf = |name: &'static str,
-                  f: fn(&CustomerSums, &InvoiceFigures) -> Option<f64>|
-         -> ColumnJob {
-            Box::new(move || {
-                let values = sums.iter().zip(figs).map(|(s, i)| f(s, i));
+                let values = (0..n).map(|r| {
+                    let (num, den) = of(f, i, d, r);
+                    ratio(num, den)
+                });
                 Ok(vec![
                     Float64Chunked::from_iter_options(name.into(), values).into_column()
                 ])
-            })
-        };
-        let fi = |name: &'static str, f: fn(&InvoiceFigures) -> i64| -> ColumnJob {
-            Box::new(move || {
-                Ok(vec![Column::new(
-                    name.into(),
-                    figs.iter().map(f).collect::<Vec<_>>(),
-                )])
-            })
-        };
-        let date = |name: &'static str, f: fn(&InvoiceFigures) -> i32| -> ColumnJob {
-            Box::new(move || {
-                let days = Int32Chunked::from_vec(name.into(), figs.iter().map(f).collect());
-                Ok(vec![days.into_date().into_column()])
             })
         };
         let mut builds: Vec<ColumnJob> = vec![
@@ -1046,57 +1053,32 @@ impl Fold {
                 );
                 Ok(vec![ids.into_column()])
             }),
-            Box::new(move || {
-                let days = figs.iter().map(|f| (as_of - f.last) as i64);
-                Ok(vec![Column::new(
-                    c::RECENCY_DAYS.into(),
-                    days.collect::<Vec<_>>(),
-                )])
+            ratios(c::RETURN_RATE, |f, _, _, r| {
+                (f[v::RETURNED][r], f[v::GROSS][r])
             }),
-            fi(c::FREQUENCY, |f| f.frequency as i64),
-            fi(c::PURCHASE_DAYS, |f| f.purchase_days as i64),
-            s(c::MONETARY, |x| x.monetary),
-            s(c::GROSS_REVENUE, |x| x.gross),
-            s(c::RETURNED_VALUE, |x| x.returned.abs()),
-            sf(c::RETURN_RATE, |s, _| ratio(s.returned.abs(), s.gross)),
-            sf(c::AVG_ORDER_VALUE, |s, f| {
-                ratio(s.monetary, f.frequency as f64)
+            ratios(c::AVG_ORDER_VALUE, |f, i, _, r| {
+                (f[v::MONETARY][r], i[v::FREQUENCY][r] as f64)
             }),
-            date(c::FIRST_PURCHASE, |f| f.first),
-            date(c::LAST_PURCHASE, |f| f.last),
-            Box::new(move || {
-                let days = figs.iter().map(|f| (as_of - f.first) as i64);
-                Ok(vec![Column::new(
-                    c::TENURE_DAYS.into(),
-                    days.collect::<Vec<_>>(),
-                )])
+            ratios(c::MEAN_DAYS_BETWEEN, |_, i, d, r| {
+                (
+                    (d[v::LAST][r] - d[v::FIRST][r]) as f64,
+                    i[v::PURCHASE_DAYS][r] as f64 - 1.0,
+                )
             }),
-            sf(c::MEAN_DAYS_BETWEEN, |_, f| {
-                ratio((f.last - f.first) as f64, f.purchase_days as f64 - 1.0)
-            }),
-            s(c::MONETARY_LAST_PERIOD, |x| x.last_period),
-            s(c::MONETARY_PREV_PERIOD, |x| x.prev_period),
         ];
         if has_cost {
-            builds.push(s(c::PROFIT, |x| x.profit));
-            builds.push(sf(c::MARGIN, |s, _| ratio(s.profit, s.monetary)));
+            builds.push(ratios(c::MARGIN, |f, _, _, r| {
+                (f[v::PROFIT][r], f[v::MONETARY][r])
+            }));
         }
         if has_due {
             builds.extend([
-                fi(c::INVOICES_DUE, |f| f.invoices_due as i64),
-                sf(c::ON_TIME_RATE, |_, f| {
-                    ratio(f.on_time as f64, f.invoices_due as f64)
+                ratios(c::ON_TIME_RATE, |_, i, _, r| {
+                    (i[v::ON_TIME][r] as f64, i[v::INVOICES_DUE][r] as f64)
                 }),
-                sf(c::MEAN_DAYS_LATE, |_, f| ratio(f.late_sum, f.late_n as f64)),
-                fi(c::OVERDUE_INVOICES, |f| f.overdue_n as i64),
-                Box::new(|| {
-                    let amounts = figs.iter().map(|f| f.overdue_amount);
-                    Ok(vec![Column::new(
-                        c::OVERDUE_AMOUNT.into(),
-                        amounts.collect::<Vec<_>>(),
-                    )])
+                ratios(c::MEAN_DAYS_LATE, |f, i, _, r| {
+                    (f[v::LATE_SUM][r], i[v::LATE_N][r] as f64)
                 }),
-                fi(c::OLDEST_OVERDUE_DAYS, |f| f.oldest as i64),
             ]);
         }
         if has_region {
@@ -1114,20 +1096,151 @@ impl Fold {
                 Ok(vec![names.into_column()])
             }));
         }
-        let columns = build_columns(builds)?;
-        debug_assert_eq!(
-            columns
-                .iter()
-                .map(|c| c.name().as_str())
-                .collect::<Vec<_>>(),
-            feature_columns(has_cost, has_due, has_region)
-        );
+        let mut columns = build_columns(builds)?;
+        // The columns of one value each take their vector as it is.
+        let BuyerValues {
+            f: mut fv,
+            i: mut iv,
+            d: mut dv,
+        } = values;
+        let mut take_f = |name: &'static str, j: usize| {
+            columns.push(Column::new(name.into(), std::mem::take(&mut fv[j])))
+        };
+        take_f(c::MONETARY, v::MONETARY);
+        take_f(c::GROSS_REVENUE, v::GROSS);
+        take_f(c::RETURNED_VALUE, v::RETURNED);
+        take_f(c::MONETARY_LAST_PERIOD, v::LAST_PERIOD);
+        take_f(c::MONETARY_PREV_PERIOD, v::PREV_PERIOD);
+        if has_cost {
+            take_f(c::PROFIT, v::PROFIT);
+        }
+        if has_due {
+            take_f(c::OVERDUE_AMOUNT, v::OVERDUE_AMOUNT);
+        }
+        let mut take_i = |name: &'static str, j: usize| {
+            columns.push(Column::new(name.into(), std::mem::take(&mut iv[j])))
+        };
+        take_i(c::RECENCY_DAYS, v::RECENCY);
+        take_i(c::FREQUENCY, v::FREQUENCY);
+        take_i(c::PURCHASE_DAYS, v::PURCHASE_DAYS);
+        take_i(c::TENURE_DAYS, v::TENURE);
+        if has_due {
+            take_i(c::INVOICES_DUE, v::INVOICES_DUE);
+            take_i(c::OVERDUE_INVOICES, v::OVERDUE_N);
+            take_i(c::OLDEST_OVERDUE_DAYS, v::OLDEST);
+        }
+        for (name, j) in [(c::FIRST_PURCHASE, v::FIRST), (c::LAST_PURCHASE, v::LAST)] {
+            let days = Int32Chunked::from_vec(name.into(), std::mem::take(&mut dv[j]));
+            columns.push(days.into_date().into_column());
+        }
+        // In the table's order, every column built placed once.
+        let ordered = feature_columns(has_cost, has_due, has_region)
+            .into_iter()
+            .map(|name| {
+                let at = columns
+                    .iter()
+                    .position(|c| c.name() == name)
+                    .ok_or_else(|| anyhow!("the feature column {name} was not built"))?;
+                Ok(columns.swap_remove(at))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        debug_assert!(columns.is_empty(), "columns built twice or not listed");
         Ok(Features {
-            customers: DataFrame::new(order.len(), columns)?,
+            customers: DataFrame::new(order.len(), ordered)?,
             no_purchase_customers: no_buyers,
             no_purchase_rows: no_rows,
             no_purchase_returns: no_returns,
         })
+    }
+}
+
+/// Buyers per block of the pass that writes their values (see [`BuyerValues`]).
+const VALUE_BLOCK: usize = 1 << 14;
+
+/// Places in [`BuyerValues`].
+mod v {
+    // f
+    pub const MONETARY: usize = 0;
+    pub const GROSS: usize = 1;
+    pub const RETURNED: usize = 2;
+    pub const LAST_PERIOD: usize = 3;
+    pub const PREV_PERIOD: usize = 4;
+    pub const PROFIT: usize = 5;
+    pub const OVERDUE_AMOUNT: usize = 6;
+    pub const LATE_SUM: usize = 7;
+    // i
+    pub const RECENCY: usize = 0;
+    pub const FREQUENCY: usize = 1;
+    pub const PURCHASE_DAYS: usize = 2;
+    pub const TENURE: usize = 3;
+    pub const INVOICES_DUE: usize = 4;
+    pub const OVERDUE_N: usize = 5;
+    pub const OLDEST: usize = 6;
+    pub const ON_TIME: usize = 7;
+    pub const LATE_N: usize = 8;
+    // d
+    pub const FIRST: usize = 0;
+    pub const LAST: usize = 1;
+}
+
+/// The buyers' values in output order, by type, at the places of [`v`]: each a feature
+/// column or a part of one. Values the input has no column for are left empty.
+struct BuyerValues {
+    f: [Vec<f64>; 8],
+    i: [Vec<i64>; 9],
+    d: [Vec<i32>; 2],
+}
+
+impl BuyerValues {
+    fn new(n: usize, has_cost: bool, has_due: bool) -> Self {
+        let len = |has: bool| if has { n } else { 0 };
+        let mut f: [Vec<f64>; 8] = std::array::from_fn(|_| vec![0.0; n]);
+        f[v::PROFIT] = vec![0.0; len(has_cost)];
+        let mut i: [Vec<i64>; 9] = std::array::from_fn(|_| vec![0; n]);
+        for j in [v::OVERDUE_AMOUNT, v::LATE_SUM] {
+            f[j] = vec![0.0; len(has_due)];
+        }
+        for j in [
+            v::INVOICES_DUE,
+            v::OVERDUE_N,
+            v::OLDEST,
+            v::ON_TIME,
+            v::LATE_N,
+        ] {
+            i[j] = vec![0; len(has_due)];
+        }
+        BuyerValues {
+            f,
+            i,
+            d: std::array::from_fn(|_| vec![0; n]),
+        }
+    }
+}
+
+/// A ratio column's numerator and denominator for buyer `r`, from the buyer values.
+type RatioOf = fn(&[Vec<f64>; 8], &[Vec<i64>; 9], &[Vec<i32>; 2], usize) -> (f64, f64);
+
+/// Block `b` of every one of `columns`, for each of the `blocks` blocks of `size` rows (an
+/// empty column gives empty blocks).
+fn blocks_of<T>(columns: &mut [Vec<T>], size: usize, blocks: usize) -> Vec<Vec<&mut [T]>> {
+    let mut chunks: Vec<_> = columns.iter_mut().map(|c| c.chunks_mut(size)).collect();
+    (0..blocks)
+        .map(|_| {
+            chunks
+                .iter_mut()
+                .map(|c| c.next().unwrap_or_default())
+                .collect()
+        })
+        .collect()
+}
+
+/// Writes `values` at row `r` of the blocks, skipping empty ones.
+#[inline]
+fn put<T: Copy, const N: usize>(blocks: &mut [&mut [T]], r: usize, values: [T; N]) {
+    for (block, value) in blocks.iter_mut().zip(values) {
+        if let Some(slot) = block.get_mut(r) {
+            *slot = value;
+        }
     }
 }
 
