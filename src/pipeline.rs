@@ -197,7 +197,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     // on (grading and clustering leave a core idle for much of their time); their footers,
     // which carry the run metadata, wait for the end.
     let staging = Staging::begin(&out_dir)?;
-    let customers_file = Pending::start(&staging, CUSTOMERS_FILE, customers.clone());
+    customers.rechunk_mut();
+    let customers_file = Pending::start(&staging, CUSTOMERS_FILE, customers.clone())?;
     let mut grading = assign_rule_tiers(&customers, &p.grading)?;
     progress.stage("tiers", &tier_line(&grading.tier_summary)?);
     let mut notes = grading.notes.clone();
@@ -212,9 +213,10 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     // Grading's working vectors and the blocks just joined go back too: the tables it keeps
     // are what the rest needs.
     release_free_memory();
-    let tiers_file =
-        (!p.partition_by_tier).then(|| Pending::start(&staging, TIERS_FILE, grading.tiers.clone()));
-    let alerts_file = Pending::start(&staging, ALERTS_FILE, grading.alerts.clone());
+    let tiers_file = (!p.partition_by_tier)
+        .then(|| Pending::start(&staging, TIERS_FILE, grading.tiers.clone()))
+        .transpose()?;
+    let alerts_file = Pending::start(&staging, ALERTS_FILE, grading.alerts.clone())?;
 
     // Clustering, then rules versus clusters.
     let clustered = match &p.clustering {
@@ -248,7 +250,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     };
     let clusters_file = clusters
         .as_ref()
-        .map(|cl| Pending::start(&staging, CLUSTERS_FILE, cl.assignments.clone()));
+        .map(|cl| Pending::start(&staging, CLUSTERS_FILE, cl.assignments.clone()))
+        .transpose()?;
     let mut comparison = match &clusters {
         Some(cl) => {
             let cmp = compare(&customers, &grading.tiers, &p.grading, cl)?;

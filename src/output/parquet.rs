@@ -1,6 +1,7 @@
 //! Parquet tables with the run metadata in the file's key-value metadata.
 
 use std::fs::File;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 
@@ -96,28 +97,47 @@ impl OpenTable {
 
 /// A table written by [`start_table`] on a thread of its own while the run goes on.
 /// Dropped unfinished (the run failed), it waits for the thread, so that nothing writes into
-/// the staging folder once it is removed.
-pub struct Pending(Option<JoinHandle<Result<OpenTable>>>);
+/// the staging folder once it is removed; it borrows the staging folder, so the compiler
+/// holds every table to finishing before the folder is committed or dropped.
+pub struct Pending<'a> {
+    file: String,
+    thread: Option<JoinHandle<Result<OpenTable>>>,
+    _staging: PhantomData<&'a Staging>,
+}
 
-impl Pending {
-    /// Starts writing `df` (columns are shared, not copied) to `file` in the staging folder.
-    pub fn start(staging: &Staging, file: &str, mut df: DataFrame) -> Pending {
+impl<'a> Pending<'a> {
+    /// Starts writing `df` to `file` in the staging folder. The frame's columns are shared
+    /// with the caller's; a column in several chunks is copied into one by the writer (see
+    /// [`start_table`]), so callers make large ones one chunk first.
+    pub fn start(staging: &'a Staging, file: &str, mut df: DataFrame) -> Result<Pending<'a>> {
         let path = staging.path(file);
-        Pending(Some(std::thread::spawn(move || start_table(path, &mut df))))
+        let thread = std::thread::Builder::new()
+            .name(format!("write {file}"))
+            .spawn(move || start_table(path, &mut df))
+            .with_context(|| format!("starting the writer of {file}"))?;
+        Ok(Pending {
+            file: file.to_string(),
+            thread: Some(thread),
+            _staging: PhantomData,
+        })
     }
 
-    /// The table with its row groups written.
+    /// The table with its row groups written. An error of the writer (a full disk, say)
+    /// surfaces here, at the end of the run.
     pub fn wait(mut self) -> Result<OpenTable> {
-        let handle = self.0.take().expect("a pending table is waited for once");
+        let handle = self
+            .thread
+            .take()
+            .expect("a pending table is waited for once");
         handle
             .join()
-            .map_err(|_| anyhow!("a table writer thread panicked"))?
+            .map_err(|_| anyhow!("the writer of {} panicked", self.file))?
     }
 }
 
-impl Drop for Pending {
+impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
+        if let Some(handle) = self.thread.take() {
             handle.join().ok();
         }
     }
