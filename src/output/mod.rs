@@ -19,6 +19,8 @@ pub struct Staging {
 
 impl Staging {
     /// Creates `.<name>.tmp-<pid>` beside `target` (same filesystem, so the rename is atomic).
+    /// The staging folders of runs that were killed before they could clean up (their process
+    /// is gone) are removed first: large tables are written there while the run goes on.
     pub fn begin(target: &Path) -> Result<Staging> {
         let parent = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -30,6 +32,7 @@ impl Staging {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "out".into());
+        remove_stale(&parent, &name);
         let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).ok();
@@ -84,6 +87,32 @@ impl Staging {
         }
         self.committed = true;
         Ok(self.target.clone())
+    }
+}
+
+/// Removes `.<name>.tmp-<pid>` folders in `parent` whose process no longer runs (on Linux,
+/// where `/proc` tells; elsewhere nothing is removed). A `.<name>.old-<pid>` folder is left:
+/// a run killed between the two renames of [`Staging::commit`] leaves the previous outputs
+/// there.
+fn remove_stale(parent: &Path, name: &str) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let prefix = format!(".{name}.tmp-");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let pid = file_name
+            .strip_prefix(prefix.as_str())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+                std::fs::remove_dir_all(entry.path()).ok();
+            }
+        }
     }
 }
 
@@ -183,4 +212,36 @@ fn extension(path: &Path) -> String {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Staging;
+
+    /// A killed run's staging folder goes at the next run's start; a running one's, another
+    /// output's and previous outputs moved aside stay; a run that fails leaves nothing.
+    #[test]
+    fn stale_staging_folders_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        // No process has this number (Linux numbers stay below 2^22).
+        let dead = dir.path().join(".out.tmp-4000000000");
+        let old = dir.path().join(".out.old-4000000001");
+        // Process 1 always runs.
+        let alive = dir.path().join(".out.tmp-1");
+        let other = dir.path().join(".other.tmp-4000000000");
+        for d in [&dead, &old, &alive, &other] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("customers.parquet"), b"partial").unwrap();
+        }
+        let staging = Staging::begin(&target).unwrap();
+        let own = staging.path("");
+        assert!(own.exists());
+        if std::path::Path::new("/proc/self").exists() {
+            assert!(!dead.exists());
+        }
+        assert!(alive.exists() && other.exists() && old.exists());
+        drop(staging);
+        assert!(!own.exists() && !target.exists());
+    }
 }
