@@ -984,6 +984,7 @@ impl Fold {
         // first 16 bytes as a number in the same order, which settles most comparisons
         // without looking the IDs up (two cache misses each); ties compare the whole IDs.
         let mut keyed: Vec<(u128, u64)> = order.par_iter().map(|&g| (prefix(key(g)), g)).collect();
+        drop(order);
         keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a.1).cmp(key(b.1))));
         let order: Vec<u64> = keyed.into_par_iter().map(|(_, g)| g).collect();
         let at = |g: u64| ((g >> 32) as usize, g as u32 as usize);
@@ -1148,7 +1149,9 @@ impl Fold {
                 Ok(columns.swap_remove(at))
             })
             .collect::<Result<Vec<_>>>()?;
-        debug_assert!(columns.is_empty(), "columns built twice or not listed");
+        if let Some(extra) = columns.first() {
+            return Err(anyhow!("the feature column {} is not listed", extra.name()));
+        }
         Ok(Features {
             customers: DataFrame::new(order.len(), ordered)?,
             no_purchase_customers: no_buyers,
@@ -1206,22 +1209,16 @@ struct BuyerValues {
 
 impl BuyerValues {
     fn new(n: usize, has_cost: bool, has_due: bool) -> Self {
-        let len = |has: bool| if has { n } else { 0 };
-        let mut f: [Vec<f64>; 8] = std::array::from_fn(|_| vec![0.0; n]);
-        f[v::PROFIT] = vec![0.0; len(has_cost)];
-        let mut i: [Vec<i64>; 9] = std::array::from_fn(|_| vec![0; n]);
-        for j in [v::OVERDUE_AMOUNT, v::LATE_SUM] {
-            f[j] = vec![0.0; len(has_due)];
-        }
-        for j in [
-            v::INVOICES_DUE,
-            v::OVERDUE_N,
-            v::OLDEST,
-            v::ON_TIME,
-            v::LATE_N,
-        ] {
-            i[j] = vec![0; len(has_due)];
-        }
+        let (cost, due) = (if has_cost { n } else { 0 }, if has_due { n } else { 0 });
+        let f = std::array::from_fn(|j| match j {
+            v::PROFIT => vec![0.0; cost],
+            v::OVERDUE_AMOUNT | v::LATE_SUM => vec![0.0; due],
+            _ => vec![0.0; n],
+        });
+        let i = std::array::from_fn(|j| match j {
+            v::INVOICES_DUE | v::OVERDUE_N | v::OLDEST | v::ON_TIME | v::LATE_N => vec![0; due],
+            _ => vec![0; n],
+        });
         BuyerValues {
             f,
             i,
@@ -1416,6 +1413,30 @@ mod tests {
         // The prefix alone already orders keys that differ in their first 16 bytes.
         assert!(super::prefix(b"CUST-0001") < super::prefix(b"CUST-00012"));
         assert!(super::prefix(b"0123456789abcdee\xff") < super::prefix(b"0123456789abcdef"));
+    }
+
+    /// Blocks split every column at the same rows, the last one short; empty columns give
+    /// empty blocks, which `put` skips.
+    #[test]
+    fn value_blocks_cover_every_row_once() {
+        let n = 10;
+        let mut columns = [vec![0i64; n], Vec::new(), vec![0i64; n]];
+        let blocks = super::blocks_of(&mut columns, 4, n.div_ceil(4));
+        assert_eq!(blocks.len(), 3);
+        for (b, mut block) in blocks.into_iter().enumerate() {
+            let rows = if b == 2 { 2 } else { 4 };
+            assert_eq!(
+                block.iter().map(|c| c.len()).collect::<Vec<_>>(),
+                [rows, 0, rows]
+            );
+            for r in 0..rows {
+                let row = (b * 4 + r) as i64;
+                super::put(&mut block, r, [row, -1, 10 * row]);
+            }
+        }
+        assert_eq!(columns[0], (0..10).collect::<Vec<i64>>());
+        assert!(columns[1].is_empty());
+        assert_eq!(columns[2], (0..10).map(|x| 10 * x).collect::<Vec<i64>>());
     }
 
     fn day(d: u32) -> i32 {
