@@ -1110,10 +1110,14 @@ mod tests {
                     // Far from every row: nothing joins it in the first pass.
                     start.row_mut(4).fill(1e6);
                 }
-                for max_iter in [1, 3, 300] {
-                    let bounded = lloyd(x.view(), start.clone(), max_iter, 1e-9);
-                    let plain = lloyd_plain(x.view(), start.clone(), max_iter, 1e-9);
-                    let case = format!("{name}, k = {k}, max_iter = {max_iter}");
+                // Stopping on the pass limit, on a small centroid shift and on no change.
+                for (max_iter, tolerance) in [(1, 1e-9), (2, 1e-9), (3, 1e-9), (300, 1e-9)]
+                    .into_iter()
+                    .chain([(300, 1e-2), (300, 0.5)])
+                {
+                    let bounded = lloyd(x.view(), start.clone(), max_iter, tolerance);
+                    let plain = lloyd_plain(x.view(), start.clone(), max_iter, tolerance);
+                    let case = format!("{name}, k = {k}, max_iter = {max_iter}, tol {tolerance}");
                     assert_eq!(bounded.labels, plain.labels, "{case}");
                     assert_eq!(bounded.sq_dists, plain.sq_dists, "{case}");
                     assert_eq!(bounded.centroids, plain.centroids, "{case}");
