@@ -266,7 +266,8 @@ pub fn generate_chunks(
 /// Generates the transactions into `out` (CSV or Parquet, by extension; see
 /// [`DataFileWriter`]) and returns the rows written. Chunks are generated on this thread
 /// while a writer thread encodes the one before, so the two overlap. `on_chunk` hears the
-/// number of chunks written so far. The file is the one writing each chunk in turn gives.
+/// number of chunks generated so far (handed to the writer, which may not have written the
+/// last one or two yet). The file is the one writing each chunk in turn gives.
 pub fn generate_to_file(
     p: &GenerateParams,
     out: &Path,
@@ -371,6 +372,32 @@ mod tests {
         );
         // The same rows as one frame, in another order.
         assert_eq!(generate_transactions(&p).unwrap().height() as u64, rows);
+    }
+
+    /// Golden lines of a small history, as the generator wrote them before its text columns
+    /// and writer thread changed: a change to the generator shows here.
+    #[test]
+    fn generated_history_is_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("tx.csv");
+        let rows = generate_to_file(&small(), &out, |_| {}).unwrap();
+        assert_eq!(rows, 4032);
+        let text = std::fs::read_to_string(&out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4033);
+        assert_eq!(
+            lines[1],
+            "INV-0000351,2024-01-03,CUST-00050,P0216,3,14.35,9.86,2024-02-02,2024-02-01,West"
+        );
+        assert_eq!(
+            lines[4032],
+            "CR-0001514,2025-12-31,CUST-00190,P0184,-4,662.16,374.79,,,East"
+        );
+        let quantity: i64 = lines[1..]
+            .iter()
+            .map(|l| l.split(',').nth(4).unwrap().parse::<i64>().unwrap())
+            .sum();
+        assert_eq!(quantity, 65988);
     }
 
     #[test]
