@@ -1108,31 +1108,30 @@ impl Fold {
             i: mut iv,
             d: mut dv,
         } = values;
-        let mut take_f = |name: &'static str, j: usize| {
-            columns.push(Column::new(name.into(), std::mem::take(&mut fv[j])))
-        };
-        take_f(c::MONETARY, v::MONETARY);
-        take_f(c::GROSS_REVENUE, v::GROSS);
-        take_f(c::RETURNED_VALUE, v::RETURNED);
-        take_f(c::MONETARY_LAST_PERIOD, v::LAST_PERIOD);
-        take_f(c::MONETARY_PREV_PERIOD, v::PREV_PERIOD);
-        if has_cost {
-            take_f(c::PROFIT, v::PROFIT);
+        // (column, place, whether the input gives it).
+        let floats = [
+            (c::MONETARY, v::MONETARY, true),
+            (c::GROSS_REVENUE, v::GROSS, true),
+            (c::RETURNED_VALUE, v::RETURNED, true),
+            (c::MONETARY_LAST_PERIOD, v::LAST_PERIOD, true),
+            (c::MONETARY_PREV_PERIOD, v::PREV_PERIOD, true),
+            (c::PROFIT, v::PROFIT, has_cost),
+            (c::OVERDUE_AMOUNT, v::OVERDUE_AMOUNT, has_due),
+        ];
+        for (name, j, _) in floats.into_iter().filter(|x| x.2) {
+            columns.push(Column::new(name.into(), std::mem::take(&mut fv[j])));
         }
-        if has_due {
-            take_f(c::OVERDUE_AMOUNT, v::OVERDUE_AMOUNT);
-        }
-        let mut take_i = |name: &'static str, j: usize| {
-            columns.push(Column::new(name.into(), std::mem::take(&mut iv[j])))
-        };
-        take_i(c::RECENCY_DAYS, v::RECENCY);
-        take_i(c::FREQUENCY, v::FREQUENCY);
-        take_i(c::PURCHASE_DAYS, v::PURCHASE_DAYS);
-        take_i(c::TENURE_DAYS, v::TENURE);
-        if has_due {
-            take_i(c::INVOICES_DUE, v::INVOICES_DUE);
-            take_i(c::OVERDUE_INVOICES, v::OVERDUE_N);
-            take_i(c::OLDEST_OVERDUE_DAYS, v::OLDEST);
+        let integers = [
+            (c::RECENCY_DAYS, v::RECENCY, true),
+            (c::FREQUENCY, v::FREQUENCY, true),
+            (c::PURCHASE_DAYS, v::PURCHASE_DAYS, true),
+            (c::TENURE_DAYS, v::TENURE, true),
+            (c::INVOICES_DUE, v::INVOICES_DUE, has_due),
+            (c::OVERDUE_INVOICES, v::OVERDUE_N, has_due),
+            (c::OLDEST_OVERDUE_DAYS, v::OLDEST, has_due),
+        ];
+        for (name, j, _) in integers.into_iter().filter(|x| x.2) {
+            columns.push(Column::new(name.into(), std::mem::take(&mut iv[j])));
         }
         for (name, j) in [(c::FIRST_PURCHASE, v::FIRST), (c::LAST_PURCHASE, v::LAST)] {
             let days = Int32Chunked::from_vec(name.into(), std::mem::take(&mut dv[j]));
