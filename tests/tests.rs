@@ -485,6 +485,42 @@ fn invalid_pipeline_file_names_the_key() {
     assert!(err.contains("p.toml"), "{err}");
 }
 
+/// A run that fails late, after the large tables were written to the staging folder while it
+/// went on (here grading an empty earlier snapshot), leaves the previous outputs and nothing
+/// else behind.
+#[test]
+fn late_failure_leaves_previous_outputs_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let pipeline = fixture("basic/pipeline.toml");
+    run_ok(&pipeline, &out, &[]);
+    let before = std::fs::read(out.join("customers.parquet")).unwrap();
+    let o = tiering(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--as-of",
+        "2020-01-01,2024-04-01",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("grading the snapshot as of 2020-01-01"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("customers.parquet")).unwrap(),
+        before
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["out"]);
+}
+
 #[test]
 fn failed_run_leaves_previous_outputs_untouched() {
     let dir = tempfile::tempdir().unwrap();
