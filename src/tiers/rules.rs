@@ -162,19 +162,22 @@ pub fn score_with_cuts(x: f64, cuts: &[f64], reverse: bool) -> u8 {
 
 /// Percentile rank in 0..=1 with average ranks for ties; missing values get 0.5 (neutral).
 pub fn percentile_ranks(values: &Floats, higher_is_better: bool) -> Vec<f64> {
-    // (value, row) pairs sort without looking values up row by row (cache misses).
-    let mut idx: Vec<(f64, usize)> = values
+    // (value, row) pairs sort without looking values up row by row (cache misses), as one
+    // integer each (see `total_key`): the order of `total_cmp`, then of the row.
+    let mut keyed: Vec<u128> = values
         .iter()
         .enumerate()
-        .filter_map(|(i, v)| v.map(|v| (v, i)))
+        .filter_map(|(i, v)| v.map(|v| u128::from(total_key(v)) << 64 | i as u128))
         .collect();
-    idx.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let n = idx.len();
+    keyed.par_sort_unstable();
+    let value = |k: u128| from_total_key((k >> 64) as u64);
+    let n = keyed.len();
     let mut out = vec![0.5; values.len()];
     let mut i = 0;
     while i < n {
+        // Equal values (by `==`, so 0.0 and -0.0 too) share their average rank.
         let mut j = i;
-        while j + 1 < n && idx[j + 1].0 == idx[i].0 {
+        while j + 1 < n && value(keyed[j + 1]) == value(keyed[i]) {
             j += 1;
         }
         let avg_rank = (i + j) as f64 / 2.0; // 0-based
@@ -183,8 +186,8 @@ pub fn percentile_ranks(values: &Floats, higher_is_better: bool) -> Vec<f64> {
         } else {
             0.5
         };
-        for (_, k) in &idx[i..=j] {
-            out[*k] = if higher_is_better { p } else { 1.0 - p };
+        for k in &keyed[i..=j] {
+            out[*k as u64 as usize] = if higher_is_better { p } else { 1.0 - p };
         }
         i = j + 1;
     }
@@ -716,6 +719,21 @@ fn most_common(sorted: &[f64]) -> (f64, usize) {
     best
 }
 
+/// `x` as an integer in the order of `f64::total_cmp` (the standard library's own mapping,
+/// with the sign bit flipped so that unsigned order is that order), so that sorts compare
+/// integers instead of calling a comparator.
+fn total_key(x: f64) -> u64 {
+    let bits = x.to_bits() as i64;
+    let ordered = bits ^ (((bits >> 63) as u64) >> 1) as i64;
+    (ordered as u64) ^ (1 << 63)
+}
+
+/// The value of a [`total_key`], bit for bit.
+fn from_total_key(key: u64) -> f64 {
+    let ordered = (key ^ (1 << 63)) as i64;
+    f64::from_bits((ordered ^ (((ordered >> 63) as u64) >> 1) as i64) as u64)
+}
+
 /// Tier index (0 = best) and the reason text for every customer.
 fn base_tiers(
     ids: &Column,
@@ -756,8 +774,17 @@ fn base_tiers(
                 cum.push(acc);
             }
             // Rank by score, best first; tied scores share the better rank (and so the tier).
-            let mut order: Vec<(f64, usize)> = score.iter().copied().zip(0..n).collect();
-            order.par_sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            // Sorted as integers (see `total_key`): descending score, then ascending row.
+            let mut keyed: Vec<u128> = score
+                .iter()
+                .enumerate()
+                .map(|(i, s)| u128::from(!total_key(*s)) << 64 | i as u128)
+                .collect();
+            keyed.par_sort_unstable();
+            let order: Vec<(f64, usize)> = keyed
+                .into_par_iter()
+                .map(|k| (from_total_key(!((k >> 64) as u64)), k as u64 as usize))
+                .collect();
             let mut rank_min = vec![0usize; n];
             for pos in 0..n {
                 let (s, i) = order[pos];
@@ -1159,6 +1186,32 @@ fn alerts(
 mod tests {
     use super::*;
 
+    /// Integer keys sort as `total_cmp` does, and give the value back bit for bit.
+    #[test]
+    fn total_keys_keep_the_order_and_the_bits() {
+        let values = [
+            -f64::NAN,
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.5,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE / 2.0,
+            1e-300,
+            1.5,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for a in values {
+            assert_eq!(from_total_key(total_key(a)).to_bits(), a.to_bits(), "{a}");
+            for b in values {
+                assert_eq!(total_key(a).cmp(&total_key(b)), a.total_cmp(&b), "{a} {b}");
+            }
+        }
+    }
+
     #[test]
     fn quantile_by_selection_is_the_sorted_quantile() {
         // Ties, negative zero, odd and even lengths, both interpolation cases.
@@ -1269,6 +1322,9 @@ mod tests {
         assert_eq!(r, vec![0.0, 0.5, 0.5, 1.0, 0.5]);
         let r = percentile_ranks(&v, false);
         assert_eq!(r, vec![1.0, 0.5, 0.5, 0.0, 0.5]);
+        // Negative values first; 0.0 and -0.0 are equal, so they tie.
+        let v = Floats::new([Some(0.0), Some(-0.0), Some(-5.0), Some(3.0)]);
+        assert_eq!(percentile_ranks(&v, true), vec![0.5, 0.5, 0.0, 1.0]);
     }
 
     fn params(text: &str) -> GradingParams {
