@@ -495,17 +495,7 @@ fn late_failure_leaves_previous_outputs_untouched() {
     let pipeline = fixture("basic/pipeline.toml");
     run_ok(&pipeline, &out, &[]);
     let before = std::fs::read(out.join("customers.parquet")).unwrap();
-    let o = tiering(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--as-of",
-        "2020-01-01,2024-04-01",
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = run_err_with(&pipeline, &out, &["--as-of", "2020-01-01,2024-04-01"]);
     assert!(
         err.contains("grading the snapshot as of 2020-01-01"),
         "{err}"
@@ -514,11 +504,7 @@ fn late_failure_leaves_previous_outputs_untouched() {
         std::fs::read(out.join("customers.parquet")).unwrap(),
         before
     );
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(left, ["out"]);
+    assert_eq!(names_in(dir.path()), ["out"]);
 }
 
 #[test]
@@ -533,9 +519,8 @@ fn failed_run_leaves_previous_outputs_untouched() {
         std::fs::read(out.join("customers.parquet")).unwrap(),
         before
     );
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let leftovers: Vec<_> = names_in(dir.path())
+        .into_iter()
         .filter(|n| n.contains("tmp") || n.contains("old"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");

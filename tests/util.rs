@@ -52,13 +52,20 @@ pub fn run_ok(pipeline: &Path, out: &Path, extra: &[&str]) -> Output {
 
 /// Runs a pipeline that must fail; returns its stderr.
 pub fn run_err(pipeline: &Path, out: &Path) -> String {
-    let o = tiering(&[
+    run_err_with(pipeline, out, &[])
+}
+
+/// [`run_err`] with more arguments.
+pub fn run_err_with(pipeline: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
         "run",
         pipeline.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--quiet",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = tiering(&args);
     assert!(!o.status.success(), "expected a failure");
     assert_eq!(o.status.code(), Some(1));
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -196,4 +203,14 @@ pub fn close(actual: Option<f64>, expected: Option<f64>, what: &str) {
         ),
         (a, e) => assert_eq!(a, e, "{what}"),
     }
+}
+
+/// The names of the entries of a folder, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
