@@ -1108,7 +1108,6 @@ impl Fold {
             i: mut iv,
             d: mut dv,
         } = values;
-        // (column, place, whether the input gives it).
         let floats = [
             (c::MONETARY, v::MONETARY, true),
             (c::GROSS_REVENUE, v::GROSS, true),
@@ -1118,9 +1117,7 @@ impl Fold {
             (c::PROFIT, v::PROFIT, has_cost),
             (c::OVERDUE_AMOUNT, v::OVERDUE_AMOUNT, has_due),
         ];
-        for (name, j, _) in floats.into_iter().filter(|x| x.2) {
-            columns.push(Column::new(name.into(), std::mem::take(&mut fv[j])));
-        }
+        take_columns(&mut columns, &mut fv, &floats);
         let integers = [
             (c::RECENCY_DAYS, v::RECENCY, true),
             (c::FREQUENCY, v::FREQUENCY, true),
@@ -1130,9 +1127,7 @@ impl Fold {
             (c::OVERDUE_INVOICES, v::OVERDUE_N, has_due),
             (c::OLDEST_OVERDUE_DAYS, v::OLDEST, has_due),
         ];
-        for (name, j, _) in integers.into_iter().filter(|x| x.2) {
-            columns.push(Column::new(name.into(), std::mem::take(&mut iv[j])));
-        }
+        take_columns(&mut columns, &mut iv, &integers);
         for (name, j) in [(c::FIRST_PURCHASE, v::FIRST), (c::LAST_PURCHASE, v::LAST)] {
             let days = Int32Chunked::from_vec(name.into(), std::mem::take(&mut dv[j]));
             columns.push(days.into_date().into_column());
@@ -1222,6 +1217,22 @@ impl BuyerValues {
             f,
             i,
             d: std::array::from_fn(|_| vec![0; n]),
+        }
+    }
+}
+
+/// Moves the vectors at the places of `list`, (column, place, whether the input gives it),
+/// into columns of their own, for the columns the input gives.
+fn take_columns<T>(columns: &mut Vec<Column>, vectors: &mut [Vec<T>], list: &[(&str, usize, bool)])
+where
+    Series: NamedFrom<Vec<T>, [T]>,
+{
+    for &(name, place, given) in list {
+        if given {
+            columns.push(Column::new(
+                name.into(),
+                std::mem::take(&mut vectors[place]),
+            ));
         }
     }
 }
