@@ -198,7 +198,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     // which carry the run metadata, wait for the end.
     let staging = Staging::begin(&out_dir)?;
     customers.rechunk_mut();
-    let customers_file = Pending::start(&staging, CUSTOMERS_FILE, customers.clone())?;
+    let mut early = vec![Pending::start(&staging, CUSTOMERS_FILE, customers.clone())?];
     let mut grading = assign_rule_tiers(&customers, &p.grading)?;
     progress.stage("tiers", &tier_line(&grading.tier_summary)?);
     let mut notes = grading.notes.clone();
@@ -213,10 +213,14 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     // Grading's working vectors and the blocks just joined go back too: the tables it keeps
     // are what the rest needs.
     release_free_memory();
-    let tiers_file = (!p.partition_by_tier)
-        .then(|| Pending::start(&staging, TIERS_FILE, grading.tiers.clone()))
-        .transpose()?;
-    let alerts_file = Pending::start(&staging, ALERTS_FILE, grading.alerts.clone())?;
+    if !p.partition_by_tier {
+        early.push(Pending::start(&staging, TIERS_FILE, grading.tiers.clone())?);
+    }
+    early.push(Pending::start(
+        &staging,
+        ALERTS_FILE,
+        grading.alerts.clone(),
+    )?);
 
     // Clustering, then rules versus clusters.
     let clustered = match &p.clustering {
@@ -248,10 +252,13 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         }
         None => None,
     };
-    let clusters_file = clusters
-        .as_ref()
-        .map(|cl| Pending::start(&staging, CLUSTERS_FILE, cl.assignments.clone()))
-        .transpose()?;
+    if let Some(cl) = &clusters {
+        early.push(Pending::start(
+            &staging,
+            CLUSTERS_FILE,
+            cl.assignments.clone(),
+        )?);
+    }
     let mut comparison = match &clusters {
         Some(cl) => {
             let cmp = compare(&customers, &grading.tiers, &p.grading, cl)?;
@@ -426,7 +433,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     };
     let run_json = serde_json::to_string_pretty(&metadata)?;
     // The tables written already only need their footers (below).
-    tables.retain(|(file, _)| ![CUSTOMERS_FILE, ALERTS_FILE, CLUSTERS_FILE].contains(file));
+    tables.retain(|(file, _)| early.iter().all(|t| t.file() != *file));
     // Tables are written side by side: one writer keeps about one core busy. Largest first,
     // one table per task, so the big ones start at once on different threads (in list order
     // rayon could give the two largest to one thread, one after the other).
@@ -436,15 +443,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         .with_max_len(1)
         .try_for_each(|(file, df)| write_table(&staging, file, df, &run_json))?;
     drop(tables);
-    for table in [
-        Some(customers_file),
-        Some(alerts_file),
-        tiers_file,
-        clusters_file,
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for table in early {
         table.wait()?.finish(&run_json)?;
     }
     if p.partition_by_tier {

@@ -122,6 +122,11 @@ impl<'a> Pending<'a> {
         })
     }
 
+    /// The file being written, in the staging folder.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
     /// The table with its row groups written. An error of the writer (a full disk, say)
     /// surfaces here, at the end of the run.
     pub fn wait(mut self) -> Result<OpenTable> {
