@@ -21,6 +21,7 @@
 //! same formulas as polars expressions; the tests hold the two against each other.
 
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, Result};
@@ -32,7 +33,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::{feature_columns, FeatureParams, Features};
-use crate::alloc::release_free_memory;
+use crate::alloc::{release_free_memory, release_mapped_files};
 use crate::clean::{
     epoch_days, latest_day, mark_transactions, settle, CleanParams, DayCounts, DayKey, QualityRow,
 };
@@ -1266,6 +1267,9 @@ fn put<T: Copy, const N: usize>(blocks: &mut [&mut [T]], r: usize, values: [T; N
 
 /// Folds marked transactions (see [`mark_transactions`]) in one streaming pass: every row is
 /// counted, and rows without a reason dated in `[start, as_of)` are folded.
+/// Batches between two [`release_mapped_files`] calls: a few MB of input each.
+const RELEASE_EVERY: u64 = 16;
+
 fn run_fold(marked: LazyFrame, as_of: i32, start: Option<i32>, period_days: u32) -> Result<Fold> {
     let mut tx = marked;
     let schema = tx.collect_schema()?;
@@ -1305,12 +1309,17 @@ fn run_fold(marked: LazyFrame, as_of: i32, start: Option<i32>, period_days: u32)
         &schema,
     ))));
     let sink = fold.clone();
+    let batches = AtomicU64::new(0);
     let callback = move |df: DataFrame| -> PolarsResult<bool> {
         let mut guard = sink
             .lock()
             .map_err(|_| polars_err!(ComputeError: "poisoned"))?;
         if let Some(f) = guard.as_mut() {
             f.add_batch(&df)?;
+        }
+        // The input's pages read so far would otherwise stay resident until the pass ends.
+        if batches.fetch_add(1, Ordering::Relaxed) % RELEASE_EVERY == RELEASE_EVERY - 1 {
+            release_mapped_files();
         }
         // false: keep sending batches.
         Ok(false)
