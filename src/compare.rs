@@ -11,7 +11,7 @@ use crate::output::charts::ChartData;
 use crate::tiers::clusters::ClusterOutput;
 use crate::tiers::metrics::{adjusted_rand_index, contingency, normalized_mutual_info};
 use crate::tiers::params::GradingParams;
-use crate::tiers::rules::{cols as tc, mean_and_median, Floats};
+use crate::tiers::rules::{cols as tc, mean_and_median, Floats, Rows, TierRows};
 
 /// How many disagreeing customers are listed.
 pub const DISAGREEMENTS: usize = 100;
@@ -32,24 +32,19 @@ pub struct Comparison {
     pub summary: Vec<(String, f64)>,
 }
 
-/// Tier index (0 = best) of every customer of tiers.parquet.
-pub fn tier_indices(tiers: &DataFrame) -> Result<Vec<usize>> {
-    Ok(tiers
-        .column(tc::TIER_RANK)?
-        .i32()?
-        .iter()
-        .map(|r| r.unwrap_or(1) as usize - 1)
-        .collect())
+/// Tier index (0 = best) of every customer.
+fn tier_indices(tiers: &TierRows) -> Vec<usize> {
+    tiers.tiers().iter().map(|t| *t as usize).collect()
 }
 
 /// Compares the final rule tiers with the clusters (both in customer-table row order).
 pub fn compare(
     customers: &DataFrame,
-    tiers: &DataFrame,
+    tiers: &TierRows,
     g: &GradingParams,
     cl: &ClusterOutput,
 ) -> Result<Comparison> {
-    let t = tier_indices(tiers)?;
+    let t = tier_indices(tiers);
     let k = cl.k;
     let nt = g.tier_names.len();
     let n = t.len();
@@ -170,7 +165,7 @@ fn position(i: usize, groups: usize) -> f64 {
 
 fn disagreements(
     customers: &DataFrame,
-    tiers: &DataFrame,
+    tiers: &TierRows,
     t: &[usize],
     cl: &ClusterOutput,
     nt: usize,
@@ -214,8 +209,8 @@ fn disagreements(
     let mut out = customers.select(keep)?.take(&idx)?;
     // Only the selected rows' text is read: the whole columns would be a string per customer.
     let picked = tiers
-        .select([tc::TIER, tc::SCORE, tc::REASON])?
-        .take(&idx)?;
+        .frame(Rows::Picked(&order))?
+        .select([tc::TIER, tc::SCORE, tc::REASON])?;
     out.with_column(picked.column(tc::TIER)?.clone())?;
     out.with_column(Column::new(
         "cluster".into(),
@@ -334,7 +329,7 @@ fn group_profiles(
 /// The numbers behind the charts.
 pub fn chart_data(
     customers: &DataFrame,
-    tiers: &DataFrame,
+    tiers: &TierRows,
     tier_summary: &DataFrame,
     g: &GradingParams,
     cl: Option<&ClusterOutput>,
@@ -347,22 +342,11 @@ pub fn chart_data(
             .map(|v| v.unwrap_or(0.0))
             .collect())
     };
-    let t = tier_indices(tiers)?;
+    let t = tier_indices(tiers);
     let recency = Floats::of(customers, c::RECENCY_DAYS)?;
     let monetary = Floats::of(customers, c::MONETARY)?;
     let bins = g.bins as usize;
-    let r: Vec<i32> = tiers
-        .column(tc::R_SCORE)?
-        .i32()?
-        .iter()
-        .map(|v| v.unwrap_or(1))
-        .collect();
-    let f: Vec<i32> = tiers
-        .column(tc::F_SCORE)?
-        .i32()?
-        .iter()
-        .map(|v| v.unwrap_or(1))
-        .collect();
+    let [r, f, _] = tiers.rfm_scores();
     let mut sum = vec![vec![0.0; bins]; bins];
     let mut cnt = vec![vec![0u64; bins]; bins];
     for i in 0..t.len() {

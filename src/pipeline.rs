@@ -1,6 +1,7 @@
 //! Runs the steps in order and owns progress reporting: load -> clean -> features -> write.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -26,7 +27,7 @@ use crate::progress::{thousands, Progress};
 use crate::tiers::clusters::{fit_clusters, ClusterOutput, Clustered};
 use crate::tiers::params::GradingParams;
 use crate::tiers::rules::cols as tc;
-use crate::tiers::rules::{assign_rule_tiers, Grading};
+use crate::tiers::rules::{assign_rule_tiers, Grading, Rows, TierRows};
 
 /// Overrides from the command line and the clock, read once at the boundary.
 #[derive(Debug, Clone)]
@@ -72,7 +73,8 @@ pub struct RunMetadata {
 pub struct RunResult {
     pub out_dir: PathBuf,
     pub customers: DataFrame,
-    pub tiers: DataFrame,
+    /// tiers.parquet's rows: `frame(Rows::All)` builds the table.
+    pub tiers: Arc<TierRows>,
     pub metadata: RunMetadata,
 }
 
@@ -206,15 +208,22 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         progress.stage("note", note);
     }
 
-    // One chunk per column before the writers share the tables (else each writer would copy
-    // the reasons, written in blocks, into one chunk of its own).
-    grading.tiers.rechunk_mut();
+    // One chunk per column before the writer shares the table (else it would copy the
+    // details, written in blocks, into one chunk of its own).
     grading.alerts.rechunk_mut();
     // Grading's working vectors and the blocks just joined go back too: the tables it keeps
     // are what the rest needs.
     release_free_memory();
     if !p.partition_by_tier {
-        early.push(Pending::start(&staging, TIERS_FILE, grading.tiers.clone())?);
+        // Built a row group at a time as it is written: whole, its text would be the
+        // largest table of the run.
+        let rows = grading.rows.clone();
+        early.push(Pending::start_in_groups(
+            &staging,
+            TIERS_FILE,
+            rows.height(),
+            move |r| rows.frame(Rows::Range(r)),
+        )?);
     }
     early.push(Pending::start(
         &staging,
@@ -261,7 +270,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     }
     let mut comparison = match &clusters {
         Some(cl) => {
-            let cmp = compare(&customers, &grading.tiers, &p.grading, cl)?;
+            let cmp = compare(&customers, &grading.rows, &p.grading, cl)?;
             progress.stage(
                 "compare",
                 &cmp.summary
@@ -301,7 +310,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
             }
             snaps.push(Snapshot {
                 as_of,
-                tiers: grading.tiers.clone(),
+                tiers: grading.rows.frame(Rows::All)?,
                 clusters: clusters.as_ref().map(|c| c.labels.clone()),
             });
             let t = build_history(&snaps, &p.grading.tier_names)?;
@@ -323,7 +332,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     if let Some(max_points) = p.chart_points {
         let mut data = chart_data(
             &customers,
-            &grading.tiers,
+            &grading.rows,
             &grading.tier_summary,
             &p.grading,
             clusters.as_deref(),
@@ -450,7 +459,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         write_partitioned(
             &staging,
             TIERS_DIR,
-            &grading.tiers,
+            &grading.rows.frame(Rows::All)?,
             tc::TIER,
             &p.grading.tier_names,
             &run_json,
@@ -477,7 +486,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     Ok(RunResult {
         out_dir,
         customers,
-        tiers: grading.tiers,
+        tiers: grading.rows,
         metadata,
     })
 }
@@ -716,5 +725,5 @@ fn grade_snapshot(
         .features
         .customers;
     let grading = assign_rule_tiers(&customers, &p.grading)?;
-    Ok((customers, grading.tiers))
+    Ok((customers, grading.rows.frame(Rows::All)?))
 }

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::marker::PhantomData;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 
@@ -53,11 +54,7 @@ pub fn start_table(path: PathBuf, df: &mut DataFrame) -> Result<OpenTable> {
     let written = (|| -> PolarsResult<BatchedWriter<File>> {
         // Row groups of polars' default size, as `ParquetWriter::finish` makes them.
         let groups = chunk_df_for_writing(df, ROW_GROUP_ROWS)?;
-        let mut writer = ParquetWriter::new(f)
-            .set_parallel(false)
-            .with_compression(ParquetCompression::Zstd(Some(ZstdLevel::try_new(1)?)))
-            .with_statistics(StatisticsOptions::default())
-            .batched(groups.schema())?;
+        let mut writer = batched_writer(f, groups.schema())?;
         writer.write_batch(&groups)?;
         Ok(writer)
     })();
@@ -65,6 +62,69 @@ pub fn start_table(path: PathBuf, df: &mut DataFrame) -> Result<OpenTable> {
         .map_err(anyhow::Error::from)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(OpenTable { path, writer })
+}
+
+fn batched_writer(f: File, schema: &Schema) -> PolarsResult<BatchedWriter<File>> {
+    ParquetWriter::new(f)
+        .set_parallel(false)
+        .with_compression(ParquetCompression::Zstd(Some(ZstdLevel::try_new(1)?)))
+        .with_statistics(StatisticsOptions::default())
+        .batched(schema)
+}
+
+/// [`start_table`] for a table of `height` rows that `make` builds a row group at a time,
+/// given the group's rows: the same file, without the whole table in memory at once.
+pub fn start_table_in_groups(
+    path: PathBuf,
+    height: usize,
+    make: impl Fn(Range<usize>) -> Result<DataFrame>,
+) -> Result<OpenTable> {
+    let groups = row_groups(height);
+    if groups.len() == 1 {
+        return start_table(path, &mut make(0..height)?);
+    }
+    let mut file =
+        Some(File::create(&path).with_context(|| format!("creating {}", path.display()))?);
+    let mut writer: Option<BatchedWriter<File>> = None;
+    for rows in groups {
+        let mut df = make(rows)?;
+        df.rechunk_mut();
+        let written = (|| -> PolarsResult<()> {
+            let w = match writer.as_mut() {
+                Some(w) => w,
+                None => writer.insert(batched_writer(
+                    file.take().expect("one file, taken once"),
+                    df.schema(),
+                )?),
+            };
+            w.write_batch(&df)
+        })();
+        written
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let writer = writer.expect("two or more row groups were written");
+    Ok(OpenTable { path, writer })
+}
+
+/// The rows of each row group of a one-chunk table of `height` rows, as polars' writer splits
+/// it (`chunk_df_for_writing`): as many groups as [`ROW_GROUP_ROWS`] fits whole, of equal size,
+/// the last one taking the rest.
+fn row_groups(height: usize) -> Vec<Range<usize>> {
+    let groups = height / ROW_GROUP_ROWS;
+    if groups <= 1 {
+        return std::iter::once(0..height).collect();
+    }
+    let size = height / groups;
+    (0..groups)
+        .map(|g| {
+            g * size..if g + 1 == groups {
+                height
+            } else {
+                (g + 1) * size
+            }
+        })
+        .collect()
 }
 
 /// polars' default Parquet row group: 512 x 512 rows.
@@ -110,10 +170,31 @@ impl<'a> Pending<'a> {
     /// with the caller's; a column in several chunks is copied into one by the writer (see
     /// [`start_table`]), so callers make large ones one chunk first.
     pub fn start(staging: &'a Staging, file: &str, mut df: DataFrame) -> Result<Pending<'a>> {
+        Self::spawn(staging, file, move |path| start_table(path, &mut df))
+    }
+
+    /// Starts writing a table that `make` builds a row group at a time (see
+    /// [`start_table_in_groups`]).
+    pub fn start_in_groups(
+        staging: &'a Staging,
+        file: &str,
+        height: usize,
+        make: impl Fn(Range<usize>) -> Result<DataFrame> + Send + 'static,
+    ) -> Result<Pending<'a>> {
+        Self::spawn(staging, file, move |path| {
+            start_table_in_groups(path, height, make)
+        })
+    }
+
+    fn spawn(
+        staging: &'a Staging,
+        file: &str,
+        write: impl FnOnce(PathBuf) -> Result<OpenTable> + Send + 'static,
+    ) -> Result<Pending<'a>> {
         let path = staging.path(file);
         let thread = std::thread::Builder::new()
             .name(format!("write {file}"))
-            .spawn(move || start_table(path, &mut df))
+            .spawn(move || write(path))
             .with_context(|| format!("starting the writer of {file}"))?;
         Ok(Pending {
             file: file.to_string(),
@@ -253,6 +334,65 @@ mod tests {
             "{} bytes against {}",
             ours.len(),
             theirs.len()
+        );
+    }
+
+    /// A table written a row group at a time is the file written whole.
+    #[test]
+    fn tables_written_in_groups_are_the_tables_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 800_000;
+        let df = DataFrame::new(
+            n,
+            vec![
+                Column::new(
+                    "x".into(),
+                    (0..n).map(|i| i as f64 / 7.0).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "t".into(),
+                    (0..n)
+                        .map(|i| (i % 5 != 0).then(|| format!("row {i}")))
+                        .collect::<Vec<_>>(),
+                ),
+            ],
+        )
+        .unwrap();
+        let whole = dir.path().join("whole.parquet");
+        super::start_table(whole.clone(), &mut df.clone())
+            .unwrap()
+            .finish("{}")
+            .unwrap();
+        let grouped = dir.path().join("grouped.parquet");
+        let asked = std::sync::Mutex::new(Vec::new());
+        super::start_table_in_groups(grouped.clone(), n, |r| {
+            asked.lock().unwrap().push(r.clone());
+            Ok(df.slice(r.start as i64, r.len()))
+        })
+        .unwrap()
+        .finish("{}")
+        .unwrap();
+        assert_eq!(
+            asked.into_inner().unwrap(),
+            [0..266_666, 266_666..533_332, 533_332..800_000]
+        );
+        let (a, b) = (
+            std::fs::read(whole).unwrap(),
+            std::fs::read(grouped).unwrap(),
+        );
+        assert!(a == b, "{} bytes against {}", a.len(), b.len());
+    }
+
+    #[test]
+    #[allow(clippy::single_range_in_vec_init)]
+    fn row_groups_split_as_polars_does() {
+        use super::row_groups;
+        assert_eq!(row_groups(0), [0..0]);
+        assert_eq!(row_groups(524_287), [0..524_287]);
+        assert_eq!(row_groups(524_288), [0..262_144, 262_144..524_288]);
+        assert_eq!(
+            row_groups(786_433),
+            [0..262_144, 262_144..524_288, 524_288..786_433]
         );
     }
 

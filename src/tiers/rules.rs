@@ -7,12 +7,14 @@
 
 use std::fmt::{self, Write as _};
 
-use anyhow::{Context, Result};
+use std::ops::Range;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::params::{GradingParams, PolicyValue, RfmCuts, TierRule};
-use crate::alloc::release_free_memory;
 use crate::columns as c;
 use crate::par::{build_columns, ready, ColumnJob};
 
@@ -35,8 +37,8 @@ pub mod cols {
 
 /// Everything the grading step produces.
 pub struct Grading {
-    /// One row per customer (see README: tiers.parquet).
-    pub tiers: DataFrame,
+    /// One row per customer (see README: tiers.parquet), built as it is read.
+    pub rows: Arc<TierRows>,
     pub tier_summary: DataFrame,
     pub segment_summary: DataFrame,
     pub thresholds: DataFrame,
@@ -344,16 +346,17 @@ fn text_column(
 
 /// `values[idx[i]]` for row `i`: a column of repeated values (a tier's label or policy)
 /// gathered from the few distinct ones instead of built row by row.
-fn gather(values: &Series, idx: &[usize]) -> Result<Column> {
-    let idx = IdxCa::from_vec(
-        "".into(),
-        idx.iter().map(|i| *i as IdxSize).collect::<Vec<_>>(),
-    );
+fn gather(values: &Series, idx: impl Iterator<Item = usize>) -> Result<Column> {
+    let idx = IdxCa::from_vec("".into(), idx.map(|i| i as IdxSize).collect::<Vec<_>>());
     Ok(values.take(&idx)?.into_column())
 }
 
 /// [`gather`] for text labels that are never missing.
-fn labels<S: AsRef<str>>(name: &str, labels: &[S], idx: &[usize]) -> Result<Column> {
+fn labels<S: AsRef<str>>(
+    name: &str,
+    labels: &[S],
+    idx: impl Iterator<Item = usize>,
+) -> Result<Column> {
     let labels: Vec<&str> = labels.iter().map(|s| s.as_ref()).collect();
     gather(&Series::new(name.into(), labels), idx)
 }
@@ -443,8 +446,8 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     let code_names: Vec<String> = (0..b1 * b1 * b1)
         .map(|x| format!("{}{}{}", x / (b1 * b1), x / b1 % b1, x % b1))
         .collect();
-    let codes: Vec<usize> = (0..n)
-        .map(|i| (r[i] as usize * b1 + f[i] as usize) * b1 + m[i] as usize)
+    let codes: Vec<u16> = (0..n)
+        .map(|i| ((r[i] as usize * b1 + f[i] as usize) * b1 + m[i] as usize) as u16)
         .collect();
     // Segment names (each once, in rule order, then "Others"), and each rule's name.
     let mut segment_names: Vec<&str> = Vec::new();
@@ -462,7 +465,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         .iter()
         .position(|x| *x == "Others")
         .expect("pushed above");
-    let segments: Vec<usize> = (0..n)
+    let segments: Vec<u16> = (0..n)
         .map(|i| {
             p.segments
                 .iter()
@@ -472,7 +475,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
                         && (s.m.0..=s.m.1).contains(&m[i])
                 })
                 .map(|k| name_of_rule[k])
-                .unwrap_or(others)
+                .unwrap_or(others) as u16
         })
         .collect();
 
@@ -502,149 +505,36 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     // ---- base tiers
     let names = &p.tier_names;
     let last = names.len() - 1;
-    let (base, base_reason) = base_tiers(
-        id_column,
-        &score,
-        &monetary,
-        profit.as_ref(),
-        &p.tier_rule,
-        names,
-    )?;
+    if names.len() > usize::from(u16::MAX) || segment_names.len() > usize::from(u16::MAX) {
+        bail!("at most {} tiers and segments", u16::MAX);
+    }
+    let (base, base_reason) =
+        base_tiers(id_column, &score, &monetary, profit.as_ref(), &p.tier_rule)?;
 
-    // ---- risk overlay
-    let overdue_days = Floats::maybe(customers, c::OLDEST_OVERDUE_DAYS)?;
-    let overdue_amount = Floats::maybe(customers, c::OVERDUE_AMOUNT)?;
-    let on_time = Floats::maybe(customers, c::ON_TIME_RATE)?;
-    let invoices_due = Floats::maybe(customers, c::INVOICES_DUE)?;
-    let between = Floats::of(customers, c::MEAN_DAYS_BETWEEN)?;
-    let (risk, risk_reasons) = texts(cols::RISK_REASONS, n, |i, out| {
-        let mut level = 0;
-        let mut sep = "";
-        if let (Some(days), Some(amount)) = (&overdue_days, &overdue_amount) {
-            let d = days.get(i).unwrap_or(0.0);
-            let l = level_of(d, p.risk.overdue_days);
-            if d > 0.0 && l > 0 {
-                level = level.max(l);
-                let a = money(amount.get(i).unwrap_or(0.0));
-                write!(out, "{sep}{} days overdue ({a} outstanding)", fixed(d, 0))?;
-                sep = "; ";
-            }
-        }
-        if let (Some(rate), Some(due)) = (&on_time, &invoices_due) {
-            let due = due.get(i).unwrap_or(0.0);
-            if let (Some(rate), true) = (rate.get(i), due >= p.risk.min_invoices as f64) {
-                let late = 1.0 - rate;
-                let l = level_of(late, p.risk.late_rate);
-                if late > 0.0 && l > 0 {
-                    level = level.max(l);
-                    write!(
-                        out,
-                        "{sep}late on {} of {} invoices",
-                        pct(late),
-                        fixed(due, 0)
-                    )?;
-                    sep = "; ";
-                }
-            }
-        }
-        if let (Some(b), Some(rec)) = (between.get(i), recency.get(i)) {
-            if b > 0.0 {
-                let ratio = rec / b;
-                let l = level_of(ratio, p.risk.inactivity_ratio);
-                if l > 0 {
-                    level = level.max(l);
-                    write!(
-                        out,
-                        "{sep}no purchase for {} days, {}x the usual {}",
-                        fixed(rec, 0),
-                        fixed(ratio, 1),
-                        fixed(b, 0)
-                    )?;
-                }
-            }
-        }
-        Ok(level)
-    });
-    let tier: Vec<usize> = (0..n)
+    // ---- risk overlay: levels now, the text with the table's rows.
+    let risk_inputs = RiskInputs {
+        overdue_days: Floats::maybe(customers, c::OLDEST_OVERDUE_DAYS)?,
+        overdue_amount: Floats::maybe(customers, c::OVERDUE_AMOUNT)?,
+        on_time: Floats::maybe(customers, c::ON_TIME_RATE)?,
+        invoices_due: Floats::maybe(customers, c::INVOICES_DUE)?,
+        between: Floats::of(customers, c::MEAN_DAYS_BETWEEN)?,
+        recency: recency.clone(),
+    };
+    let risk: Vec<u8> = (0..n)
+        .into_par_iter()
+        .map(|i| risk_inputs.write(p, i, &mut Discard).map(|l| l as u8))
+        .collect::<Result<_, fmt::Error>>()
+        .expect("discarded text cannot fail");
+    let tier: Vec<u16> = (0..n)
         .map(|i| match risk[i] {
             0 => base[i],
-            r => (base[i] + p.risk.downgrade[r - 1] as usize).min(last),
+            r => (base[i] as usize + p.risk.downgrade[r as usize - 1] as usize).min(last) as u16,
         })
         .collect();
-    let reason = text_column(cols::REASON, n, |i, out| {
-        let base_text = base_reason.get(i).unwrap_or("");
-        if risk[i] == 0 {
-            return out.write_str(base_text);
-        }
-        write!(
-            out,
-            "{base_text}; {} risk: {}",
-            RISK_LEVELS[risk[i]],
-            risk_reasons.get(i).unwrap_or("")
-        )?;
-        if tier[i] != base[i] {
-            write!(out, " -> {}", names[tier[i]])?;
-        }
-        Ok(())
-    });
-    // The reason before risk lives on in `reason`; at 100 M transactions it is 0.7 GB, in
-    // blocks small enough that the allocator would keep them: handed back now, before the
-    // table and the alerts are built on top.
-    drop(base_reason);
-    release_free_memory();
-
-    // ---- the per-customer table, its columns built side by side
-    fn score_of<'a>(name: &'static str, s: &'a [u8]) -> ColumnJob<'a> {
-        Box::new(move || {
-            let values = s.iter().map(|x| *x as i32).collect::<Vec<_>>();
-            Ok(vec![Column::new(name.into(), values)])
-        })
-    }
-    let mut builds: Vec<ColumnJob> = vec![
-        ready(id_column.clone()),
-        ready(customers.column(c::RECENCY_DAYS)?.clone()),
-        ready(customers.column(c::FREQUENCY)?.clone()),
-        ready(customers.column(c::MONETARY)?.clone()),
-    ];
-    if customers.schema().get(c::PROFIT).is_some() {
-        builds.push(ready(customers.column(c::PROFIT)?.clone()));
-    }
-    let (code_names, codes, segment_names, segments) =
-        (&code_names, &codes, &segment_names, &segments);
-    let (score, base, risk, tier) = (&score, &base, &risk, &tier);
-    builds.extend([
-        score_of(cols::R_SCORE, r),
-        score_of(cols::F_SCORE, f),
-        score_of(cols::M_SCORE, m),
-        Box::new(move || Ok(vec![labels(cols::RFM_CODE, code_names, codes)?])) as ColumnJob,
-        Box::new(move || Ok(vec![labels(cols::SEGMENT, segment_names, segments)?])),
-    ]);
-    for (name, v) in comp_cols {
-        builds.push(ready(Column::new(name.into(), v)));
-    }
-    builds.extend([
-        Box::new(move || Ok(vec![Column::new(cols::SCORE.into(), score.clone())])) as ColumnJob,
-        Box::new(move || Ok(vec![labels(cols::TIER_BASE, names, base)?])),
-        Box::new(move || Ok(vec![labels(cols::RISK, &RISK_LEVELS, risk)?])),
-        ready(risk_reasons.into_column()),
-        Box::new(move || Ok(vec![labels(cols::TIER, names, tier)?])),
-        Box::new(move || {
-            let rank = tier.iter().map(|t| *t as i32 + 1).collect::<Vec<_>>();
-            let downgraded = (0..n).map(|i| tier[i] != base[i]).collect::<Vec<_>>();
-            Ok(vec![
-                Column::new(cols::TIER_RANK.into(), rank),
-                Column::new(cols::DOWNGRADED.into(), downgraded),
-            ])
-        }),
-        ready(reason.into_column()),
-        Box::new(move || policy_columns(p, tier)),
-    ]);
-    let columns = build_columns(builds)?;
-    let tiers_df = DataFrame::new(n, columns)?;
 
     let features = [&recency, &frequency, &monetary];
-    let tier_summary = tier_summary(p, tier, base, score, features, profit.as_ref())?;
-    let segment_summary = segment_summary(segment_names, segments, features)?;
+    let tier_summary = tier_summary(p, &tier, &base, &score, features, profit.as_ref())?;
+    let segment_summary = segment_summary(&segment_names, &segments, features)?;
     let thresholds = DataFrame::new(
         th_rows.len(),
         vec![
@@ -675,16 +565,308 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         ],
     )?;
     let alerts = alerts(
-        customers, p, id_column, tier, score, &recency, &between, &monetary,
+        customers,
+        p,
+        id_column,
+        &tier,
+        &score,
+        &recency,
+        &risk_inputs.between,
+        &monetary,
     )?;
+
+    let mut shared = vec![
+        id_column.clone(),
+        customers.column(c::RECENCY_DAYS)?.clone(),
+        customers.column(c::FREQUENCY)?.clone(),
+        customers.column(c::MONETARY)?.clone(),
+    ];
+    if customers.schema().get(c::PROFIT).is_some() {
+        shared.push(customers.column(c::PROFIT)?.clone());
+    }
+    let [r, f, m]: [Vec<u8>; 3] = scores.try_into().map_err(|_| anyhow!("three RFM scores"))?;
+    let rows = TierRows {
+        p: p.clone(),
+        shared,
+        scores: [r, f, m],
+        code_names,
+        codes,
+        segment_names: segment_names.iter().map(|s| s.to_string()).collect(),
+        segments,
+        comps: comp_cols,
+        score,
+        base,
+        tier,
+        risk,
+        base_reason,
+        risk_inputs,
+    };
     Ok(Grading {
-        tiers: tiers_df,
+        rows: Arc::new(rows),
         tier_summary,
         segment_summary,
         thresholds,
         alerts,
         notes,
     })
+}
+
+/// The rows of a tiers table to build (see [`TierRows::frame`]).
+pub enum Rows<'a> {
+    All,
+    Range(Range<usize>),
+    Picked(&'a [usize]),
+}
+
+/// What the per-customer table (tiers.parquet) is made of: the customer table's columns it
+/// repeats, and one compact vector per value. The table itself, labels and reasons in text,
+/// is built a block of rows at a time ([`TierRows::frame`]) as it is written: whole, it was
+/// 2.6 GB at 100 M transactions, its reasons alone 1 GB.
+pub struct TierRows {
+    p: GradingParams,
+    /// customer_id, recency_days, frequency, monetary and profit (when there is one).
+    shared: Vec<Column>,
+    scores: [Vec<u8>; 3],
+    /// Every RFM code ("111".."555"), and each customer's index into them.
+    code_names: Vec<String>,
+    codes: Vec<u16>,
+    segment_names: Vec<String>,
+    segments: Vec<u16>,
+    /// Per score component, its column name and points.
+    comps: Vec<(String, Vec<f64>)>,
+    score: Vec<f64>,
+    /// Tier before and after the risk overlay, 0 = best.
+    base: Vec<u16>,
+    tier: Vec<u16>,
+    risk: Vec<u8>,
+    base_reason: BaseReason,
+    risk_inputs: RiskInputs,
+}
+
+impl TierRows {
+    /// Customers graded.
+    pub fn height(&self) -> usize {
+        self.score.len()
+    }
+
+    /// Each customer's final tier, 0 = best, in customer-table order.
+    pub fn tiers(&self) -> &[u16] {
+        &self.tier
+    }
+
+    /// Each customer's R, F and M score (1 = lowest).
+    pub fn rfm_scores(&self) -> &[Vec<u8>; 3] {
+        &self.scores
+    }
+
+    /// The rows of tiers.parquet, every column, built side by side.
+    pub fn frame(&self, rows: Rows) -> Result<DataFrame> {
+        let n = self.height();
+        let idx: Vec<usize> = match &rows {
+            Rows::All => (0..n).collect(),
+            Rows::Range(r) => r.clone().collect(),
+            Rows::Picked(p) => p.to_vec(),
+        };
+        let idx = &idx;
+        let shared: Vec<Column> = match &rows {
+            Rows::All => self.shared.clone(),
+            Rows::Range(r) => self
+                .shared
+                .iter()
+                .map(|c| c.slice(r.start as i64, r.len()))
+                .collect(),
+            Rows::Picked(_) => {
+                let take = IdxCa::from_vec(
+                    "".into(),
+                    idx.iter().map(|i| *i as IdxSize).collect::<Vec<_>>(),
+                );
+                self.shared
+                    .iter()
+                    .map(|c| c.take(&take))
+                    .collect::<PolarsResult<_>>()?
+            }
+        };
+        let p = &self.p;
+        let names = &p.tier_names;
+        fn score_of<'a>(name: &'static str, s: &'a [u8], idx: &'a [usize]) -> ColumnJob<'a> {
+            Box::new(move || {
+                let values = idx.iter().map(|i| s[*i] as i32).collect::<Vec<_>>();
+                Ok(vec![Column::new(name.into(), values)])
+            })
+        }
+        fn floats_of<'a>(name: &'a str, v: &'a [f64], idx: &'a [usize]) -> ColumnJob<'a> {
+            Box::new(move || {
+                let values = idx.iter().map(|i| v[*i]).collect::<Vec<_>>();
+                Ok(vec![Column::new(name.into(), values)])
+            })
+        }
+        fn at<'a>(v: &'a [u16], idx: &'a [usize]) -> impl Iterator<Item = usize> + 'a {
+            idx.iter().map(|i| v[*i] as usize)
+        }
+        let mut builds: Vec<ColumnJob> = shared.into_iter().map(ready).collect();
+        builds.extend([
+            score_of(cols::R_SCORE, &self.scores[0], idx),
+            score_of(cols::F_SCORE, &self.scores[1], idx),
+            score_of(cols::M_SCORE, &self.scores[2], idx),
+            Box::new(move || {
+                Ok(vec![labels(
+                    cols::RFM_CODE,
+                    &self.code_names,
+                    at(&self.codes, idx),
+                )?])
+            }) as ColumnJob,
+            Box::new(move || {
+                Ok(vec![labels(
+                    cols::SEGMENT,
+                    &self.segment_names,
+                    at(&self.segments, idx),
+                )?])
+            }),
+        ]);
+        for (name, v) in &self.comps {
+            builds.push(floats_of(name, v, idx));
+        }
+        builds.extend([
+            floats_of(cols::SCORE, &self.score, idx),
+            Box::new(move || Ok(vec![labels(cols::TIER_BASE, names, at(&self.base, idx))?])),
+            Box::new(move || {
+                Ok(vec![labels(
+                    cols::RISK,
+                    &RISK_LEVELS,
+                    idx.iter().map(|i| self.risk[*i] as usize),
+                )?])
+            }),
+            Box::new(move || {
+                let text = text_column(cols::RISK_REASONS, idx.len(), |k, out| {
+                    self.risk_inputs.write(p, idx[k], out).map(|_| ())
+                });
+                Ok(vec![text.into_column()])
+            }),
+            Box::new(move || Ok(vec![labels(cols::TIER, names, at(&self.tier, idx))?])),
+            Box::new(move || {
+                let rank = idx
+                    .iter()
+                    .map(|i| self.tier[*i] as i32 + 1)
+                    .collect::<Vec<_>>();
+                let downgraded = idx
+                    .iter()
+                    .map(|i| self.tier[*i] != self.base[*i])
+                    .collect::<Vec<_>>();
+                Ok(vec![
+                    Column::new(cols::TIER_RANK.into(), rank),
+                    Column::new(cols::DOWNGRADED.into(), downgraded),
+                ])
+            }),
+            Box::new(move || {
+                let text = text_column(cols::REASON, idx.len(), |k, out| self.reason(idx[k], out));
+                Ok(vec![text.into_column()])
+            }),
+            Box::new(move || {
+                policy_columns(
+                    p,
+                    &idx.iter()
+                        .map(|i| self.tier[*i] as usize)
+                        .collect::<Vec<_>>(),
+                )
+            }),
+        ]);
+        let mut df = DataFrame::new(idx.len(), build_columns(builds)?)?;
+        df.rechunk_mut();
+        Ok(df)
+    }
+
+    /// The plain-language reason for customer `i`'s tier.
+    fn reason(&self, i: usize, out: &mut String) -> fmt::Result {
+        let names = &self.p.tier_names;
+        let (base, tier, risk) = (self.base[i], self.tier[i], self.risk[i] as usize);
+        self.base_reason
+            .write(i, self.score[i], base as usize, names, out)?;
+        if risk == 0 {
+            return Ok(());
+        }
+        write!(out, "; {} risk: ", RISK_LEVELS[risk])?;
+        self.risk_inputs.write(&self.p, i, out)?;
+        if tier != base {
+            write!(out, " -> {}", names[tier as usize])?;
+        }
+        Ok(())
+    }
+}
+
+/// A writer that drops its text: the risk level without the reasons.
+struct Discard;
+
+impl fmt::Write for Discard {
+    fn write_str(&mut self, _: &str) -> fmt::Result {
+        Ok(())
+    }
+}
+
+/// The customer-table columns the risk overlay reads.
+struct RiskInputs {
+    overdue_days: Option<Floats>,
+    overdue_amount: Option<Floats>,
+    on_time: Option<Floats>,
+    invoices_due: Option<Floats>,
+    between: Floats,
+    recency: Floats,
+}
+
+impl RiskInputs {
+    /// Writes customer `i`'s risk reasons to `out` and returns its risk level (0 = low).
+    fn write(
+        &self,
+        p: &GradingParams,
+        i: usize,
+        out: &mut impl fmt::Write,
+    ) -> Result<usize, fmt::Error> {
+        let mut level = 0;
+        let mut sep = "";
+        if let (Some(days), Some(amount)) = (&self.overdue_days, &self.overdue_amount) {
+            let d = days.get(i).unwrap_or(0.0);
+            let l = level_of(d, p.risk.overdue_days);
+            if d > 0.0 && l > 0 {
+                level = level.max(l);
+                let a = money(amount.get(i).unwrap_or(0.0));
+                write!(out, "{sep}{} days overdue ({a} outstanding)", fixed(d, 0))?;
+                sep = "; ";
+            }
+        }
+        if let (Some(rate), Some(due)) = (&self.on_time, &self.invoices_due) {
+            let due = due.get(i).unwrap_or(0.0);
+            if let (Some(rate), true) = (rate.get(i), due >= p.risk.min_invoices as f64) {
+                let late = 1.0 - rate;
+                let l = level_of(late, p.risk.late_rate);
+                if late > 0.0 && l > 0 {
+                    level = level.max(l);
+                    write!(
+                        out,
+                        "{sep}late on {} of {} invoices",
+                        pct(late),
+                        fixed(due, 0)
+                    )?;
+                    sep = "; ";
+                }
+            }
+        }
+        if let (Some(b), Some(rec)) = (self.between.get(i), self.recency.get(i)) {
+            if b > 0.0 {
+                let ratio = rec / b;
+                let l = level_of(ratio, p.risk.inactivity_ratio);
+                if l > 0 {
+                    level = level.max(l);
+                    write!(
+                        out,
+                        "{sep}no purchase for {} days, {}x the usual {}",
+                        fixed(rec, 0),
+                        fixed(ratio, 1),
+                        fixed(b, 0)
+                    )?;
+                }
+            }
+        }
+        Ok(level)
+    }
 }
 
 /// 0 below the medium threshold, 1 from medium, 2 from high.
@@ -735,36 +917,115 @@ fn from_total_key(key: u64) -> f64 {
 }
 
 /// Tier index (0 = best) and the reason text for every customer.
+/// What a customer's reason before risk says, per tier rule.
+enum BaseReason {
+    Score {
+        cuts: Vec<f64>,
+    },
+    Share {
+        /// Cumulative shares of the tiers, and each customer's rank (0 = best, tied scores
+        /// share the better one).
+        cum: Vec<f64>,
+        rank: Vec<u32>,
+    },
+    Pareto {
+        label: &'static str,
+        cuts: Vec<f64>,
+        /// The value ranked on (revenue or profit, missing as 0), and the share of the total
+        /// held by larger customers.
+        values: Vec<f64>,
+        share_before: Vec<f64>,
+    },
+}
+
+impl BaseReason {
+    /// Customer `i`'s reason, with its score and base tier `t`.
+    fn write(
+        &self,
+        i: usize,
+        score: f64,
+        t: usize,
+        names: &[String],
+        out: &mut String,
+    ) -> fmt::Result {
+        match self {
+            BaseReason::Score { cuts } => {
+                if t < cuts.len() {
+                    write!(
+                        out,
+                        "score {} >= {} -> {}",
+                        fixed(score, 2),
+                        cuts[t],
+                        names[t]
+                    )
+                } else {
+                    write!(
+                        out,
+                        "score {} < {} -> {}",
+                        fixed(score, 2),
+                        cuts[t - 1],
+                        names[t]
+                    )
+                }
+            }
+            BaseReason::Share { cum, rank } => {
+                let above = rank[i] as f64 / rank.len() as f64;
+                write!(
+                    out,
+                    "score {}, {} of customers score higher (",
+                    fixed(score, 2),
+                    pct(above)
+                )?;
+                if t < cum.len() {
+                    write!(out, "{}: top {}", names[t], pct(cum[t]))?;
+                } else {
+                    write!(out, "{}: the rest", names[t])?;
+                }
+                write!(out, ") -> {}", names[t])
+            }
+            BaseReason::Pareto {
+                label,
+                cuts,
+                values,
+                share_before,
+            } => {
+                let (v, share) = (values[i], share_before[i]);
+                if v <= 0.0 {
+                    write!(out, "{label} {} <= 0 -> {}", money(v), names[t])
+                } else {
+                    write!(
+                        out,
+                        "{label} {}: larger customers hold {} of {label}, ",
+                        money(v),
+                        pct(share)
+                    )?;
+                    if t < cuts.len() {
+                        write!(out, "within the first {} -> {}", pct(cuts[t]), names[t])
+                    } else {
+                        write!(out, "beyond {} -> {}", pct(cuts[t - 1]), names[t])
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Each customer's tier by the tier rule alone (0 = best), and what its reason says.
 fn base_tiers(
     ids: &Column,
     score: &[f64],
     monetary: &Floats,
     profit: Option<&Floats>,
     rule: &TierRule,
-    names: &[String],
-) -> Result<(Vec<usize>, StringChunked)> {
+) -> Result<(Vec<u16>, BaseReason)> {
     let n = score.len();
-    let mut tier = vec![0usize; n];
-    let reason = match rule {
+    Ok(match rule {
         TierRule::Score(cuts) => {
-            let (t, reason) = texts(cols::REASON, n, |i, out| {
-                let t = cuts.iter().filter(|cut| score[i] < **cut).count();
-                if t < cuts.len() {
-                    let s = fixed(score[i], 2);
-                    write!(out, "score {s} >= {} -> {}", cuts[t], names[t])?;
-                } else {
-                    write!(
-                        out,
-                        "score {} < {} -> {}",
-                        fixed(score[i], 2),
-                        cuts[t - 1],
-                        names[t]
-                    )?;
-                }
-                Ok(t)
-            });
-            tier = t;
-            reason
+            let tier = score
+                .par_iter()
+                .map(|s| cuts.iter().filter(|cut| *s < **cut).count() as u16)
+                .collect();
+            (tier, BaseReason::Score { cuts: cuts.clone() })
         }
         TierRule::Share(shares) => {
             let mut cum = Vec::with_capacity(shares.len());
@@ -785,34 +1046,23 @@ fn base_tiers(
                 .into_par_iter()
                 .map(|k| (from_total_key(!((k >> 64) as u64)), k as u64 as usize))
                 .collect();
-            let mut rank_min = vec![0usize; n];
+            let mut rank = vec![0u32; n];
             for pos in 0..n {
                 let (s, i) = order[pos];
-                rank_min[i] = if pos > 0 && order[pos - 1].0 == s {
-                    rank_min[order[pos - 1].1]
+                rank[i] = if pos > 0 && order[pos - 1].0 == s {
+                    rank[order[pos - 1].1]
                 } else {
-                    pos
+                    pos as u32
                 };
             }
-            let (t, reason) = texts(cols::REASON, n, |i, out| {
-                let above = rank_min[i] as f64 / n as f64;
-                let t = cum.iter().filter(|c| **c <= above + 1e-12).count();
-                write!(
-                    out,
-                    "score {}, {} of customers score higher (",
-                    fixed(score[i], 2),
-                    pct(above)
-                )?;
-                if t < cum.len() {
-                    write!(out, "{}: top {}", names[t], pct(cum[t]))?;
-                } else {
-                    write!(out, "{}: the rest", names[t])?;
-                }
-                write!(out, ") -> {}", names[t])?;
-                Ok(t)
-            });
-            tier = t;
-            reason
+            let tier = rank
+                .par_iter()
+                .map(|r| {
+                    let above = *r as f64 / n as f64;
+                    cum.iter().filter(|c| **c <= above + 1e-12).count() as u16
+                })
+                .collect();
+            (tier, BaseReason::Share { cum, rank })
         }
         TierRule::Pareto { cuts, column } => {
             let values: Vec<f64> = if *column == c::PROFIT {
@@ -837,6 +1087,7 @@ fn base_tiers(
                 b.0.total_cmp(&a.0).then_with(|| ids[a.1].cmp(ids[b.1]))
             });
             // The share of the total held by larger customers, per customer.
+            let mut tier = vec![0u16; n];
             let mut share_before = vec![0.0; n];
             let mut before = 0.0;
             for &(_, i) in &order {
@@ -846,32 +1097,20 @@ fn base_tiers(
                     cuts.len()
                 } else {
                     cuts.iter().filter(|c| **c <= share + 1e-12).count()
-                };
+                } as u16;
                 if values[i] > 0.0 {
                     before += values[i];
                 }
             }
-            text_column(cols::REASON, n, |i, out| {
-                let (t, v, share) = (tier[i], values[i], share_before[i]);
-                if v <= 0.0 {
-                    write!(out, "{label} {} <= 0 -> {}", money(v), names[t])
-                } else {
-                    write!(
-                        out,
-                        "{label} {}: larger customers hold {} of {label}, ",
-                        money(v),
-                        pct(share)
-                    )?;
-                    if t < cuts.len() {
-                        write!(out, "within the first {} -> {}", pct(cuts[t]), names[t])
-                    } else {
-                        write!(out, "beyond {} -> {}", pct(cuts[t - 1]), names[t])
-                    }
-                }
-            })
+            let reason = BaseReason::Pareto {
+                label,
+                cuts: cuts.clone(),
+                values,
+                share_before,
+            };
+            (tier, reason)
         }
-    };
-    Ok((tier, reason))
+    })
 }
 
 /// A policy field's value per tier as one type (`None` where unset or of another type).
@@ -933,7 +1172,7 @@ fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
                 }),
             ),
         };
-        out.push(gather(&values, tier)?);
+        out.push(gather(&values, tier.iter().copied())?);
     }
     Ok(out)
 }
@@ -942,7 +1181,7 @@ fn policy_columns(p: &GradingParams, tier: &[usize]) -> Result<Vec<Column>> {
 /// `customers`, `customer_share`, then per `totals` entry its sum and `<name>_share` of the
 /// total, then per `means` entry the mean over the group's non-missing values. One pass.
 fn group_columns(
-    group: &[usize],
+    group: &[u16],
     k: usize,
     totals: &[(&str, &Floats)],
     means: &[(&str, &Floats)],
@@ -950,7 +1189,7 @@ fn group_columns(
     let n = group.len().max(1) as f64;
     let mut count = vec![0u64; k];
     for g in group {
-        count[*g] += 1;
+        count[*g as usize] += 1;
     }
     let mut out = vec![
         Column::new(
@@ -966,7 +1205,7 @@ fn group_columns(
         // `+ 0.0` keeps empty groups at 0 rather than -0 (the start of an f64 sum).
         let mut sum = vec![0.0; k];
         for (g, x) in group.iter().zip(v.iter()) {
-            sum[*g] += x.unwrap_or(0.0);
+            sum[*g as usize] += x.unwrap_or(0.0);
         }
         let total: f64 = sum.iter().sum();
         out.push(Column::new(
@@ -985,8 +1224,8 @@ fn group_columns(
         let mut cnt = vec![0u64; k];
         for (g, x) in group.iter().zip(v.iter()) {
             if let Some(x) = x {
-                sum[*g] += x;
-                cnt[*g] += 1;
+                sum[*g as usize] += x;
+                cnt[*g as usize] += 1;
             }
         }
         out.push(Column::new(
@@ -1001,8 +1240,8 @@ fn group_columns(
 
 fn tier_summary(
     p: &GradingParams,
-    tier: &[usize],
-    base: &[usize],
+    tier: &[u16],
+    base: &[u16],
     score: &[f64],
     features: [&Floats; 3],
     profit: Option<&Floats>,
@@ -1032,7 +1271,7 @@ fn tier_summary(
     columns.push(Column::new(
         "customers_before_risk".into(),
         (0..k)
-            .map(|t| base.iter().filter(|b| **b == t).count() as i64)
+            .map(|t| base.iter().filter(|b| **b as usize == t).count() as i64)
             .collect::<Vec<_>>(),
     ));
     columns.push(Column::new(
@@ -1040,7 +1279,7 @@ fn tier_summary(
         (0..k)
             .map(|t| {
                 (0..tier.len())
-                    .filter(|i| tier[*i] == t && base[*i] != t)
+                    .filter(|i| tier[*i] as usize == t && base[*i] as usize != t)
                     .count() as i64
             })
             .collect::<Vec<_>>(),
@@ -1049,7 +1288,7 @@ fn tier_summary(
 }
 
 /// `names`: the segment names; `segments`: each customer's index into them.
-fn segment_summary(names: &[&str], group: &[usize], features: [&Floats; 3]) -> Result<DataFrame> {
+fn segment_summary(names: &[&str], group: &[u16], features: [&Floats; 3]) -> Result<DataFrame> {
     let [recency, frequency, monetary] = features;
     let mut columns = vec![Column::new(cols::SEGMENT.into(), names.to_vec())];
     columns.extend(group_columns(
@@ -1070,7 +1309,7 @@ fn alerts(
     customers: &DataFrame,
     p: &GradingParams,
     ids: &Column,
-    tier: &[usize],
+    tier: &[u16],
     score: &[f64],
     recency: &Floats,
     between: &Floats,
@@ -1161,15 +1400,15 @@ fn alerts(
     let who: Vec<usize> = rows.iter().map(|r| r.0).collect();
     let kinds: Vec<usize> = rows.iter().map(|r| r.1).collect();
     let severity: Vec<usize> = rows.iter().map(|r| r.2).collect();
-    let tiers: Vec<usize> = who.iter().map(|i| tier[*i]).collect();
+    let tiers: Vec<usize> = who.iter().map(|i| tier[*i] as usize).collect();
     Ok(DataFrame::new(
         rows.len(),
         vec![
-            gather(ids.as_materialized_series(), &who)?,
-            labels("alert", &KINDS, &kinds)?,
-            labels("severity", &SEVERITY, &severity)?,
+            gather(ids.as_materialized_series(), who.iter().copied())?,
+            labels("alert", &KINDS, kinds.iter().copied())?,
+            labels("severity", &SEVERITY, severity.iter().copied())?,
             detail.into_column(),
-            labels(cols::TIER, &p.tier_names, &tiers)?,
+            labels(cols::TIER, &p.tier_names, tiers.iter().copied())?,
             Column::new(
                 cols::SCORE.into(),
                 who.iter().map(|i| score[*i]).collect::<Vec<_>>(),
@@ -1360,7 +1599,9 @@ mod tests {
             g.notes[0]
         );
         let f: Vec<i32> = g
-            .tiers
+            .rows
+            .frame(Rows::All)
+            .unwrap()
             .column("f_score")
             .unwrap()
             .i32()
