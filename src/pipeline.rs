@@ -104,6 +104,9 @@ pub const MOVEMENTS_FILE: &str = "movements.parquet";
 pub const STABILITY_FILE: &str = "stability.parquet";
 pub const CHARTS_DIR: &str = "charts";
 
+/// Alerts shown in report.html, the most urgent first.
+const REPORT_ALERTS: usize = 25;
+
 /// Runs a pipeline end to end.
 pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunResult> {
     let out_dir = opts.out.clone().unwrap_or_else(|| p.output_dir.clone());
@@ -230,6 +233,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         ALERTS_FILE,
         grading.alerts.clone(),
     )?);
+    // The report shows the most urgent few; the writer keeps the rest until they are written.
+    grading.alerts = grading.alerts.head(Some(REPORT_ALERTS));
 
     // Clustering, then rules versus clusters.
     let clustered = match &p.clustering {
@@ -589,6 +594,7 @@ fn build_report(
             intro: "What happened to every row read (data_quality.parquet).".into(),
             table: Some(quality),
             max_rows: 50,
+            total_rows: None,
         },
         Section {
             id: "tiers",
@@ -596,6 +602,7 @@ fn build_report(
             intro: "Customers, revenue and profit per rule tier, after the risk overlay (tier_summary.parquet).".into(),
             table: Some(&g.tier_summary),
             max_rows: 50,
+            total_rows: None,
         },
         Section {
             id: "segments",
@@ -603,16 +610,18 @@ fn build_report(
             intro: "Customers per RFM segment (segment_summary.parquet).".into(),
             table: Some(&g.segment_summary),
             max_rows: 50,
+            total_rows: None,
         },
         Section {
             id: "alerts",
             title: "Alerts",
             intro: format!(
                 "{} alerts on customers needing action now, most urgent first (alerts.parquet).",
-                g.alerts.height()
+                g.alert_count
             ),
             table: Some(&g.alerts),
-            max_rows: 25,
+            max_rows: REPORT_ALERTS,
+            total_rows: Some(g.alert_count),
         },
     ];
     if let Some(cl) = cl {
@@ -625,6 +634,7 @@ fn build_report(
             ),
             table: Some(&cl.profiles),
             max_rows: 50,
+            total_rows: None,
         });
     }
     if let Some(c) = cmp {
@@ -635,6 +645,7 @@ fn build_report(
                 .into(),
             table: Some(&c.metrics),
             max_rows: 20,
+            total_rows: None,
         });
         sections.push(Section {
             id: "profiles",
@@ -642,6 +653,7 @@ fn build_report(
             intro: "Size and mean/median recency, frequency, monetary and profit of every tier and cluster (group_profiles.parquet).".into(),
             table: Some(&c.profiles),
             max_rows: 50,
+            total_rows: None,
         });
         sections.push(Section {
             id: "disagreements",
@@ -649,6 +661,7 @@ fn build_report(
             intro: "Customers whose rule tier and cluster are furthest apart, most revenue first (disagreements.parquet).".into(),
             table: Some(&c.disagreements),
             max_rows: 20,
+            total_rows: None,
         });
     }
     if let Some(h) = history {
@@ -658,6 +671,7 @@ fn build_report(
             intro: "Share of customers who kept their tier, upgrades, downgrades, new and departed customers (stability.parquet).".into(),
             table: Some(&h.stability),
             max_rows: 50,
+            total_rows: None,
         });
         sections.push(Section {
             id: "migration",
@@ -665,6 +679,7 @@ fn build_report(
             intro: "Customers and their revenue from each tier to each tier, per pair of dates (migration.parquet).".into(),
             table: Some(&h.migration),
             max_rows: 60,
+            total_rows: None,
         });
         sections.push(Section {
             id: "movements",
@@ -672,6 +687,7 @@ fn build_report(
             intro: "Customers who moved up or down, appeared or left, with the reason (movements.parquet).".into(),
             table: Some(&h.movements),
             max_rows: 30,
+            total_rows: None,
         });
     }
     let captions = [

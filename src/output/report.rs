@@ -13,6 +13,8 @@ pub struct Section<'a> {
     pub intro: String,
     pub table: Option<&'a DataFrame>,
     pub max_rows: usize,
+    /// Rows of the whole table when `table` holds only its first rows.
+    pub total_rows: Option<usize>,
 }
 
 /// What the page shows.
@@ -81,7 +83,7 @@ fn cell(v: AnyValue) -> (String, bool) {
     }
 }
 
-fn table(df: &DataFrame, max_rows: usize) -> String {
+fn table(df: &DataFrame, max_rows: usize, total_rows: Option<usize>) -> String {
     let mut h = String::from("<div style=\"overflow-x:auto\"><table><thead><tr>");
     for name in df.get_column_names() {
         let _ = write!(h, "<th>{}</th>", esc(name));
@@ -101,11 +103,11 @@ fn table(df: &DataFrame, max_rows: usize) -> String {
         h.push_str("</tr>");
     }
     h.push_str("</tbody></table></div>");
-    if df.height() > max_rows {
+    let total = total_rows.unwrap_or(df.height());
+    if total > max_rows {
         let _ = write!(
             h,
-            "<p>First {max_rows} of {} rows; all are in the Parquet file.</p>",
-            df.height()
+            "<p>First {max_rows} of {total} rows; all are in the Parquet file.</p>"
         );
     }
     h
@@ -141,7 +143,7 @@ pub fn render_report(r: &Report) -> String {
             esc(&s.intro)
         );
         if let Some(df) = s.table {
-            h.push_str(&table(df, s.max_rows));
+            h.push_str(&table(df, s.max_rows, s.total_rows));
         }
     }
     if !r.charts.is_empty() {
@@ -188,6 +190,7 @@ mod tests {
                 intro: "x".into(),
                 table: Some(&df),
                 max_rows: 10,
+                total_rows: None,
             }],
             charts: vec![("a.png".into(), "A chart".into(), vec![1, 2, 3])],
         };

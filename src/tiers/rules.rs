@@ -43,6 +43,8 @@ pub struct Grading {
     pub segment_summary: DataFrame,
     pub thresholds: DataFrame,
     pub alerts: DataFrame,
+    /// Rows of `alerts` (the run keeps only the first few once they are written).
+    pub alert_count: usize,
     /// Things a person should know about this grading (collapsed bins, ...).
     pub notes: Vec<String>,
 }
@@ -606,6 +608,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         tier_summary,
         segment_summary,
         thresholds,
+        alert_count: alerts.height(),
         alerts,
         notes,
     })
