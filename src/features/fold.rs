@@ -1260,11 +1260,11 @@ fn put<T: Copy, const N: usize>(blocks: &mut [&mut [T]], r: usize, values: [T; N
     }
 }
 
-/// Folds marked transactions (see [`mark_transactions`]) in one streaming pass: every row is
-/// counted, and rows without a reason dated in `[start, as_of)` are folded.
 /// Batches between two [`release_mapped_files`] calls: a few MB of input each.
 const RELEASE_EVERY: u64 = 16;
 
+/// Folds marked transactions (see [`mark_transactions`]) in one streaming pass: every row is
+/// counted, and rows without a reason dated in `[start, as_of)` are folded.
 fn run_fold(marked: LazyFrame, as_of: i32, start: Option<i32>, period_days: u32) -> Result<Fold> {
     let mut tx = marked;
     let schema = tx.collect_schema()?;
