@@ -304,46 +304,31 @@ impl TextColumn {
 /// Rows per block of [`texts`]: enough to amortise a task, small enough to spread.
 const TEXT_BLOCK: usize = 1 << 15;
 
-/// A text column of `n` rows written by `write(i, out)` in parallel blocks, and the value
-/// `write` returns for each row. Blocks become the chunks of the column, in row order.
-fn texts<T: Send>(
-    name: &str,
-    n: usize,
-    write: impl Fn(usize, &mut String) -> Result<T, fmt::Error> + Sync,
-) -> (Vec<T>, StringChunked) {
-    let blocks: Vec<(Vec<T>, StringChunked)> = (0..n.div_ceil(TEXT_BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            let rows = b * TEXT_BLOCK..((b + 1) * TEXT_BLOCK).min(n);
-            let mut values = Vec::with_capacity(rows.len());
-            let mut text = TextColumn::new(name, rows.len());
-            for i in rows {
-                text.push(|out| {
-                    values.push(write(i, out)?);
-                    Ok(())
-                });
-            }
-            (values, text.finish())
-        })
-        .collect();
-    let mut values = Vec::with_capacity(n);
-    let mut column = StringChunked::full_null(name.into(), 0);
-    for (v, t) in blocks {
-        values.extend(v);
-        column
-            .append_owned(t)
-            .expect("blocks of one text column have one type");
-    }
-    (values, column)
-}
-
-/// [`texts`] for columns with nothing but the text.
+/// A text column of `n` rows written by `write(i, out)` in parallel blocks. Blocks become the
+/// chunks of the column, in row order.
 fn text_column(
     name: &str,
     n: usize,
     write: impl Fn(usize, &mut String) -> fmt::Result + Sync,
 ) -> StringChunked {
-    texts(name, n, write).1
+    let blocks: Vec<StringChunked> = (0..n.div_ceil(TEXT_BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let rows = b * TEXT_BLOCK..((b + 1) * TEXT_BLOCK).min(n);
+            let mut text = TextColumn::new(name, rows.len());
+            for i in rows {
+                text.push(|out| write(i, out));
+            }
+            text.finish()
+        })
+        .collect();
+    let mut column = StringChunked::full_null(name.into(), 0);
+    for t in blocks {
+        column
+            .append_owned(t)
+            .expect("blocks of one text column have one type");
+    }
+    column
 }
 
 /// `values[idx[i]]` for row `i`: a column of repeated values (a tier's label or policy)
