@@ -676,26 +676,31 @@ impl TierRows {
         };
         let p = &self.p;
         let names = &p.tier_names;
-        fn score_of<'a>(name: &'static str, s: &'a [u8], idx: &'a [usize]) -> ColumnJob<'a> {
+        /// Column `name` of `to(v[i])` for the rows `idx`.
+        fn picked<'a, T: Copy + Sync, U: Send + 'a>(
+            name: &'a str,
+            v: &'a [T],
+            idx: &'a [usize],
+            to: fn(T) -> U,
+        ) -> ColumnJob<'a>
+        where
+            Series: NamedFrom<Vec<U>, [U]>,
+        {
             Box::new(move || {
-                let values = idx.iter().map(|i| s[*i] as i32).collect::<Vec<_>>();
+                let values = idx.iter().map(|i| to(v[*i])).collect::<Vec<_>>();
                 Ok(vec![Column::new(name.into(), values)])
             })
         }
-        fn floats_of<'a>(name: &'a str, v: &'a [f64], idx: &'a [usize]) -> ColumnJob<'a> {
-            Box::new(move || {
-                let values = idx.iter().map(|i| v[*i]).collect::<Vec<_>>();
-                Ok(vec![Column::new(name.into(), values)])
-            })
-        }
+        let score = |x: u8| x as i32;
+        let float = |x: f64| x;
         fn at<'a>(v: &'a [u16], idx: &'a [usize]) -> impl Iterator<Item = usize> + 'a {
             idx.iter().map(|i| v[*i] as usize)
         }
         let mut builds: Vec<ColumnJob> = shared.into_iter().map(ready).collect();
         builds.extend([
-            score_of(cols::R_SCORE, &self.scores[0], idx),
-            score_of(cols::F_SCORE, &self.scores[1], idx),
-            score_of(cols::M_SCORE, &self.scores[2], idx),
+            picked(cols::R_SCORE, &self.scores[0], idx, score),
+            picked(cols::F_SCORE, &self.scores[1], idx, score),
+            picked(cols::M_SCORE, &self.scores[2], idx, score),
             Box::new(move || {
                 Ok(vec![labels(
                     cols::RFM_CODE,
@@ -712,10 +717,10 @@ impl TierRows {
             }),
         ]);
         for (name, v) in &self.comps {
-            builds.push(floats_of(name, v, idx));
+            builds.push(picked(name, v, idx, float));
         }
         builds.extend([
-            floats_of(cols::SCORE, &self.score, idx),
+            picked(cols::SCORE, &self.score, idx, float),
             Box::new(move || Ok(vec![labels(cols::TIER_BASE, names, at(&self.base, idx))?])),
             Box::new(move || {
                 Ok(vec![labels(
