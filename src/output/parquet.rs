@@ -83,27 +83,23 @@ pub fn start_table_in_groups(
     if groups.len() == 1 {
         return start_table(path, &mut make(0..height)?);
     }
-    let mut file =
-        Some(File::create(&path).with_context(|| format!("creating {}", path.display()))?);
-    let mut writer: Option<BatchedWriter<File>> = None;
-    for rows in groups {
+    let f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    // Each group one chunk per column, so that it is one row group.
+    let group = |rows| -> Result<DataFrame> {
         let mut df = make(rows)?;
         df.rechunk_mut();
-        let written = (|| -> PolarsResult<()> {
-            let w = match writer.as_mut() {
-                Some(w) => w,
-                None => writer.insert(batched_writer(
-                    file.take().expect("one file, taken once"),
-                    df.schema(),
-                )?),
-            };
-            w.write_batch(&df)
-        })();
-        written
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(df)
+    };
+    let mut groups = groups.into_iter();
+    let first = group(groups.next().expect("two or more row groups"))?;
+    let in_path =
+        |e: PolarsError| anyhow::Error::from(e).context(format!("writing {}", path.display()));
+    let mut writer = batched_writer(f, first.schema()).map_err(in_path)?;
+    writer.write_batch(&first).map_err(in_path)?;
+    drop(first);
+    for rows in groups {
+        writer.write_batch(&group(rows)?).map_err(in_path)?;
     }
-    let writer = writer.expect("two or more row groups were written");
     Ok(OpenTable { path, writer })
 }
 
