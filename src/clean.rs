@@ -13,6 +13,7 @@ use crate::error::InputError;
 pub const MISSING_CUSTOMER_ID: &str = "missing_customer_id";
 pub const MISSING_DATE: &str = "missing_date";
 pub const MISSING_AMOUNT: &str = "missing_amount";
+pub const NON_FINITE_VALUE: &str = "non_finite_value";
 pub const NONPOSITIVE_PRICE: &str = "nonpositive_price";
 pub const FUTURE_DATE: &str = "future_date";
 pub const RETURN_DROPPED: &str = "return_dropped";
@@ -21,10 +22,11 @@ pub const BEFORE_LOOKBACK: &str = "before_lookback";
 pub const NO_PURCHASE: &str = "customer_without_purchase";
 /// The row rules' reasons in rule order; a row's reason code is its index plus one, and 0
 /// means no row rule dropped it.
-const ROW_REASONS: [&str; 6] = [
+const ROW_REASONS: [&str; 7] = [
     MISSING_CUSTOMER_ID,
     MISSING_DATE,
     MISSING_AMOUNT,
+    NON_FINITE_VALUE,
     NONPOSITIVE_PRICE,
     FUTURE_DATE,
     RETURN_DROPPED,
@@ -130,11 +132,22 @@ pub fn mark_transactions(tx: LazyFrame, cl: &Cleaning, today: NaiveDate) -> Resu
         col(c::AMOUNT).eq(lit(0.0))
     };
     let today_day = epoch_days(today);
-    let mut rules: Vec<(Expr, &str)> = vec![
+    // NaN, infinities and overflowing products (quantity x price beyond f64) are not
+    // amounts: they would turn every sum they enter into NaN or infinity. Always a rule of
+    // its own (counted even when kept values are all finite); `error` stops on the first.
+    let non_finite = [c::AMOUNT, c::QUANTITY, c::UNIT_PRICE, c::COST]
+        .into_iter()
+        .filter(|n| has(n))
+        .map(|n| col(n).is_not_null().and(col(n).is_finite().not()))
+        .reduce(Expr::or)
+        .unwrap_or(lit(false));
+    let rules: Vec<(Expr, &str)> = vec![
         (col(c::CUSTOMER_ID).is_null(), MISSING_CUSTOMER_ID),
         (col(c::DATE).is_null(), MISSING_DATE),
         (col(c::AMOUNT).is_null(), MISSING_AMOUNT),
+        (non_finite, NON_FINITE_VALUE),
     ];
+    let mut rules = rules;
     if cl.nonpositive_price != DropKeepError::Keep {
         rules.push((price_bad.clone(), NONPOSITIVE_PRICE));
     }
@@ -163,6 +176,11 @@ pub fn mark_transactions(tx: LazyFrame, cl: &Cleaning, today: NaiveDate) -> Resu
         let first = bad.limit(1).collect()?;
         Ok(Some((n, describe_row(&first, 0))))
     };
+    if cl.non_finite_value == DropOrError::Error {
+        if let Some((count, example)) = fail_on(NON_FINITE_VALUE)? {
+            return Err(InputError::NonFinite { count, example }.into());
+        }
+    }
     if cl.missing_customer_id == DropOrError::Error {
         if let Some((count, example)) = fail_on(MISSING_CUSTOMER_ID)? {
             return Err(InputError::MissingCustomerId {
@@ -289,24 +307,14 @@ pub fn settle(
                     NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
                         + Duration::days(days as i64 + 1)
                 }
-                None => return Err(InputError::NothingLeft { read: p.rows_read }.into()),
+                None => return Err(nothing_left(counts, p, None, duplicates)),
             }
         }
     };
 
     // Window rules. Customers left with returns only are found by the feature step, which
     // moves their rows to `customer_without_purchase` (see `account_no_purchase`).
-    let start = p.lookback_days.map(|d| epoch_days(as_of) - d as i32);
-    let reason_of = |code: u8, d: Option<i32>| -> Option<&'static str> {
-        if code > 0 {
-            return Some(ROW_REASONS[code as usize - 1]);
-        }
-        match d {
-            Some(d) if d >= epoch_days(as_of) => Some(AFTER_AS_OF),
-            Some(d) if start.is_some_and(|s| d < s) => Some(BEFORE_LOOKBACK),
-            _ => None,
-        }
-    };
+    let reason_of = |code: u8, d: Option<i32>| reason_of(code, d, Some(as_of), p.lookback_days);
     let count_of = |reason: Option<&str>| -> u64 {
         counts
             .iter()
@@ -316,7 +324,7 @@ pub fn settle(
     };
     let kept_rows = count_of(None);
     if kept_rows == 0 {
-        return Err(InputError::NothingLeft { read: p.rows_read }.into());
+        return Err(nothing_left(counts, p, Some(as_of), duplicates));
     }
     let returns_kept: u64 = counts
         .iter()
@@ -358,6 +366,82 @@ pub fn settle(
     Ok((as_of, quality))
 }
 
+/// The reason a row left out by a row rule (`code` > 0) or, with `as_of` known, by the
+/// window: `None` for a kept row.
+fn reason_of(
+    code: u8,
+    day: Option<i32>,
+    as_of: Option<NaiveDate>,
+    lookback_days: Option<u32>,
+) -> Option<&'static str> {
+    if code > 0 {
+        return Some(ROW_REASONS[code as usize - 1]);
+    }
+    let as_of = epoch_days(as_of?);
+    match day {
+        Some(d) if d >= as_of => Some(AFTER_AS_OF),
+        Some(d) if lookback_days.is_some_and(|l| d < as_of - l as i32) => Some(BEFORE_LOOKBACK),
+        _ => None,
+    }
+}
+
+/// The error of a run that drops every row: how many each rule dropped, and at which as_of.
+fn nothing_left(
+    counts: &[DayCount],
+    p: &CleanParams,
+    as_of: Option<NaiveDate>,
+    duplicates: u64,
+) -> anyhow::Error {
+    let mut by_rule: Vec<(&str, u64)> = Vec::new();
+    if duplicates > 0 && p.cleaning.duplicates == DropOrKeep::Drop {
+        by_rule.push(("exact_duplicate", duplicates));
+    }
+    for reason in ROW_REASONS.iter().chain(&LATER_REASONS) {
+        let n: u64 = counts
+            .iter()
+            .filter(|(r, _, d, _)| reason_of(*r, *d, as_of, p.lookback_days) == Some(*reason))
+            .map(|(.., n)| n)
+            .sum();
+        if n > 0 {
+            by_rule.push((reason, n));
+        }
+    }
+    let dropped = by_rule
+        .iter()
+        .map(|(r, n)| format!("{r} {}", crate::progress::thousands(*n)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    InputError::NothingLeft {
+        read: crate::progress::thousands(p.rows_read),
+        as_of: match as_of {
+            Some(d) => format!(" as of {d}"),
+            None => String::new(),
+        },
+        dropped: if dropped.is_empty() {
+            "none".into()
+        } else {
+            dropped
+        },
+    }
+    .into()
+}
+
+/// The error of a run whose every customer was left out (see [`account_no_purchase`]): the
+/// quality account says which rules dropped the rows.
+pub fn no_customers(quality: &[QualityRow], as_of: NaiveDate, rows_read: u64) -> anyhow::Error {
+    let dropped: Vec<String> = quality
+        .iter()
+        .filter(|q| q.action == "dropped" && q.rows > 0)
+        .map(|q| format!("{} {}", q.step, crate::progress::thousands(q.rows)))
+        .collect();
+    InputError::NothingLeft {
+        read: crate::progress::thousands(rows_read),
+        as_of: format!(" as of {as_of}"),
+        dropped: dropped.join(", "),
+    }
+    .into()
+}
+
 /// Moves the rows of customers found without any purchase from `kept` (and their returns
 /// from `return_netted`) to `customer_without_purchase`.
 pub fn account_no_purchase(quality: &mut [QualityRow], rows: u64, returns: u64) {
@@ -391,7 +475,9 @@ fn describe_row(df: &DataFrame, i: usize) -> String {
         c::CUSTOMER_ID,
         c::DATE,
         c::AMOUNT,
+        c::QUANTITY,
         c::UNIT_PRICE,
+        c::COST,
     ] {
         if let Ok(col) = df.column(name) {
             if let Ok(v) = col.get(i) {
@@ -412,6 +498,7 @@ pub(crate) fn drop_everything() -> Cleaning {
         nonpositive_price: DropKeepError::Drop,
         duplicates: DropOrKeep::Keep,
         future_dates: DropKeepError::Drop,
+        non_finite_value: DropOrError::Drop,
         normalize_customer_id: true,
     }
 }
@@ -466,8 +553,8 @@ mod tests {
 
     #[test]
     fn rows_are_marked_with_their_first_reason() {
-        // 0 kept, 1 missing customer, 4 zero price (before the future-date rule).
-        assert_eq!(codes(&drop_everything()), [Some(0), Some(1), Some(4)]);
+        // 0 kept, 1 missing customer, 5 zero price (before the future-date rule).
+        assert_eq!(codes(&drop_everything()), [Some(0), Some(1), Some(5)]);
     }
 
     #[test]

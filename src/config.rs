@@ -319,10 +319,13 @@ pub struct RawCleaning {
     pub return_invoice_prefix: Option<String>,
     #[serde(default = "default_drop_keep_error")]
     pub nonpositive_price: DropKeepError,
-    #[serde(default = "default_drop")]
-    pub duplicates: DropOrKeep,
+    /// Default: `drop` with an invoice column, `keep` without one (see [`Cleaning`]).
+    pub duplicates: Option<DropOrKeep>,
     #[serde(default = "default_drop_keep_error")]
     pub future_dates: DropKeepError,
+    /// NaN, infinite or overflowing amounts, quantities, prices, costs or profits.
+    #[serde(default = "default_drop_or_error")]
+    pub non_finite_value: DropOrError,
     /// Turn float-looking IDs such as `17850.0` into `17850`.
     #[serde(default = "default_true")]
     pub normalize_customer_id: bool,
@@ -335,8 +338,9 @@ impl Default for RawCleaning {
             returns: default_returns(),
             return_invoice_prefix: None,
             nonpositive_price: default_drop_keep_error(),
-            duplicates: default_drop(),
+            duplicates: None,
             future_dates: default_drop_keep_error(),
+            non_finite_value: default_drop_or_error(),
             normalize_customer_id: true,
         }
     }
@@ -351,8 +355,8 @@ fn default_returns() -> ReturnPolicy {
 fn default_drop_keep_error() -> DropKeepError {
     DropKeepError::Drop
 }
-fn default_drop() -> DropOrKeep {
-    DropOrKeep::Drop
+fn default_drop_or_error() -> DropOrError {
+    DropOrError::Drop
 }
 fn default_true() -> bool {
     true
@@ -447,6 +451,8 @@ pub struct Pipeline {
     pub lookback_days: Option<u32>,
     pub period_days: u32,
     pub output_dir: PathBuf,
+    /// Whether `[output] dir` set `output_dir` (else it is `out/<name>`).
+    pub output_dir_given: bool,
     pub grading: GradingParams,
     /// `None` when `[clustering] enabled = false`.
     pub clustering: Option<ClusteringParams>,
@@ -464,8 +470,13 @@ pub struct Cleaning {
     pub returns: ReturnPolicy,
     pub return_invoice_prefix: Option<String>,
     pub nonpositive_price: DropKeepError,
+    /// Exact duplicate lines (equal in every column, within one invoice) are counted either
+    /// way. Without an invoice column, equal lines of one customer and day are often real
+    /// repeat purchases (line-level exports without order numbers), so they are kept unless
+    /// the pipeline says `drop`.
     pub duplicates: DropOrKeep,
     pub future_dates: DropKeepError,
+    pub non_finite_value: DropOrError,
     pub normalize_customer_id: bool,
 }
 
@@ -530,6 +541,7 @@ impl RawPipeline {
             Some(f) => Some(f.to_string()),
         };
         let columns = validate_columns(&self.input.columns)?;
+        let has_invoice = columns.invoice_id.is_some();
 
         let as_of = match &self.features.as_of {
             None => None,
@@ -587,14 +599,20 @@ impl RawPipeline {
                 returns: c.returns,
                 return_invoice_prefix: c.return_invoice_prefix,
                 nonpositive_price: c.nonpositive_price,
-                duplicates: c.duplicates,
+                duplicates: c.duplicates.unwrap_or(if has_invoice {
+                    DropOrKeep::Drop
+                } else {
+                    DropOrKeep::Keep
+                }),
                 future_dates: c.future_dates,
+                non_finite_value: c.non_finite_value,
                 normalize_customer_id: c.normalize_customer_id,
             },
             as_of,
             lookback_days: self.features.lookback_days,
             period_days: self.features.period_days.unwrap_or(90),
             output_dir,
+            output_dir_given: self.output.dir.is_some(),
             partition_by_tier: match self.output.partition_by.as_deref() {
                 None => false,
                 Some("tier") => true,

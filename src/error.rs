@@ -25,6 +25,41 @@ pub enum InputError {
     #[error("cannot read {file}: {message}")]
     Unreadable { file: PathBuf, message: String },
 
+    #[error("{file} has two columns named {column:?} (columns {first} and {second}); rename one in the file, so that [input.columns] can tell them apart")]
+    DuplicateColumn {
+        file: PathBuf,
+        column: String,
+        first: usize,
+        second: usize,
+    },
+
+    #[error("{file} looks like UTF-16 text, not UTF-8; set [input.csv] encoding = \"{encoding}\"")]
+    LooksUtf16 { file: PathBuf, encoding: String },
+
+    #[error("{file} line {line}, column {column:?}: {example:?} is not UTF-8 text (bytes {bytes}); the file is in another encoding: set [input.csv] encoding, e.g. \"windows-1252\", \"latin1\" or \"gbk\"")]
+    InvalidUtf8 {
+        file: PathBuf,
+        line: u64,
+        column: String,
+        example: String,
+        bytes: String,
+    },
+
+    #[error("{file} line {line}: a quoted field starts here and its closing quote is missing, so the lines after it run together; close the quote (a quote inside a field is written twice: \"\")")]
+    UnclosedQuote { file: PathBuf, line: u64 },
+
+    #[error("{file} line {line} has {fields} fields but the header has {header}; fix that line (a value containing {delimiter:?} must be quoted), or check [input.csv] delimiter")]
+    RaggedLine {
+        file: PathBuf,
+        line: u64,
+        fields: usize,
+        header: usize,
+        delimiter: char,
+    },
+
+    #[error("Parquet file {file} is damaged and cannot be read ({detail}); export it again or remove it from [input] paths")]
+    DamagedParquet { file: PathBuf, detail: String },
+
     #[error("{file} is not valid {encoding}; set [input.csv] encoding to the file's encoding (e.g. \"latin1\", \"windows-1252\", \"gbk\")")]
     Encoding { file: PathBuf, encoding: String },
 
@@ -57,6 +92,15 @@ pub enum InputError {
         example: String,
     },
 
+    #[error("column {column:?} of {file}: {example:?} is not a real date (it has the form {format:?}, but that day does not exist); {count} value(s) like it: correct or remove them")]
+    InvalidDate {
+        file: PathBuf,
+        column: String,
+        count: u64,
+        example: String,
+        format: String,
+    },
+
     #[error("column {column:?} of {file}: {count} value(s) are not dates in format {format:?}, e.g. {example:?}; fix the values or set [input] date_format")]
     BadDate {
         file: PathBuf,
@@ -82,6 +126,9 @@ pub enum InputError {
         example: String,
     },
 
+    #[error("{count} row(s) have a value that is not a finite number (NaN, infinity, or a quantity x price too large to compute), e.g. {example}; fix the values or set [cleaning] non_finite_value = \"drop\" to leave those rows out")]
+    NonFinite { count: u64, example: String },
+
     #[error("{count} row(s) have a zero or negative price, e.g. {example}; set [cleaning] nonpositive_price = \"drop\" or \"keep\"")]
     NonPositivePrice { count: u64, example: String },
 
@@ -92,6 +139,38 @@ pub enum InputError {
         example: String,
     },
 
-    #[error("no transactions are left after cleaning (read {read} rows); see data_quality in the message above and the [cleaning] and [features] settings")]
-    NothingLeft { read: u64 },
+    #[error("nothing is left to grade{as_of}: of {read} rows read, the cleaning rules dropped {dropped}; check [input.columns] (the right columns?), [cleaning] and [features] as_of / lookback_days")]
+    NothingLeft {
+        read: String,
+        as_of: String,
+        dropped: String,
+    },
+}
+
+/// Problems with the output folder: the tool only ever replaces a folder it wrote itself.
+#[derive(Debug, Error)]
+pub enum OutputError {
+    #[error("the output folder {folder} (from {given_by}) holds files tiering did not write: {found}; a run replaces its output folder as a whole, so it only replaces an empty folder or one it wrote itself (with its run.json). Give a new folder, e.g. --out {folder}/tiering")]
+    NotOurs {
+        folder: String,
+        given_by: String,
+        found: String,
+    },
+
+    #[error("the output folder {folder} (from {given_by}) holds outputs of an earlier run and also files tiering did not write: {files}; move those files elsewhere or give another output folder")]
+    ExtraFiles {
+        folder: String,
+        given_by: String,
+        files: String,
+    },
+
+    #[error("the output folder {path} (from {given_by}) is a file, not a folder; give a folder path (it is created when missing)")]
+    IsFile { path: String, given_by: String },
+
+    #[error("the output folder {folder} (from {given_by}) is the current folder or contains it; a run replaces its output folder as a whole, so run it from outside, e.g. cd .. and --out {name}")]
+    HoldsWorkingFolder {
+        folder: String,
+        given_by: String,
+        name: String,
+    },
 }

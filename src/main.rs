@@ -16,11 +16,21 @@ static ALLOC: tiering::alloc::HugePageAlloc = tiering::alloc::HugePageAlloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    // A panic is a bug or a reader's assertion on damaged data: the library turns the ones
+    // it expects into errors that name the file. None is printed as a panic; one that gets
+    // here is reported as an internal error, with exit status 1 like every other error.
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(|| match cli.command {
         Command::Run(args) => run_command(args),
         Command::Generate(args) => generate_command(args),
         Command::Bench(args) => bench_command(args),
-    };
+    })
+    .unwrap_or_else(|payload| {
+        Err(anyhow::anyhow!(
+            "internal error: {}; please report it with the command and, if you can, the input",
+            tiering::load::panic_message(payload.as_ref())
+        ))
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

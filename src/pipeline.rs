@@ -9,19 +9,19 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::alloc::release_free_memory;
-use crate::clean::{account_no_purchase, CleanParams, QualityRow};
+use crate::clean::{account_no_purchase, no_customers, CleanParams, QualityRow};
 use crate::columns as c;
 use crate::compare::{chart_data, compare, Comparison};
 use crate::config::History;
 use crate::config::Pipeline;
 use crate::features::{clean_and_fold, CleanFeatures};
 use crate::history::{build_history, HistoryTables, Snapshot};
-use crate::load::{load_transactions, InputFile};
+use crate::load::{catch_panic, load_transactions, pass_error, InputFile};
 use crate::output::charts::{render_charts, Migration};
 use crate::output::report::{render_report, Report, Section};
 use crate::output::{
     parquet::{write_partitioned, write_table, Pending},
-    Staging,
+    OutputTarget, Staging,
 };
 use crate::progress::{thousands, Progress};
 use crate::tiers::clusters::{fit_clusters, ClusterOutput, Clustered};
@@ -114,8 +114,25 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         "pipeline",
         &format!("{} ({})", p.name, p.source_path.display()),
     );
+    // Checked before any work: a folder the tool may not replace is an error at once.
+    let target = OutputTarget::check(
+        &out_dir,
+        if opts.out.is_some() {
+            "--out"
+        } else if p.output_dir_given {
+            "[output] dir"
+        } else {
+            "the default out/<name>"
+        },
+    )?;
+    for note in &target.notes {
+        progress.stage("note", note);
+    }
 
     let mut loaded = load_transactions(p)?;
+    for note in &loaded.notes {
+        progress.stage("note", note);
+    }
     for f in &loaded.files {
         progress.detail(&format!("{}: {} rows", f.path.display(), thousands(f.rows)));
     }
@@ -157,8 +174,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         quality: mut quality_rows,
         duplicates,
         features,
-    } = clean_and_fold(loaded.transactions.clone(), &params, p.period_days)
-        .context("cleaning and computing customer features")?;
+    } = catch_panic(|| clean_and_fold(loaded.transactions.clone(), &params, p.period_days))
+        .map_err(|e| pass_error(&loaded, p, e))?;
     for (f, n) in loaded.files.iter_mut().zip(duplicates) {
         f.duplicates = n;
     }
@@ -180,6 +197,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
         .collect();
     let mut customers = features.customers;
     let customers_count = customers.height() as u64;
+    if customers_count == 0 {
+        return Err(no_customers(&quality_rows, as_of, loaded.rows_read()));
+    }
     progress.stage(
         "features",
         &format!(
@@ -201,12 +221,14 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
     // written there as soon as they are final, each on a thread of its own, while the run goes
     // on (grading and clustering leave a core idle for much of their time); their footers,
     // which carry the run metadata, wait for the end.
-    let staging = Staging::begin(&out_dir)?;
+    let staging = Staging::begin(&target)?;
     customers.rechunk_mut();
     let mut early = vec![Pending::start(&staging, CUSTOMERS_FILE, customers.clone())?];
     let mut grading = assign_rule_tiers(&customers, &p.grading)?;
     progress.stage("tiers", &tier_line(&grading.tier_summary)?);
-    let mut notes = grading.notes.clone();
+    let mut notes = target.notes.clone();
+    notes.extend(loaded.notes.iter().cloned());
+    notes.extend(grading.notes.iter().cloned());
     for note in &grading.notes {
         progress.stage("note", note);
     }
@@ -295,9 +317,11 @@ pub fn run(p: &Pipeline, opts: &RunOptions, progress: &Progress) -> Result<RunRe
             let dates = h.dates(as_of);
             let mut snaps = Vec::with_capacity(dates.len());
             for d in dates.iter().filter(|d| **d < as_of) {
-                let (snap_customers, tiers) =
-                    grade_snapshot(&loaded.transactions, p, *d, opts.today)
-                        .with_context(|| format!("grading the snapshot as of {d}"))?;
+                let (snap_customers, tiers) = catch_panic(|| {
+                    grade_snapshot(&loaded.transactions, loaded.rows_read(), p, *d, opts.today)
+                })
+                .map_err(|e| pass_error(&loaded, p, e))
+                .with_context(|| format!("grading the snapshot as of {d}"))?;
                 // One model for every snapshot, so cluster numbers mean the same everywhere.
                 let clusters = match &clusters {
                     Some(cl) => Some(cl.model.assign(&snap_customers)?),
@@ -726,6 +750,7 @@ fn build_report(
 /// transactions before `as_of`. Returns (customers, tiers).
 fn grade_snapshot(
     tx: &LazyFrame,
+    rows_read: u64,
     p: &Pipeline,
     as_of: NaiveDate,
     today: NaiveDate,
@@ -735,7 +760,7 @@ fn grade_snapshot(
         as_of: Some(as_of),
         lookback_days: p.lookback_days,
         today,
-        rows_read: 0,
+        rows_read,
     };
     let customers = clean_and_fold(tx.clone(), &params, p.period_days)?
         .features

@@ -38,7 +38,7 @@ use crate::clean::{
     epoch_days, latest_day, mark_transactions, settle, CleanParams, DayCounts, DayKey, QualityRow,
 };
 use crate::columns as c;
-use crate::error::InputError;
+use crate::config::DropOrKeep;
 use crate::par::{build_columns, ColumnJob};
 
 /// "No value yet" for running minimums and maximums of day numbers.
@@ -157,6 +157,8 @@ impl Interner {
 /// an invoice whose lines are split over several blocks is checked block by block.
 #[derive(Default)]
 struct DuplicateCheck {
+    /// Whether duplicates are dropped (`duplicates = "drop"`) or only counted.
+    drop: bool,
     /// The block key of the last line of the previous batch (see [`block_key`]).
     last_key: Option<Vec<u8>>,
     /// Fingerprints of the block's lines so far; past [`SEEN_LIST`] also in `set`.
@@ -537,7 +539,13 @@ struct Window {
 }
 
 impl Fold {
-    fn new(as_of: i32, start: Option<i32>, period: i32, schema: &Schema) -> Self {
+    fn new(
+        as_of: i32,
+        start: Option<i32>,
+        period: i32,
+        schema: &Schema,
+        drop_duplicates: bool,
+    ) -> Self {
         let has = |n: &str| schema.get(n).is_some();
         Fold {
             as_of,
@@ -552,7 +560,10 @@ impl Fold {
             hasher: FixedState::with_seed(KEY_SEED),
             shards: (0..SHARDS).map(|_| Shard::new()).collect(),
             rows: vec![Vec::new(); SHARDS],
-            duplicates: has(c::ROW_FINGERPRINT).then(DuplicateCheck::default),
+            duplicates: has(c::ROW_FINGERPRINT).then(|| DuplicateCheck {
+                drop: drop_duplicates,
+                ..Default::default()
+            }),
         }
     }
 
@@ -635,7 +646,9 @@ impl Fold {
                 prev_block = Some(block);
                 if check.repeats(fingerprint.get(i).unwrap_or(0)) {
                     check.count(this_file.unwrap_or(0) as usize);
-                    continue;
+                    if check.drop {
+                        continue;
+                    }
                 }
             }
             let code = reason.get(i).unwrap_or(0) as u8;
@@ -1265,7 +1278,13 @@ const RELEASE_EVERY: u64 = 16;
 
 /// Folds marked transactions (see [`mark_transactions`]) in one streaming pass: every row is
 /// counted, and rows without a reason dated in `[start, as_of)` are folded.
-fn run_fold(marked: LazyFrame, as_of: i32, start: Option<i32>, period_days: u32) -> Result<Fold> {
+fn run_fold(
+    marked: LazyFrame,
+    as_of: i32,
+    start: Option<i32>,
+    period_days: u32,
+    drop_duplicates: bool,
+) -> Result<Fold> {
     let mut tx = marked;
     let schema = tx.collect_schema()?;
     let has = |n: &str| schema.get(n).is_some();
@@ -1302,6 +1321,7 @@ fn run_fold(marked: LazyFrame, as_of: i32, start: Option<i32>, period_days: u32)
         start,
         period_days as i32,
         &schema,
+        drop_duplicates,
     ))));
     let sink = fold.clone();
     let batches = AtomicU64::new(0);
@@ -1344,7 +1364,7 @@ fn run_fold(marked: LazyFrame, as_of: i32, start: Option<i32>, period_days: u32)
 /// rows of the customers left out for having none.
 pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
     let marked = tx.with_column(lit(0i32).alias(c::DROP_REASON));
-    run_fold(marked, epoch_days(p.as_of), None, p.period_days)?.finish()
+    run_fold(marked, epoch_days(p.as_of), None, p.period_days, true)?.finish()
 }
 
 /// What one pass over the input gives: `as_of`, the account of every row, the features.
@@ -1368,13 +1388,22 @@ pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Resu
     let marked = mark_transactions(tx.clone(), cp.cleaning, cp.today)?;
     let guess = match cp.as_of {
         Some(d) => epoch_days(d),
+        // Without any usable date the pass still counts every row, and `settle` says which
+        // rules dropped them.
         None => match latest_day(tx, cp.cleaning, cp.today)? {
             Some(d) => d + 1,
-            None => return Err(InputError::NothingLeft { read: cp.rows_read }.into()),
+            None => epoch_days(cp.today) + 1,
         },
     };
     let start = |as_of: i32| cp.lookback_days.map(|d| as_of - d as i32);
-    let mut fold = run_fold(marked.clone(), guess, start(guess), period_days)?;
+    let drop_duplicates = cp.cleaning.duplicates == DropOrKeep::Drop;
+    let mut fold = run_fold(
+        marked.clone(),
+        guess,
+        start(guess),
+        period_days,
+        drop_duplicates,
+    )?;
     let (as_of, quality) = settle(
         &fold.day_counts(),
         cp,
@@ -1383,7 +1412,13 @@ pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Resu
     let as_of_day = epoch_days(as_of);
     if as_of_day != guess {
         drop(fold);
-        fold = run_fold(marked, as_of_day, start(as_of_day), period_days)?;
+        fold = run_fold(
+            marked,
+            as_of_day,
+            start(as_of_day),
+            period_days,
+            drop_duplicates,
+        )?;
     }
     // The stream's batches are freed, but stay with the threads that decoded them.
     crate::alloc::release_free_memory();
@@ -1607,7 +1642,7 @@ mod tests {
         };
         let first = batch(&["I1", "I1"], &[7, 8], 1);
         let as_of = epoch_days(NaiveDate::from_ymd_opt(2024, 2, 1).unwrap());
-        let mut fold = Fold::new(as_of, None, 30, first.schema());
+        let mut fold = Fold::new(as_of, None, 30, first.schema(), true);
         fold.add_batch(&first).unwrap();
         // 7 repeats I1's first line; then I2 starts a block where 7 is new.
         fold.add_batch(&batch(&["I1", "I2", "I2"], &[7, 7, 9], 1))

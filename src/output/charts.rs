@@ -121,8 +121,50 @@ fn font(size: u32) -> TextStyle<'static> {
     (FAMILY, size).into_font().into()
 }
 
+/// The chart data without values that cannot be drawn: an infinite or NaN value (a sum
+/// past the range of `f64`) would give an axis without end. Points and revenues are left
+/// out, shares and means become 0 and missing.
+fn finite_only(d: &ChartData) -> ChartData {
+    let share = |v: &[f64]| -> Vec<f64> {
+        v.iter()
+            .map(|x| if x.is_finite() { *x } else { 0.0 })
+            .collect()
+    };
+    ChartData {
+        tier_customer_share: share(&d.tier_customer_share),
+        tier_revenue_share: share(&d.tier_revenue_share),
+        tier_profit_share: d.tier_profit_share.as_deref().map(share),
+        revenue: d
+            .revenue
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect(),
+        rfm_mean_monetary: d
+            .rfm_mean_monetary
+            .iter()
+            .map(|row| row.iter().map(|v| v.filter(|x| x.is_finite())).collect())
+            .collect(),
+        points: d
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect(),
+        k_selection: d
+            .k_selection
+            .iter()
+            .copied()
+            .filter(|k| k.1.is_finite())
+            .map(|(k, inertia, s, chosen)| (k, inertia, s.filter(|x| x.is_finite()), chosen))
+            .collect(),
+        ..d.clone()
+    }
+}
+
 /// Renders every chart the data allows into `dir`; returns the files written.
 pub fn render_charts(dir: &Path, d: &ChartData) -> Result<Vec<String>> {
+    let d = &finite_only(d);
     let mut font_ok = true;
     REGISTER.call_once(|| {
         font_ok = register_font(FAMILY, FontStyle::Normal, FONT).is_ok();

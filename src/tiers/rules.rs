@@ -203,7 +203,13 @@ struct Money(f64);
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let cents = (self.0.abs() * 100.0).round() as u64;
+        let scaled = (self.0.abs() * 100.0).round();
+        // Cents past u64 (amounts from about 1.8e17) would saturate: the standard formatter
+        // writes those, and the digits are grouped from its text.
+        if scaled.is_nan() || scaled >= u64::MAX as f64 {
+            return write_grouped(f, &format!("{:.2}", self.0));
+        }
+        let cents = scaled as u64;
         if self.0 < 0.0 {
             f.write_char('-')?;
         }
@@ -229,6 +235,27 @@ impl fmt::Display for Money {
 
 fn money(x: f64) -> Money {
     Money(x)
+}
+
+/// Writes a number as text (`-123456789.50`, `inf`) with its integer digits grouped by
+/// thousands.
+fn write_grouped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", text),
+    };
+    let (int, frac) = rest.split_at(rest.find('.').unwrap_or(rest.len()));
+    if !int.bytes().all(|b| b.is_ascii_digit()) {
+        return f.write_str(text);
+    }
+    f.write_str(sign)?;
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            f.write_char(',')?;
+        }
+        f.write_char(ch)?;
+    }
+    f.write_str(frac)
 }
 
 /// `x` with `decimals` digits after the point, exactly as `format!("{x:.decimals$}")` writes
@@ -885,7 +912,11 @@ fn most_common(sorted: &[f64]) -> (f64, usize) {
     let mut best = (f64::NAN, 0);
     let mut i = 0;
     while i < sorted.len() {
-        let j = sorted[i..].iter().take_while(|x| **x == sorted[i]).count();
+        // `total_cmp`, not `==`: a NaN equals itself here, so every step moves on.
+        let j = sorted[i..]
+            .iter()
+            .take_while(|x| x.total_cmp(&sorted[i]).is_eq())
+            .count();
         if j > best.1 {
             best = (sorted[i], j);
         }
@@ -1650,5 +1681,12 @@ mod tests {
         assert_eq!(money(-5.0).to_string(), "-5.00");
         assert_eq!(money(999.999).to_string(), "1,000.00");
         assert_eq!(money(0.5).to_string(), "0.50");
+        // Past 1.8e17 cents no longer fit a u64; the digits stay right.
+        assert_eq!(money(2e17).to_string(), "200,000,000,000,000,000.00");
+        assert_eq!(
+            money(-3.5e20).to_string(),
+            "-350,000,000,000,000,000,000.00"
+        );
+        assert_eq!(money(1e17).to_string(), "100,000,000,000,000,000.00");
     }
 }

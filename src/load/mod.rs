@@ -11,8 +11,11 @@ use polars_utils::aliases::PlSeedableRandomStateQuality;
 
 use crate::clean::collect_streaming;
 use crate::columns as c;
-use crate::config::{CostColumn, CsvOptions, DropOrKeep, InputFormat, Pipeline, ValueColumns};
+use crate::config::{CostColumn, CsvOptions, InputFormat, Pipeline, ValueColumns};
 use crate::error::InputError;
+
+mod diagnose;
+pub use diagnose::{catch_panic, panic_message};
 
 /// One input file and what was read from it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -34,6 +37,8 @@ pub struct Loaded {
     pub files: Vec<InputFile>,
     /// The date format used per date role (`None` when the column was already a date).
     pub date_formats: Vec<(String, Option<String>)>,
+    /// Things the user should know about the inputs (a file listed twice, ...).
+    pub notes: Vec<String>,
 }
 
 impl Loaded {
@@ -66,33 +71,49 @@ const DATE_FORMATS: &[&str] = &[
     "%Y%m%d",
 ];
 
-/// How many values of a date column are looked at to pick its format.
+/// How many values of a date column are looked at first to pick its format. When they fit
+/// both day/month and month/day, the whole column decides.
 const DATE_SAMPLE: usize = 2000;
+
+/// Opens one input file and checks it: its columns, the date formats (chosen on the first
+/// file and reused, so that all files parse alike), and every value parsed from text.
+/// Returns the file as a plan, its schema and its row count.
+fn check_file(
+    path: &Path,
+    format: InputFormat,
+    p: &Pipeline,
+    date_formats: &mut Vec<(String, Option<String>)>,
+) -> Result<(LazyFrame, SchemaRef, u64)> {
+    let raw = scan_file(path, format, &p.csv)?;
+    let schema = raw
+        .clone()
+        .collect_schema()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("reading the header of {}", path.display()))?;
+    check_columns(path, &schema, p)?;
+    if date_formats.is_empty() {
+        *date_formats = choose_date_formats(path, &raw, &schema, p)?;
+    }
+    let rows = check_values(path, &raw, &schema, p, date_formats)?;
+    if rows == 0 {
+        return Err(InputError::NoRows {
+            file: path.to_path_buf(),
+        }
+        .into());
+    }
+    Ok((raw, schema, rows))
+}
 
 /// Reads every input file of the pipeline.
 pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
-    let paths = resolve_inputs(&p.inputs, &p.source_path)?;
+    let (paths, notes) = resolve_inputs(&p.inputs, &p.source_path)?;
     let mut frames = Vec::with_capacity(paths.len());
     let mut files = Vec::with_capacity(paths.len());
     let mut date_formats: Vec<(String, Option<String>)> = Vec::new();
     for (index, path) in paths.iter().enumerate() {
         let format = file_format(path, p.format)?;
-        let raw = scan_file(path, format, &p.csv)?;
-        let schema = raw
-            .clone()
-            .collect_schema()
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("reading the header of {}", path.display()))?;
-        check_columns(path, &schema, p)?;
-
-        // Formats are chosen on the first file and reused, so all files parse alike.
-        if date_formats.is_empty() {
-            date_formats = choose_date_formats(path, &raw, &schema, p)?;
-        }
-        let rows = check_values(path, &raw, &schema, p, &date_formats)?;
-        if rows == 0 {
-            return Err(InputError::NoRows { file: path.clone() }.into());
-        }
+        let (raw, schema, rows) = catch_panic(|| check_file(path, format, p, &mut date_formats))
+            .map_err(|e| read_error(path, format, &p.csv, e))?;
         files.push(InputFile {
             path: path.clone(),
             format: match format {
@@ -104,8 +125,8 @@ pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
         });
         // Exact duplicates are found by the feature pass among the lines of one invoice (see
         // `features::fold`), from a fingerprint of all of the file's columns: nothing is held
-        // beyond the invoice at hand.
-        let check = (p.cleaning.duplicates == DropOrKeep::Drop).then(|| {
+        // beyond the invoice at hand. They are counted whether they are dropped or kept.
+        let check = Some({
             [
                 row_fingerprint(&schema).alias(c::ROW_FINGERPRINT),
                 lit(index as u32)
@@ -126,6 +147,7 @@ pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
         transactions,
         files,
         date_formats,
+        notes,
     })
 }
 
@@ -150,8 +172,32 @@ fn row_fingerprint(schema: &Schema) -> Expr {
     )
 }
 
-/// Expands globs and folders; every pattern must match at least one file.
-pub fn resolve_inputs(patterns: &[PathBuf], pipeline: &Path) -> Result<Vec<PathBuf>> {
+/// Expands globs and folders; every pattern must match at least one file. A file reached
+/// twice (a glob and a path, `./x` and `x`, a link) is read once, where it is first reached:
+/// returns the files, and one note per file reached again.
+pub fn resolve_inputs(
+    patterns: &[PathBuf],
+    pipeline: &Path,
+) -> Result<(Vec<PathBuf>, Vec<String>)> {
+    let found = expand_inputs(patterns, pipeline)?;
+    let mut seen: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(found.len());
+    let mut notes = Vec::new();
+    for path in found {
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        match seen.iter().find(|(c, _)| *c == canonical) {
+            Some((_, first)) => notes.push(format!(
+                "input file {} is the same file as {}: read once",
+                path.display(),
+                first.display()
+            )),
+            None => seen.push((canonical, path)),
+        }
+    }
+    Ok((seen.into_iter().map(|(_, p)| p).collect(), notes))
+}
+
+/// Every file the patterns name, in pattern order, globs and folders sorted.
+fn expand_inputs(patterns: &[PathBuf], pipeline: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for pat in patterns {
         let s = pat.to_string_lossy();
@@ -247,6 +293,15 @@ fn scan_file(path: &Path, format: InputFormat, csv: &CsvOptions) -> Result<LazyF
             let encoding = encoding_rs::Encoding::for_label(csv.encoding.as_bytes())
                 .unwrap_or(encoding_rs::UTF_8);
             let reader = if encoding == encoding_rs::UTF_8 {
+                let head = file_head(path)?;
+                if let Some(encoding) = diagnose::sniff_utf16(&head) {
+                    return Err(InputError::LooksUtf16 {
+                        file: path.to_path_buf(),
+                        encoding: encoding.to_string(),
+                    }
+                    .into());
+                }
+                diagnose::check_header(path, &head, csv)?;
                 LazyCsvReader::new(path_ref(path))
             } else {
                 // polars reads UTF-8 only: decode other encodings into memory first.
@@ -260,6 +315,7 @@ fn scan_file(path: &Path, format: InputFormat, csv: &CsvOptions) -> Result<LazyF
                     }
                     .into());
                 }
+                diagnose::check_header(path, text.as_bytes(), csv)?;
                 let buf = polars_buffer::Buffer::from(text.into_owned().into_bytes());
                 LazyCsvReader::new_with_sources(ScanSources::Buffers(Arc::from(vec![buf])))
             };
@@ -300,6 +356,73 @@ fn scan_file(path: &Path, format: InputFormat, csv: &CsvOptions) -> Result<LazyF
         let (old, new): (Vec<_>, Vec<_>) = bom.into_iter().unzip();
         lf.rename(old, new, true)
     })
+}
+
+/// The first MiB of a file: enough for its header and to tell its encoding.
+fn file_head(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(1 << 20).read_to_end(&mut head))
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(head)
+}
+
+/// The error to show when reading `path` failed with `err`: `err` itself when it already
+/// says what is wrong with the data; else what a closer look at the file finds (the line of a
+/// ragged row, a damaged page, ...); else `err` with the file named.
+pub fn read_error(
+    path: &Path,
+    format: InputFormat,
+    csv: &CsvOptions,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    if err.downcast_ref::<InputError>().is_some() {
+        return err;
+    }
+    match file_problem(path, format, csv) {
+        Some(problem) => problem.into(),
+        None => InputError::Unreadable {
+            file: path.to_path_buf(),
+            message: format!("{err:#}"),
+        }
+        .into(),
+    }
+}
+
+/// What a closer look at an input file finds wrong, if anything.
+fn file_problem(path: &Path, format: InputFormat, csv: &CsvOptions) -> Option<InputError> {
+    match format {
+        InputFormat::Parquet => diagnose::parquet_problem(path),
+        _ => {
+            let bytes = std::fs::read(path).ok()?;
+            // The text as polars reads it: decoded to UTF-8 when an encoding is set.
+            let text = match encoding_rs::Encoding::for_label(csv.encoding.as_bytes()) {
+                Some(e) if e != encoding_rs::UTF_8 => e.decode(&bytes).0.into_owned().into_bytes(),
+                _ => bytes,
+            };
+            diagnose::csv_problem(path, &text, csv)
+        }
+    }
+}
+
+/// The error to show when a pass over all the input files failed with `err`: the first file
+/// a closer look finds wrong, else `err`.
+pub fn pass_error(loaded: &Loaded, p: &Pipeline, err: anyhow::Error) -> anyhow::Error {
+    if err.downcast_ref::<InputError>().is_some() {
+        return err;
+    }
+    for f in &loaded.files {
+        let format = if f.format == "parquet" {
+            InputFormat::Parquet
+        } else {
+            InputFormat::Csv
+        };
+        if let Some(problem) = file_problem(&f.path, format, &p.csv) {
+            return problem.into();
+        }
+    }
+    err.context("reading the input files")
 }
 
 fn path_ref(path: &Path) -> PlRefPath {
@@ -353,11 +476,24 @@ fn check_columns(path: &Path, schema: &Schema, p: &Pipeline) -> Result<()> {
     for (role, name) in mapped_columns(p) {
         if schema.get(name).is_none() {
             let available: Vec<String> = schema.iter_names().map(|n| format!("{n:?}")).collect();
+            // A header read as one column holding the other delimiter: say which to set.
+            let hint = match schema.iter_names().collect::<Vec<_>>().as_slice() {
+                [only] if p.csv.delimiter != b';' && only.contains(';') => {
+                    "; the header reads as one column: set [input.csv] delimiter = \";\""
+                }
+                [only] if p.csv.delimiter != b'\t' && only.contains('\t') => {
+                    "; the header reads as one column: set [input.csv] delimiter = \"\\t\""
+                }
+                [only] if p.csv.delimiter != b',' && only.contains(',') => {
+                    "; the header reads as one column: set [input.csv] delimiter = \",\""
+                }
+                _ => "",
+            };
             return Err(InputError::MissingColumn {
                 file: path.to_path_buf(),
                 role: role.to_string(),
                 column: name.to_string(),
-                available: available.join(", "),
+                available: format!("{}{hint}", available.join(", ")),
             }
             .into());
         }
@@ -401,63 +537,160 @@ fn choose_date_formats(
             out.push((role.to_string(), Some(f.clone())));
             continue;
         }
-        let sample = raw
-            .clone()
-            .select([col(name)])
-            .drop_nulls(None)
-            .limit(DATE_SAMPLE as IdxSize)
-            .collect()
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("reading column {name:?} of {}", path.display()))?;
-        let values: Vec<String> = sample
-            .column(name)?
-            .str()?
-            .iter()
-            .flatten()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let values = first_values(path, raw, name)?;
         if values.is_empty() {
             // Nothing to detect from (e.g. no invoice is paid yet): ISO is as good as any.
             out.push((role.to_string(), Some("%Y-%m-%d".to_string())));
             continue;
         }
-        let fits: Vec<&str> = DATE_FORMATS
-            .iter()
-            .copied()
-            .filter(|f| values.iter().all(|v| parses_with(v, f)))
-            .collect();
-        let format = match fits.as_slice() {
-            [] => {
-                let example = values
-                    .iter()
-                    .find(|v| !DATE_FORMATS.iter().any(|f| parses_with(v, f)))
-                    .unwrap_or(&values[0]);
-                return Err(InputError::UnknownDateFormat {
-                    file: path.to_path_buf(),
-                    column: name.to_string(),
-                    example: example.clone(),
-                }
-                .into());
-            }
-            [one] => one.to_string(),
-            [first, ..] => {
-                let dmy = fits.iter().any(|f| f.starts_with("%d/"));
-                let mdy = fits.iter().any(|f| f.starts_with("%m/"));
-                if dmy && mdy {
-                    return Err(InputError::AmbiguousDateFormat {
-                        file: path.to_path_buf(),
-                        column: name.to_string(),
-                        example: values[0].clone(),
-                    }
-                    .into());
-                }
-                first.to_string()
-            }
-        };
+        let format = detect_date_format(path, raw, name, &values)?;
         out.push((role.to_string(), Some(format)));
     }
     Ok(out)
+}
+
+/// The first [`DATE_SAMPLE`] values of a text column that are not empty, trimmed.
+fn first_values(path: &Path, raw: &LazyFrame, name: &str) -> Result<Vec<String>> {
+    let sample = raw
+        .clone()
+        .select([col(name)])
+        .drop_nulls(None)
+        .limit(DATE_SAMPLE as IdxSize)
+        .collect()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("reading column {name:?} of {}", path.display()))?;
+    Ok(sample
+        .column(name)?
+        .str()?
+        .iter()
+        .flatten()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+/// Whether `format` reads `v` as a date: `Ok`, or the kind of failure (`OutOfRange` when `v`
+/// has the format's shape but names no real day, such as 2024-02-30).
+fn parse_kind(v: &str, format: &str) -> Result<(), chrono::format::ParseErrorKind> {
+    let parsed = if has_time(format) {
+        NaiveDateTime::parse_from_str(v, format).map(|_| ())
+    } else {
+        NaiveDate::parse_from_str(v, format).map(|_| ())
+    };
+    parsed.map_err(|e| e.kind())
+}
+
+/// Whether `v` has the shape of `format` but is not a real day.
+fn out_of_range(v: &str, format: &str) -> bool {
+    parse_kind(v, format) == Err(chrono::format::ParseErrorKind::OutOfRange)
+}
+
+/// The format of a text date column, from its first `values`: the format that reads all of
+/// them. When both a day/month and a month/day format do, the whole column decides (an export
+/// starting on the 1st to the 12th of a month reads both ways for its first rows); a column
+/// that reads both ways to the end is an error. When no format reads every value, the one
+/// that reads most of them while the others have its shape is taken (the values that name no
+/// real day, such as 2024-02-30, are then reported as such).
+fn detect_date_format(
+    path: &Path,
+    raw: &LazyFrame,
+    name: &str,
+    values: &[String],
+) -> Result<String> {
+    let fits: Vec<&str> = DATE_FORMATS
+        .iter()
+        .copied()
+        .filter(|f| values.iter().all(|v| parses_with(v, f)))
+        .collect();
+    let day_first = |f: &&str| f.starts_with("%d/");
+    let month_first = |f: &&str| f.starts_with("%m/");
+    match fits.as_slice() {
+        [] => {
+            // Formats whose failures are all impossible days, by the values they read.
+            let shaped = DATE_FORMATS
+                .iter()
+                .copied()
+                .filter(|f| {
+                    values
+                        .iter()
+                        .all(|v| parses_with(v, f) || out_of_range(v, f))
+                })
+                .max_by_key(|f| values.iter().filter(|v| parses_with(v, f)).count());
+            match shaped {
+                Some(f) if values.iter().any(|v| parses_with(v, f)) => Ok(f.to_string()),
+                Some(f) => Err(InputError::InvalidDate {
+                    file: path.to_path_buf(),
+                    column: name.to_string(),
+                    count: values.len() as u64,
+                    example: values[0].clone(),
+                    format: f.to_string(),
+                }
+                .into()),
+                None => {
+                    let example = values
+                        .iter()
+                        .find(|v| !DATE_FORMATS.iter().any(|f| parses_with(v, f)))
+                        .unwrap_or(&values[0]);
+                    Err(InputError::UnknownDateFormat {
+                        file: path.to_path_buf(),
+                        column: name.to_string(),
+                        example: example.clone(),
+                    }
+                    .into())
+                }
+            }
+        }
+        [first, ..] if fits.iter().any(day_first) && fits.iter().any(month_first) => {
+            let failures = failures_per_format(raw, name, &fits)
+                .with_context(|| format!("reading column {name:?} of {}", path.display()))?;
+            let whole: Vec<&str> = fits
+                .iter()
+                .zip(&failures)
+                .filter(|(_, n)| **n == 0)
+                .map(|(f, _)| *f)
+                .collect();
+            if whole.iter().any(day_first) && whole.iter().any(month_first) {
+                return Err(InputError::AmbiguousDateFormat {
+                    file: path.to_path_buf(),
+                    column: name.to_string(),
+                    example: values[0].clone(),
+                }
+                .into());
+            }
+            // The format that reads the most values; ties to the earlier in the list.
+            let best = fits
+                .iter()
+                .zip(&failures)
+                .min_by_key(|(_, n)| **n)
+                .map_or(*first, |(f, _)| *f);
+            Ok(best.to_string())
+        }
+        [first, ..] => Ok(first.to_string()),
+    }
+}
+
+/// For each format, how many values of the whole text column it does not read (one streaming
+/// pass over the column).
+fn failures_per_format(raw: &LazyFrame, name: &str, formats: &[&str]) -> Result<Vec<u64>> {
+    let text = col(name).str().strip_chars(lit(NULL));
+    let present = text.clone().is_not_null().and(text.neq(lit("")));
+    let aggs: Vec<Expr> = formats
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let parsed = date_expr(name, &DataType::String, Some(f));
+            present
+                .clone()
+                .and(parsed.is_null())
+                .sum()
+                .cast(DataType::UInt64)
+                .alias(format!("__f{i}"))
+        })
+        .collect();
+    let df = collect_streaming(raw.clone().select(aggs))?;
+    (0..formats.len())
+        .map(|i| Ok(df.column(&format!("__f{i}"))?.u64()?.get(0).unwrap_or(0)))
+        .collect()
 }
 
 fn has_time(format: &str) -> bool {
@@ -724,12 +957,23 @@ fn check_values(
             .unwrap_or("")
             .to_string();
         return Err(if is_date_role(role) {
-            InputError::BadDate {
-                file: path.to_path_buf(),
-                column: name.to_string(),
-                count: bad,
-                example,
-                format: date_format_of(formats, role).unwrap_or("").to_string(),
+            let format = date_format_of(formats, role).unwrap_or("").to_string();
+            if out_of_range(&example, &format) {
+                InputError::InvalidDate {
+                    file: path.to_path_buf(),
+                    column: name.to_string(),
+                    count: bad,
+                    example,
+                    format,
+                }
+            } else {
+                InputError::BadDate {
+                    file: path.to_path_buf(),
+                    column: name.to_string(),
+                    count: bad,
+                    example,
+                    format,
+                }
             }
         } else {
             InputError::BadNumber {
