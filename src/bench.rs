@@ -8,7 +8,8 @@ use anyhow::{Context, Result};
 
 use crate::config::Pipeline;
 use crate::generate::{generate_to_file, GenerateParams};
-use crate::pipeline::{run, RunOptions};
+use crate::pipeline::run;
+use crate::plan::{AsOfArg, RunPlan};
 use crate::progress::{peak_rss_mib, reset_peak_rss, thousands, Progress, StageRecord};
 
 /// One benchmark size.
@@ -82,13 +83,13 @@ pub fn run_bench(
         crate::alloc::release_free_memory();
         reset_peak_rss();
         let progress = Progress::new(!verbose, false);
-        let opts = RunOptions {
-            out: Some(dir.join(format!("out-{rows}"))),
-            as_of: None,
-            history: None,
+        let plan = RunPlan::resolve(
+            p,
+            AsOfArg::None,
+            Some(dir.join(format!("out-{rows}"))),
             today,
-        };
-        let result = run(&p, &opts, &progress)?;
+        );
+        let result = run(&plan, &progress)?;
         let stages: Vec<StageRecord> = progress
             .records()
             .into_iter()

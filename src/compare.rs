@@ -1,17 +1,17 @@
 //! Rule tiers versus k-means clusters: contingency table, agreement, adjusted Rand index,
 //! normalised mutual information, side-by-side profiles, the customers where the two disagree
-//! most; and the numbers the charts show. Pure: frames in, frames out.
+//! most. Pure: frames in, frames out.
 
 use anyhow::Result;
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::columns as c;
-use crate::output::charts::ChartData;
+use crate::stats::{mean_and_median, Floats};
 use crate::tiers::clusters::ClusterOutput;
 use crate::tiers::metrics::{adjusted_rand_index, contingency, normalized_mutual_info};
 use crate::tiers::params::GradingParams;
-use crate::tiers::rules::{cols as tc, mean_and_median, Floats, Rows, TierRows};
+use crate::tiers::rules::{cols as tc, Rows, TierRows};
 
 /// How many disagreeing customers are listed.
 pub const DISAGREEMENTS: usize = 100;
@@ -33,7 +33,7 @@ pub struct Comparison {
 }
 
 /// Tier index (0 = best) of every customer.
-fn tier_indices(tiers: &TierRows) -> Vec<usize> {
+pub fn tier_indices(tiers: &TierRows) -> Vec<usize> {
     tiers.tiers().iter().map(|t| *t as usize).collect()
 }
 
@@ -324,81 +324,4 @@ fn group_profiles(
         ));
     }
     Ok(DataFrame::new(groups.len(), columns)?)
-}
-
-/// The numbers behind the charts.
-pub fn chart_data(
-    customers: &DataFrame,
-    tiers: &TierRows,
-    tier_summary: &DataFrame,
-    g: &GradingParams,
-    cl: Option<&ClusterOutput>,
-    counts: Option<&Vec<Vec<u64>>>,
-    max_points: usize,
-) -> Result<ChartData> {
-    let share = |name: &str| -> Result<Vec<f64>> {
-        Ok(Floats::of(tier_summary, name)?
-            .iter()
-            .map(|v| v.unwrap_or(0.0))
-            .collect())
-    };
-    let t = tier_indices(tiers);
-    let recency = Floats::of(customers, c::RECENCY_DAYS)?;
-    let monetary = Floats::of(customers, c::MONETARY)?;
-    let bins = g.bins as usize;
-    let [r, f, _] = tiers.rfm_scores();
-    let mut sum = vec![vec![0.0; bins]; bins];
-    let mut cnt = vec![vec![0u64; bins]; bins];
-    for i in 0..t.len() {
-        let (a, b) = (r[i] as usize - 1, f[i] as usize - 1);
-        sum[a][b] += monetary.get(i).unwrap_or(0.0);
-        cnt[a][b] += 1;
-    }
-    let mean = (0..bins)
-        .map(|a| {
-            (0..bins)
-                .map(|b| (cnt[a][b] > 0).then(|| sum[a][b] / cnt[a][b] as f64))
-                .collect()
-        })
-        .collect();
-    // An even stride keeps the sample deterministic and spread over the whole table.
-    let stride = t.len().div_ceil(max_points.max(1)).max(1);
-    let points = (0..t.len())
-        .step_by(stride)
-        .map(|i| {
-            (
-                recency.get(i).unwrap_or(0.0),
-                monetary.get(i).unwrap_or(0.0),
-                t[i],
-                cl.map(|c| c.labels[i]),
-            )
-        })
-        .collect();
-    Ok(ChartData {
-        tier_names: g.tier_names.clone(),
-        tier_customer_share: share("customer_share")?,
-        tier_revenue_share: share("revenue_share")?,
-        tier_profit_share: if tier_summary.schema().get("profit_share").is_some() {
-            Some(share("profit_share")?)
-        } else {
-            None
-        },
-        revenue: monetary.iter().map(|v| v.unwrap_or(0.0)).collect(),
-        bins,
-        rfm_mean_monetary: mean,
-        rfm_customers: cnt,
-        points,
-        cluster_names: cl.map(|c| c.names.clone()).unwrap_or_default(),
-        k_selection: cl
-            .map(|c| {
-                c.scores
-                    .iter()
-                    .map(|s| (s.k, s.inertia, s.silhouette, s.chosen))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        crosstab: counts.cloned().unwrap_or_default(),
-        migration: None,
-        sizes_over_time: Vec::new(),
-    })
 }

@@ -79,36 +79,6 @@ pub enum History {
     },
 }
 
-impl History {
-    /// The snapshot dates, ascending, given the as_of of the last snapshot when not fixed.
-    pub fn dates(&self, last: NaiveDate) -> Vec<NaiveDate> {
-        match self {
-            History::Dates(d) => d.clone(),
-            History::Cadence {
-                cadence,
-                start,
-                end,
-            } => {
-                let end = end.unwrap_or(last);
-                let step = match cadence {
-                    Cadence::Month => 1,
-                    Cadence::Quarter => 3,
-                };
-                let mut out = Vec::new();
-                let mut d = *start;
-                let mut i = 0;
-                while d < end {
-                    out.push(d);
-                    i += step;
-                    d = *start + chrono::Months::new(i);
-                }
-                out.push(end);
-                out
-            }
-        }
-    }
-}
-
 fn validate_history(h: &RawHistory) -> Result<History> {
     match (&h.as_of, h.cadence) {
         (Some(list), None) => {

@@ -43,6 +43,9 @@ pub struct HistoryTables {
     pub last_matrix: Option<StateMatrix>,
     /// Customers per tier at each snapshot: (as_of, counts in tier order).
     pub sizes: Vec<(NaiveDate, Vec<u64>)>,
+    /// Where each snapshot's as-of date came from (see `crate::plan::DateSource`), set by
+    /// the runner.
+    pub sources: Vec<&'static str>,
 }
 
 /// What a snapshot knows of one customer.
@@ -375,5 +378,6 @@ pub fn build_history(snaps: &[Snapshot], tier_names: &[String]) -> Result<Histor
         stability,
         last_matrix,
         sizes,
+        sources: Vec::new(),
     })
 }

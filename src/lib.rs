@@ -19,7 +19,9 @@ pub mod load;
 pub mod output;
 pub mod par;
 pub mod pipeline;
+pub mod plan;
 pub mod progress;
+pub mod stats;
 #[cfg(test)]
 mod testing;
 pub mod tiers;

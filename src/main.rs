@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 use tiering::cli::{BenchArgs, Cli, Command, GenerateArgs, RunArgs};
-use tiering::config::{parse_date_list, parse_iso_date, History, Pipeline};
+use tiering::config::{parse_iso_date, Pipeline};
 use tiering::generate::{generate_to_file, GenerateParams};
-use tiering::pipeline::{run, RunOptions};
+use tiering::pipeline::run;
+use tiering::plan::{AsOfArg, RunPlan};
 use tiering::progress::{thousands, Progress};
 
 /// Large blocks on transparent huge pages: see `tiering::alloc`.
@@ -43,27 +44,10 @@ fn main() -> ExitCode {
 fn run_command(args: RunArgs) -> Result<()> {
     let progress = Progress::new(args.quiet, args.verbose);
     let pipeline = Pipeline::load(&args.pipeline)?;
-    let (as_of, history) = match &args.as_of {
-        Some(s) if s.contains(',') => {
-            let list: Vec<String> = s.split(',').map(|d| d.trim().to_string()).collect();
-            match parse_date_list(&list).map_err(|e| e.context("--as-of"))? {
-                History::Dates(d) => (None, Some(d)),
-                History::Cadence { .. } => unreachable!("a list parses to dates"),
-            }
-        }
-        Some(s) => (
-            Some(parse_iso_date(s).map_err(|e| e.context("--as-of"))?),
-            None,
-        ),
-        None => (None, None),
-    };
-    let opts = RunOptions {
-        out: args.out,
-        as_of,
-        history,
-        today: chrono::Local::now().date_naive(),
-    };
-    let result = run(&pipeline, &opts, &progress)?;
+    let as_of = AsOfArg::parse(args.as_of.as_deref())?;
+    let today = chrono::Local::now().date_naive();
+    let plan = RunPlan::resolve(pipeline, as_of, args.out, today);
+    let result = run(&plan, &progress)?;
     progress.stage(
         "done",
         &format!(

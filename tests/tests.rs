@@ -252,7 +252,7 @@ fn basic_fixture_data_quality_and_metadata() {
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["as_of"], "2024-04-01");
-    assert_eq!(run["as_of_source"], "pipeline file");
+    assert_eq!(run["as_of_source"], "pipeline file [features] as_of");
     assert_eq!(run["pipeline_name"], "basic");
     assert_eq!(run["rows_read"], 13);
     assert_eq!(run["rows_kept"], 8);
@@ -293,6 +293,10 @@ fn as_of_on_the_command_line_overrides_the_file() {
         "2024-02-20 -> 2024-03-01"
     );
     close(t.f64s("monetary")[a], Some(90.0), "50 + 50 - 10");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["as_of_source"], "command line");
+    assert!(run["history"].is_null());
 }
 
 #[test]
@@ -975,6 +979,17 @@ fn history_tracks_upgrades_downgrades_new_and_departed_customers() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     run_ok(&fixture("history/pipeline.toml"), &out, &[]);
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["as_of_source"], "pipeline file [history] as_of");
+    assert_eq!(
+        run["history"]["as_of_sources"],
+        serde_json::json!([
+            "pipeline file [history] as_of",
+            "pipeline file [history] as_of",
+            "pipeline file [history] as_of"
+        ])
+    );
     let h = read_parquet(&out.join("tier_history.parquet"));
     assert_eq!(h.rows(), 12, "4 customers at each of 3 dates");
     let rows: Vec<(String, String, String, f64)> = (0..h.rows())
@@ -1107,6 +1122,16 @@ fn as_of_list_on_the_command_line_runs_a_history() {
     let s = read_parquet(&out.join("stability.parquet"));
     assert_eq!(s.rows(), 1);
     assert_eq!(s.dates("from_as_of")[0].as_deref(), Some("2024-03-01"));
+    // Both dates came from the command line, the graded one too (the file's history lists
+    // others).
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["as_of"], "2024-04-01");
+    assert_eq!(run["as_of_source"], "command line");
+    assert_eq!(
+        run["history"]["as_of_sources"],
+        serde_json::json!(["command line", "command line"])
+    );
     let err = tiering(&[
         "run",
         fixture("history/pipeline.toml").to_str().unwrap(),

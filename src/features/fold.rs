@@ -1371,10 +1371,20 @@ pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
 pub struct CleanFeatures {
     pub as_of: NaiveDate,
     pub quality: Vec<QualityRow>,
-    /// Exact duplicate lines dropped, per input file (`duplicates = "drop"`; empty with
-    /// "keep", and files past the last one with duplicates are left out).
+    /// Exact duplicate lines found, per input file (files past the last one with duplicates
+    /// are left out).
     pub duplicates: Vec<u64>,
     pub features: Features,
+}
+
+impl CleanFeatures {
+    /// Rows kept after every rule (the quality account's `kept`).
+    pub fn rows_kept(&self) -> u64 {
+        self.quality
+            .iter()
+            .find(|q| q.action == "kept")
+            .map_or(0, |q| q.rows)
+    }
 }
 
 /// Cleans the normalised transactions `tx` and computes the features in one streaming pass:

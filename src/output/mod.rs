@@ -2,12 +2,45 @@
 //! the target and renamed into place at the end, so a failed run leaves the previous outputs
 //! untouched and never a half-written table (see [`folder`]).
 
+mod chart_data;
 pub mod charts;
+pub mod files;
 pub mod folder;
+pub mod metadata;
 pub mod parquet;
 pub mod report;
+mod writer;
 
 pub use folder::{OutputTarget, Staging};
+pub use metadata::RunMetadata;
+pub use writer::Outputs;
+
+use polars::prelude::DataFrame;
+
+use crate::compare::Comparison;
+use crate::features::CleanFeatures;
+use crate::history::HistoryTables;
+use crate::load::Loaded;
+use crate::plan::RunPlan;
+use crate::tiers::clusters::ClusterOutput;
+use crate::tiers::rules::Grading;
+
+/// Alerts shown in report.html, the most urgent first.
+pub const REPORT_ALERTS: usize = 25;
+
+/// Everything the stages of a run produced: what the outputs are made of.
+pub struct RunResults<'a> {
+    pub plan: &'a RunPlan,
+    pub loaded: &'a Loaded,
+    /// The as-of date, the row account and the customer table.
+    pub features: &'a CleanFeatures,
+    /// The customer table (customers.parquet).
+    pub customers: &'a DataFrame,
+    pub grading: &'a Grading,
+    pub clusters: Option<&'a ClusterOutput>,
+    pub comparison: Option<&'a Comparison>,
+    pub history: Option<&'a HistoryTables>,
+}
 
 use std::path::{Path, PathBuf};
 

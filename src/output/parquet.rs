@@ -1,7 +1,6 @@
 //! Parquet tables with the run metadata in the file's key-value metadata.
 
 use std::fs::File;
-use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -153,40 +152,39 @@ impl OpenTable {
 
 /// A table written by [`start_table`] on a thread of its own while the run goes on.
 /// Dropped unfinished (the run failed), it waits for the thread, so that nothing writes into
-/// the staging folder once it is removed; it borrows the staging folder, so the compiler
-/// holds every table to finishing before the folder is committed or dropped.
-pub struct Pending<'a> {
+/// the staging folder once it is removed: its owner ([`super::writer::Outputs`]) drops it
+/// before the staging folder.
+pub struct Pending {
     file: String,
     thread: Option<JoinHandle<Result<OpenTable>>>,
-    _staging: PhantomData<&'a Staging>,
 }
 
-impl<'a> Pending<'a> {
+impl Pending {
     /// Starts writing `df` to `file` in the staging folder. The frame's columns are shared
     /// with the caller's; a column in several chunks is copied into one by the writer (see
     /// [`start_table`]), so callers make large ones one chunk first.
-    pub fn start(staging: &'a Staging, file: &str, mut df: DataFrame) -> Result<Pending<'a>> {
+    pub fn start(staging: &Staging, file: &str, mut df: DataFrame) -> Result<Pending> {
         Self::spawn(staging, file, move |path| start_table(path, &mut df))
     }
 
     /// Starts writing a table that `make` builds a row group at a time (see
     /// [`start_table_in_groups`]).
     pub fn start_in_groups(
-        staging: &'a Staging,
+        staging: &Staging,
         file: &str,
         height: usize,
         make: impl Fn(Range<usize>) -> Result<DataFrame> + Send + 'static,
-    ) -> Result<Pending<'a>> {
+    ) -> Result<Pending> {
         Self::spawn(staging, file, move |path| {
             start_table_in_groups(path, height, make)
         })
     }
 
     fn spawn(
-        staging: &'a Staging,
+        staging: &Staging,
         file: &str,
         write: impl FnOnce(PathBuf) -> Result<OpenTable> + Send + 'static,
-    ) -> Result<Pending<'a>> {
+    ) -> Result<Pending> {
         let path = staging.path(file);
         let thread = std::thread::Builder::new()
             .name(format!("write {file}"))
@@ -195,7 +193,6 @@ impl<'a> Pending<'a> {
         Ok(Pending {
             file: file.to_string(),
             thread: Some(thread),
-            _staging: PhantomData,
         })
     }
 
@@ -217,7 +214,7 @@ impl<'a> Pending<'a> {
     }
 }
 
-impl Drop for Pending<'_> {
+impl Drop for Pending {
     fn drop(&mut self) {
         if let Some(handle) = self.thread.take() {
             handle.join().ok();

@@ -3,8 +3,14 @@
 //! charts. Formatting only: every number arrives computed.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
+use anyhow::{Context, Result};
 use polars::prelude::*;
+
+use super::metadata::RunMetadata;
+use super::{RunResults, REPORT_ALERTS};
+use crate::progress::thousands;
 
 /// A titled table for the report.
 pub struct Section<'a> {
@@ -163,6 +169,180 @@ pub fn render_report(r: &Report) -> String {
     }
     h.push_str("</body></html>\n");
     h
+}
+
+/// Assembles report.html from the tables of the run.
+pub fn build_report(
+    run: &RunResults,
+    m: &RunMetadata,
+    quality: &DataFrame,
+    chart_dir: &Path,
+    chart_files: &[String],
+) -> Result<String> {
+    let (g, cl, cmp, history) = (run.grading, run.clusters, run.comparison, run.history);
+    let mut summary = vec![
+        (
+            "pipeline".to_string(),
+            format!("{} ({})", m.pipeline_name, m.pipeline_path),
+        ),
+        (
+            "as of".to_string(),
+            format!("{} ({})", m.as_of, m.as_of_source),
+        ),
+        ("run on".to_string(), m.run_date.clone()),
+    ];
+    for f in &m.inputs {
+        summary.push((
+            "input".to_string(),
+            format!("{} ({} rows)", f.path.display(), thousands(f.rows)),
+        ));
+    }
+    summary.push(("rows read".into(), thousands(m.rows_read)));
+    summary.push(("rows kept".into(), thousands(m.rows_kept)));
+    for q in m
+        .data_quality
+        .iter()
+        .filter(|q| q.action == "dropped" && q.rows > 0)
+    {
+        summary.push((format!("dropped: {}", q.step), thousands(q.rows)));
+    }
+    summary.push(("customers".into(), thousands(m.customers)));
+    for n in &m.notes {
+        summary.push(("note".into(), n.clone()));
+    }
+    let mut sections = vec![
+        Section {
+            id: "quality",
+            title: "Data quality",
+            intro: "What happened to every row read (data_quality.parquet).".into(),
+            table: Some(quality),
+            max_rows: 50,
+            total_rows: None,
+        },
+        Section {
+            id: "tiers",
+            title: "Tier summary",
+            intro: "Customers, revenue and profit per rule tier, after the risk overlay (tier_summary.parquet).".into(),
+            table: Some(&g.tier_summary),
+            max_rows: 50,
+            total_rows: None,
+        },
+        Section {
+            id: "segments",
+            title: "RFM segments",
+            intro: "Customers per RFM segment (segment_summary.parquet).".into(),
+            table: Some(&g.segment_summary),
+            max_rows: 50,
+            total_rows: None,
+        },
+        Section {
+            id: "alerts",
+            title: "Alerts",
+            intro: format!(
+                "{} alerts on customers needing action now, most urgent first (alerts.parquet).",
+                g.alert_count
+            ),
+            table: Some(&g.alerts),
+            max_rows: REPORT_ALERTS,
+            total_rows: Some(g.alert_count),
+        },
+    ];
+    if let Some(cl) = cl {
+        sections.push(Section {
+            id: "clusters",
+            title: "Cluster profiles",
+            intro: format!(
+                "k-means with k = {}; clusters numbered by value, 1 = most valuable (cluster_profiles.parquet).",
+                cl.k
+            ),
+            table: Some(&cl.profiles),
+            max_rows: 50,
+            total_rows: None,
+        });
+    }
+    if let Some(c) = cmp {
+        sections.push(Section {
+            id: "comparison",
+            title: "Rules versus clusters",
+            intro: "Do the clusters agree with the tiers written by hand? (comparison.parquet)"
+                .into(),
+            table: Some(&c.metrics),
+            max_rows: 20,
+            total_rows: None,
+        });
+        sections.push(Section {
+            id: "profiles",
+            title: "Tiers and clusters side by side",
+            intro: "Size and mean/median recency, frequency, monetary and profit of every tier and cluster (group_profiles.parquet).".into(),
+            table: Some(&c.profiles),
+            max_rows: 50,
+            total_rows: None,
+        });
+        sections.push(Section {
+            id: "disagreements",
+            title: "Top disagreements",
+            intro: "Customers whose rule tier and cluster are furthest apart, most revenue first (disagreements.parquet).".into(),
+            table: Some(&c.disagreements),
+            max_rows: 20,
+            total_rows: None,
+        });
+    }
+    if let Some(h) = history {
+        sections.push(Section {
+            id: "stability",
+            title: "Stability between as-of dates",
+            intro: "Share of customers who kept their tier, upgrades, downgrades, new and departed customers (stability.parquet).".into(),
+            table: Some(&h.stability),
+            max_rows: 50,
+            total_rows: None,
+        });
+        sections.push(Section {
+            id: "migration",
+            title: "Tier migration",
+            intro: "Customers and their revenue from each tier to each tier, per pair of dates (migration.parquet).".into(),
+            table: Some(&h.migration),
+            max_rows: 60,
+            total_rows: None,
+        });
+        sections.push(Section {
+            id: "movements",
+            title: "Who moved",
+            intro: "Customers who moved up or down, appeared or left, with the reason (movements.parquet).".into(),
+            table: Some(&h.movements),
+            max_rows: 30,
+            total_rows: None,
+        });
+    }
+    let captions = [
+        ("tier_sizes.png", "Tier sizes with revenue and profit share"),
+        ("pareto.png", "Pareto curve with the tier cut points"),
+        ("rfm_heatmap.png", "Mean monetary value by R and F score"),
+        (
+            "recency_monetary.png",
+            "Recency against monetary, by rule tier and by cluster",
+        ),
+        ("k_selection.png", "Choosing k: inertia and silhouette"),
+        ("tier_cluster_heatmap.png", "Rule tier x cluster"),
+        ("tier_sizes_over_time.png", "Customers per tier over time"),
+        (
+            "migration_heatmap.png",
+            "Tier migration between the last two dates",
+        ),
+    ];
+    let mut charts = Vec::new();
+    for (file, caption) in captions {
+        if chart_files.iter().any(|f| f == file) {
+            let bytes = std::fs::read(chart_dir.join(file))
+                .with_context(|| format!("reading chart {file}"))?;
+            charts.push((file.to_string(), caption.to_string(), bytes));
+        }
+    }
+    Ok(render_report(&Report {
+        title: format!("tiering: {} as of {}", m.pipeline_name, m.as_of),
+        summary,
+        sections,
+        charts,
+    }))
 }
 
 #[cfg(test)]

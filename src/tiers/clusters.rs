@@ -10,8 +10,8 @@ use super::kmeans::{
     cluster, FittedTransform, KChoice, KMeansParams, KScore, SelectBy, TransformSpec,
 };
 use super::params::ClusteringParams;
-use super::rules::{mean_and_median, quantile_unsorted, Floats};
 use crate::columns as c;
+use crate::stats::{mean_and_median, quantile_unsorted, Floats};
 
 /// Output column names.
 pub mod cols {

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::metrics;
+use crate::stats::quantile;
 
 /// Default number of k-means++ restarts per k.
 pub const DEFAULT_N_RUNS: usize = 10;
@@ -332,17 +333,6 @@ impl FittedTransform {
         } else {
             c
         }
-    }
-}
-
-/// Quantile of sorted finite values with linear interpolation between order statistics.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let i = pos.floor() as usize;
-    let frac = pos - i as f64;
-    match sorted.get(i + 1) {
-        Some(&next) if frac > 0.0 => sorted[i] + frac * (next - sorted[i]),
-        _ => sorted[i],
     }
 }
 

@@ -1,0 +1,102 @@
+//! The numbers behind the charts, gathered from the run's results. Counting only: the
+//! drawing is in `charts`.
+
+use anyhow::Result;
+
+use super::charts::{ChartData, Migration};
+use super::RunResults;
+use crate::columns as c;
+use crate::compare::tier_indices;
+use crate::stats::Floats;
+
+/// The numbers behind the charts.
+pub fn chart_data(run: &RunResults, max_points: usize) -> Result<ChartData> {
+    let customers = run.customers;
+    let tiers = &run.grading.rows;
+    let tier_summary = &run.grading.tier_summary;
+    let g = &run.plan.pipeline.grading;
+    let cl = run.clusters;
+    let counts = run.comparison.map(|c| &c.counts);
+    let share = |name: &str| -> Result<Vec<f64>> {
+        Ok(Floats::of(tier_summary, name)?
+            .iter()
+            .map(|v| v.unwrap_or(0.0))
+            .collect())
+    };
+    let t = tier_indices(tiers);
+    let recency = Floats::of(customers, c::RECENCY_DAYS)?;
+    let monetary = Floats::of(customers, c::MONETARY)?;
+    let bins = g.bins as usize;
+    let [r, f, _] = tiers.rfm_scores();
+    let mut sum = vec![vec![0.0; bins]; bins];
+    let mut cnt = vec![vec![0u64; bins]; bins];
+    for i in 0..t.len() {
+        let (a, b) = (r[i] as usize - 1, f[i] as usize - 1);
+        sum[a][b] += monetary.get(i).unwrap_or(0.0);
+        cnt[a][b] += 1;
+    }
+    let mean = (0..bins)
+        .map(|a| {
+            (0..bins)
+                .map(|b| (cnt[a][b] > 0).then(|| sum[a][b] / cnt[a][b] as f64))
+                .collect()
+        })
+        .collect();
+    // An even stride keeps the sample deterministic and spread over the whole table.
+    let stride = t.len().div_ceil(max_points.max(1)).max(1);
+    let points = (0..t.len())
+        .step_by(stride)
+        .map(|i| {
+            (
+                recency.get(i).unwrap_or(0.0),
+                monetary.get(i).unwrap_or(0.0),
+                t[i],
+                cl.map(|c| c.labels[i]),
+            )
+        })
+        .collect();
+    let mut data = ChartData {
+        tier_names: g.tier_names.clone(),
+        tier_customer_share: share("customer_share")?,
+        tier_revenue_share: share("revenue_share")?,
+        tier_profit_share: if tier_summary.schema().get("profit_share").is_some() {
+            Some(share("profit_share")?)
+        } else {
+            None
+        },
+        revenue: monetary.iter().map(|v| v.unwrap_or(0.0)).collect(),
+        bins,
+        rfm_mean_monetary: mean,
+        rfm_customers: cnt,
+        points,
+        cluster_names: cl.map(|c| c.names.clone()).unwrap_or_default(),
+        k_selection: cl
+            .map(|c| {
+                c.scores
+                    .iter()
+                    .map(|s| (s.k, s.inertia, s.silhouette, s.chosen))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        crosstab: counts.cloned().unwrap_or_default(),
+        migration: None,
+        sizes_over_time: Vec::new(),
+    };
+    if let Some(h) = run.history {
+        data.sizes_over_time = h
+            .sizes
+            .iter()
+            .map(|(d, v)| (d.to_string(), v.clone()))
+            .collect();
+        data.migration = h.last_matrix.clone().map(|(from, to, counts)| {
+            let n = h.sizes.len();
+            Migration {
+                from,
+                to,
+                counts,
+                dates: format!("{} -> {}", h.sizes[n - 2].0, h.sizes[n - 1].0),
+            }
+        });
+    }
+    Ok(data)
+}

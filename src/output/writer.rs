@@ -1,0 +1,253 @@
+//! Writing a run's outputs. The large tables are written as soon as their stage hands them
+//! over, each on a thread of its own while the run goes on (grading and clustering leave a
+//! core idle for much of their time); their footers, which carry the run metadata, wait for
+//! the end. [`Outputs::finish`] then draws the charts, writes the other tables, the report and
+//! `run.json`, and puts the staged folder in place of the output folder.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::chart_data::chart_data;
+use super::charts::render_charts;
+use super::files as f;
+use super::metadata::{run_metadata, RunMetadata};
+use super::parquet::{write_partitioned, write_table, Pending};
+use super::report::build_report;
+use super::{OutputTarget, RunResults, Staging, REPORT_ALERTS};
+use crate::clean::QualityRow;
+use crate::columns as c;
+use crate::progress::Progress;
+use crate::tiers::clusters::ClusterOutput;
+use crate::tiers::rules::{cols as tc, Grading, Rows};
+
+/// The outputs of a run being written (see the module doc).
+pub struct Outputs {
+    /// Tables being written. Declared before `staging`, so that when a failed run drops the
+    /// writer, every writer thread is joined before the staging folder is removed.
+    early: Vec<Pending>,
+    staging: Staging,
+    partition_by_tier: bool,
+}
+
+impl Outputs {
+    /// Opens the staging folder beside the checked output folder.
+    pub fn begin(target: &OutputTarget, partition_by_tier: bool) -> Result<Outputs> {
+        Ok(Outputs {
+            early: Vec::new(),
+            staging: Staging::begin(target)?,
+            partition_by_tier,
+        })
+    }
+
+    /// Starts writing customers.parquet. The table is made one chunk per column first, so the
+    /// writer shares its columns instead of copying them.
+    pub fn start_customers(&mut self, customers: &mut DataFrame) -> Result<()> {
+        customers.rechunk_mut();
+        let pending = Pending::start(&self.staging, f::CUSTOMERS, customers.clone())?;
+        self.early.push(pending);
+        Ok(())
+    }
+
+    /// Starts writing tiers.parquet, built a row group at a time as it is written (whole, its
+    /// text would be the largest table of the run), and alerts.parquet. The grading then keeps
+    /// only the alerts the report shows; the writer holds the rest until they are written.
+    pub fn start_grading(&mut self, grading: &mut Grading) -> Result<()> {
+        // One chunk per column before the writer shares the table (else it would copy the
+        // details, written in blocks, into one chunk of its own).
+        grading.alerts.rechunk_mut();
+        if !self.partition_by_tier {
+            let rows = grading.rows.clone();
+            self.early.push(Pending::start_in_groups(
+                &self.staging,
+                f::TIERS,
+                rows.height(),
+                move |r| rows.frame(Rows::Range(r)),
+            )?);
+        }
+        self.early.push(Pending::start(
+            &self.staging,
+            f::ALERTS,
+            grading.alerts.clone(),
+        )?);
+        grading.alerts = grading.alerts.head(Some(REPORT_ALERTS));
+        Ok(())
+    }
+
+    /// Starts writing clusters.parquet.
+    pub fn start_clusters(&mut self, clusters: &ClusterOutput) -> Result<()> {
+        let pending = Pending::start(&self.staging, f::CLUSTERS, clusters.assignments.clone())?;
+        self.early.push(pending);
+        Ok(())
+    }
+
+    /// Draws the charts, writes every other table, the report and `run.json`, waits for the
+    /// tables started early and gives them their footers, and puts the staged folder in place
+    /// of the output folder. `notes` are the run's notes so far; a chart that cannot be drawn
+    /// adds one instead of failing the run.
+    pub fn finish(
+        self,
+        run: &RunResults,
+        mut notes: Vec<String>,
+        progress: &Progress,
+    ) -> Result<(PathBuf, RunMetadata)> {
+        let chart_files = self.draw_charts(run, &mut notes, progress)?;
+        let quality = quality_frame(&run.features.quality, run.loaded.rows_read())?;
+        let mut tables = end_tables(run, &quality);
+        let outputs = output_list(&tables, self.partition_by_tier, &chart_files);
+        let metadata = run_metadata(run, notes, outputs);
+        let run_json = serde_json::to_string_pretty(&metadata)?;
+
+        // The tables written already only need their footers (below).
+        tables.retain(|(file, _)| self.early.iter().all(|t| t.file() != *file));
+        // Tables are written side by side: one writer keeps about one core busy. Largest
+        // first, one table per task, so the big ones start at once on different threads (in
+        // list order rayon could give the two largest to one thread, one after the other).
+        tables.sort_by_key(|(_, df)| std::cmp::Reverse(df.height() * df.width()));
+        tables
+            .par_iter_mut()
+            .with_max_len(1)
+            .try_for_each(|(file, df)| write_table(&self.staging, file, df, &run_json))?;
+        drop(tables);
+        let Outputs {
+            early,
+            staging,
+            partition_by_tier,
+        } = self;
+        for table in early {
+            table.wait()?.finish(&run_json)?;
+        }
+        if partition_by_tier {
+            write_partitioned(
+                &staging,
+                f::TIERS_DIR,
+                &run.grading.rows.frame(Rows::All)?,
+                tc::TIER,
+                &run.plan.pipeline.grading.tier_names,
+                &run_json,
+            )?;
+        }
+        let report = build_report(
+            run,
+            &metadata,
+            &quality,
+            &staging.path(f::CHARTS_DIR),
+            &chart_files,
+        )?;
+        staging.write_text(f::REPORT, &report)?;
+        staging.write_text(f::RUN, &run_json)?;
+        let out_dir = staging.commit()?;
+        progress.stage(
+            "write",
+            &format!("{} files in {}", metadata.outputs.len(), out_dir.display()),
+        );
+        Ok((out_dir, metadata))
+    }
+
+    /// Draws the charts into the staging folder when the pipeline asks for them; returns the
+    /// files drawn. A chart that cannot be drawn must not cost the user the tables: it becomes
+    /// a note.
+    fn draw_charts(
+        &self,
+        run: &RunResults,
+        notes: &mut Vec<String>,
+        progress: &Progress,
+    ) -> Result<Vec<String>> {
+        let Some(max_points) = run.plan.pipeline.chart_points else {
+            return Ok(Vec::new());
+        };
+        let data = chart_data(run, max_points)?;
+        let files = match render_charts(&self.staging.path(f::CHARTS_DIR), &data) {
+            Ok(files) => files,
+            Err(e) => {
+                let note = format!("charts not drawn: {e:#}");
+                progress.stage("note", &note);
+                notes.push(note);
+                Vec::new()
+            }
+        };
+        progress.stage("charts", &format!("{} files", files.len()));
+        Ok(files)
+    }
+}
+
+/// The tables of the run in the order `run.json` lists them (the tiers table aside).
+fn end_tables(run: &RunResults, quality: &DataFrame) -> Vec<(&'static str, DataFrame)> {
+    let g = run.grading;
+    let mut tables: Vec<(&str, DataFrame)> = vec![
+        (f::CUSTOMERS, run.customers.clone()),
+        (f::TIER_SUMMARY, g.tier_summary.clone()),
+        (f::SEGMENT_SUMMARY, g.segment_summary.clone()),
+        (f::THRESHOLDS, g.thresholds.clone()),
+        (f::ALERTS, g.alerts.clone()),
+        (f::DATA_QUALITY, quality.clone()),
+    ];
+    if let Some(cl) = run.clusters {
+        tables.push((f::CLUSTERS, cl.assignments.clone()));
+        tables.push((f::CENTROIDS, cl.centroids.clone()));
+        tables.push((f::K_SELECTION, cl.k_selection.clone()));
+        tables.push((f::CLUSTER_PROFILES, cl.profiles.clone()));
+    }
+    if let Some(h) = run.history {
+        tables.push((f::TIER_HISTORY, h.tier_history.clone()));
+        tables.push((f::MIGRATION, h.migration.clone()));
+        tables.push((f::MOVEMENTS, h.movements.clone()));
+        tables.push((f::STABILITY, h.stability.clone()));
+    }
+    if let Some(cmp) = run.comparison {
+        tables.push((f::COMPARISON, cmp.metrics.clone()));
+        tables.push((f::CROSSTAB, cmp.crosstab.clone()));
+        tables.push((f::DISAGREEMENTS, cmp.disagreements.clone()));
+        tables.push((f::GROUP_PROFILES, cmp.profiles.clone()));
+    }
+    tables
+}
+
+/// Every file of the run, as `run.json` lists them.
+fn output_list(
+    tables: &[(&str, DataFrame)],
+    partition_by_tier: bool,
+    chart_files: &[String],
+) -> Vec<String> {
+    let mut outputs: Vec<String> = tables.iter().map(|(f, _)| f.to_string()).collect();
+    if partition_by_tier {
+        outputs.push(format!("{}/tier=<name>/part-0.parquet", f::TIERS_DIR));
+    } else {
+        outputs.push(f::TIERS.to_string());
+    }
+    outputs.push(f::REPORT.into());
+    outputs.push(f::RUN.into());
+    outputs.extend(chart_files.iter().map(|x| format!("{}/{x}", f::CHARTS_DIR)));
+    outputs
+}
+
+/// data_quality.parquet: every step of the row account, with its share of the rows read.
+fn quality_frame(rows: &[QualityRow], read: u64) -> Result<DataFrame> {
+    let share: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            if read == 0 {
+                0.0
+            } else {
+                r.rows as f64 / read as f64
+            }
+        })
+        .collect();
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new(
+            c::DQ_STEP.into(),
+            rows.iter().map(|r| r.step.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            c::DQ_ACTION.into(),
+            rows.iter().map(|r| r.action).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            c::DQ_ROWS.into(),
+            rows.iter().map(|r| r.rows as i64).collect::<Vec<_>>(),
+        ),
+        Column::new(c::DQ_SHARE.into(), share),
+    ])?)
+}
