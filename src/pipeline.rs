@@ -52,7 +52,7 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
     // before grading, which would otherwise peak on top of it.
     release_free_memory();
 
-    let mut out = Outputs::begin(&target, p.partition_by_tier)?;
+    let mut out = Outputs::begin(&target, p.output.partition_by_tier)?;
     out.start_customers(&mut features.features.customers)?;
     let customers = &features.features.customers;
     let mut grading = grade(customers, p, progress)?;
@@ -135,13 +135,14 @@ fn compute_features(
     let params = CleanParams {
         cleaning: &p.cleaning,
         as_of: plan.as_of.date,
-        lookback_days: p.lookback_days,
+        lookback_days: p.features.lookback_days,
         today: plan.today,
         rows_read: loaded.rows_read(),
     };
-    let mut features =
-        catch_panic(|| clean_and_fold(loaded.transactions.clone(), &params, p.period_days))
-            .map_err(|e| pass_error(loaded, p, e))?;
+    let mut features = catch_panic(|| {
+        clean_and_fold(loaded.transactions.clone(), &params, p.features.period_days)
+    })
+    .map_err(|e| pass_error(loaded, p, e))?;
     for (f, n) in loaded.files.iter_mut().zip(&features.duplicates) {
         f.duplicates = *n;
     }
@@ -332,11 +333,11 @@ fn grade_snapshot(
     let params = CleanParams {
         cleaning: &p.cleaning,
         as_of: Some(as_of),
-        lookback_days: p.lookback_days,
+        lookback_days: p.features.lookback_days,
         today: plan.today,
         rows_read,
     };
-    let customers = clean_and_fold(tx.clone(), &params, p.period_days)?
+    let customers = clean_and_fold(tx.clone(), &params, p.features.period_days)?
         .features
         .customers;
     let grading = assign_rule_tiers(&customers, &p.grading)?;

@@ -139,7 +139,7 @@ impl RunPlan {
             date: Some(date),
             source,
         };
-        let features = match pipeline.as_of {
+        let features = match pipeline.features.as_of {
             Some(d) => given(d, DateSource::FeaturesAsOf),
             None => AsOf {
                 date: None,
@@ -176,10 +176,10 @@ impl RunPlan {
         };
         let (out, out_source) = match out {
             Some(o) => (o, OutSource::CommandLine),
-            None if pipeline.output_dir_given => {
-                (pipeline.output_dir.clone(), OutSource::PipelineFile)
+            None if pipeline.output.dir_given => {
+                (pipeline.output.dir.clone(), OutSource::PipelineFile)
             }
-            None => (pipeline.output_dir.clone(), OutSource::Default),
+            None => (pipeline.output.dir.clone(), OutSource::Default),
         };
         RunPlan {
             pipeline,
@@ -276,7 +276,7 @@ mod tests {
         assert_eq!(p.as_of.source, DateSource::FeaturesAsOf);
         // The command line wins, and grades one date even when the file has a history.
         let p = plan(
-            "[features]\nas_of = \"2025-06-01\"\n[history]\nas_of = [\"2025-01-01\", \"2025-02-01\"]\n",
+            "[history]\nas_of = [\"2025-01-01\", \"2025-02-01\"]\n",
             Some("2025-03-01"),
         );
         assert_eq!(
@@ -331,7 +331,7 @@ mod tests {
             ]
         );
         let p = plan(
-            "[features]\nas_of = \"2025-08-15\"\n[history]\ncadence = \"quarter\"\nstart = \"2025-01-01\"\nend = \"2025-07-01\"\n",
+            "[history]\ncadence = \"quarter\"\nstart = \"2025-01-01\"\nend = \"2025-07-01\"\n",
             None,
         );
         assert_eq!(p.as_of.date, Some(day("2025-07-01")));

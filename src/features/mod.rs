@@ -145,7 +145,7 @@ mod tests {
         let params = CleanParams {
             cleaning: &p.cleaning,
             as_of: Some(crate::config::parse_iso_date(as_of).unwrap()),
-            lookback_days: p.lookback_days,
+            lookback_days: p.features.lookback_days,
             today: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
             rows_read: loaded.rows_read(),
         };

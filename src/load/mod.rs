@@ -84,7 +84,7 @@ fn check_file(
     p: &Pipeline,
     date_formats: &mut Vec<(String, Option<String>)>,
 ) -> Result<(LazyFrame, SchemaRef, u64)> {
-    let raw = scan_file(path, format, &p.csv)?;
+    let raw = scan_file(path, format, &p.input.csv)?;
     let schema = raw
         .clone()
         .collect_schema()
@@ -106,14 +106,14 @@ fn check_file(
 
 /// Reads every input file of the pipeline.
 pub fn load_transactions(p: &Pipeline) -> Result<Loaded> {
-    let (paths, notes) = resolve_inputs(&p.inputs, &p.source_path)?;
+    let (paths, notes) = resolve_inputs(&p.input.paths, &p.source_path)?;
     let mut frames = Vec::with_capacity(paths.len());
     let mut files = Vec::with_capacity(paths.len());
     let mut date_formats: Vec<(String, Option<String>)> = Vec::new();
     for (index, path) in paths.iter().enumerate() {
-        let format = file_format(path, p.format)?;
+        let format = file_format(path, p.input.format)?;
         let (raw, schema, rows) = catch_panic(|| check_file(path, format, p, &mut date_formats))
-            .map_err(|e| read_error(path, format, &p.csv, e))?;
+            .map_err(|e| read_error(path, format, &p.input.csv, e))?;
         files.push(InputFile {
             path: path.clone(),
             format: match format {
@@ -418,7 +418,7 @@ pub fn pass_error(loaded: &Loaded, p: &Pipeline, err: anyhow::Error) -> anyhow::
         } else {
             InputFormat::Csv
         };
-        if let Some(problem) = file_problem(&f.path, format, &p.csv) {
+        if let Some(problem) = file_problem(&f.path, format, &p.input.csv) {
             return problem.into();
         }
     }
@@ -431,7 +431,7 @@ fn path_ref(path: &Path) -> PlRefPath {
 
 /// The mapped columns of the pipeline, as (role, user column) pairs.
 fn mapped_columns(p: &Pipeline) -> Vec<(&'static str, &str)> {
-    let cols = &p.columns;
+    let cols = &p.input.columns;
     let mut v = vec![
         (c::CUSTOMER_ID, cols.customer_id.as_str()),
         (c::DATE, cols.date.as_str()),
@@ -478,13 +478,13 @@ fn check_columns(path: &Path, schema: &Schema, p: &Pipeline) -> Result<()> {
             let available: Vec<String> = schema.iter_names().map(|n| format!("{n:?}")).collect();
             // A header read as one column holding the other delimiter: say which to set.
             let hint = match schema.iter_names().collect::<Vec<_>>().as_slice() {
-                [only] if p.csv.delimiter != b';' && only.contains(';') => {
+                [only] if p.input.csv.delimiter != b';' && only.contains(';') => {
                     "; the header reads as one column: set [input.csv] delimiter = \";\""
                 }
-                [only] if p.csv.delimiter != b'\t' && only.contains('\t') => {
+                [only] if p.input.csv.delimiter != b'\t' && only.contains('\t') => {
                     "; the header reads as one column: set [input.csv] delimiter = \"\\t\""
                 }
-                [only] if p.csv.delimiter != b',' && only.contains(',') => {
+                [only] if p.input.csv.delimiter != b',' && only.contains(',') => {
                     "; the header reads as one column: set [input.csv] delimiter = \",\""
                 }
                 _ => "",
@@ -533,7 +533,7 @@ fn choose_date_formats(
                 .into())
             }
         }
-        if let Some(f) = &p.date_format {
+        if let Some(f) = &p.input.date_format {
             out.push((role.to_string(), Some(f.clone())));
             continue;
         }
@@ -816,8 +816,8 @@ fn normalise(
     extra: Option<[Expr; 2]>,
 ) -> Result<LazyFrame> {
     let dt = |name: &str| schema.get(name).cloned().unwrap_or(DataType::String);
-    let cols = &p.columns;
-    let dc = p.csv.decimal_comma;
+    let cols = &p.input.columns;
+    let dc = p.input.csv.decimal_comma;
     let norm = p.cleaning.normalize_customer_id;
     let mut exprs = vec![
         id_expr(&cols.customer_id, &dt(&cols.customer_id), norm).alias(c::CUSTOMER_ID),
@@ -919,7 +919,7 @@ fn check_values(
         let parsed = if is_date_role(role) {
             date_expr(name, &dtype, date_format_of(formats, role))
         } else {
-            number_expr(name, &dtype, p.csv.decimal_comma)
+            number_expr(name, &dtype, p.input.csv.decimal_comma)
         };
         let raw_text = col(*name).str().strip_chars(lit(NULL));
         let bad = raw_text
@@ -981,7 +981,7 @@ fn check_values(
                 column: name.to_string(),
                 count: bad,
                 example,
-                decimal_comma: p.csv.decimal_comma,
+                decimal_comma: p.input.csv.decimal_comma,
             }
         }
         .into());

@@ -179,7 +179,16 @@ pub fn build_report(
     chart_dir: &Path,
     chart_files: &[String],
 ) -> Result<String> {
-    let (g, cl, cmp, history) = (run.grading, run.clusters, run.comparison, run.history);
+    Ok(render_report(&Report {
+        title: format!("tiering: {} as of {}", m.pipeline_name, m.as_of),
+        summary: run_summary(m),
+        sections: sections(run, quality),
+        charts: embedded_charts(chart_dir, chart_files)?,
+    }))
+}
+
+/// The (label, value) lines of the run summary.
+fn run_summary(m: &RunMetadata) -> Vec<(String, String)> {
     let mut summary = vec![
         (
             "pipeline".to_string(),
@@ -210,6 +219,12 @@ pub fn build_report(
     for n in &m.notes {
         summary.push(("note".into(), n.clone()));
     }
+    summary
+}
+
+/// The tables of the page, in order.
+fn sections<'a>(run: &'a RunResults, quality: &'a DataFrame) -> Vec<Section<'a>> {
+    let (g, cl, cmp, history) = (run.grading, run.clusters, run.comparison, run.history);
     let mut sections = vec![
         Section {
             id: "quality",
@@ -313,6 +328,14 @@ pub fn build_report(
             total_rows: None,
         });
     }
+    sections
+}
+
+/// The charts drawn, with their captions, read back to be embedded.
+fn embedded_charts(
+    chart_dir: &Path,
+    chart_files: &[String],
+) -> Result<Vec<(String, String, Vec<u8>)>> {
     let captions = [
         ("tier_sizes.png", "Tier sizes with revenue and profit share"),
         ("pareto.png", "Pareto curve with the tier cut points"),
@@ -337,12 +360,7 @@ pub fn build_report(
             charts.push((file.to_string(), caption.to_string(), bytes));
         }
     }
-    Ok(render_report(&Report {
-        title: format!("tiering: {} as of {}", m.pipeline_name, m.as_of),
-        summary,
-        sections,
-        charts,
-    }))
+    Ok(charts)
 }
 
 #[cfg(test)]

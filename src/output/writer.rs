@@ -147,29 +147,39 @@ impl Outputs {
     }
 
     /// Draws the charts into the staging folder when the pipeline asks for them; returns the
-    /// files drawn. A chart that cannot be drawn must not cost the user the tables: it becomes
-    /// a note.
+    /// files drawn.
     fn draw_charts(
         &self,
         run: &RunResults,
         notes: &mut Vec<String>,
         progress: &Progress,
     ) -> Result<Vec<String>> {
-        let Some(max_points) = run.plan.pipeline.chart_points else {
+        let Some(max_points) = run.plan.pipeline.charts.map(|c| c.max_points) else {
             return Ok(Vec::new());
         };
         let data = chart_data(run, max_points)?;
-        let files = match render_charts(&self.staging.path(f::CHARTS_DIR), &data) {
-            Ok(files) => files,
-            Err(e) => {
-                let note = format!("charts not drawn: {e:#}");
-                progress.stage("note", &note);
-                notes.push(note);
-                Vec::new()
-            }
-        };
+        let files = draw_or_note(&self.staging.path(f::CHARTS_DIR), &data, notes, progress);
         progress.stage("charts", &format!("{} files", files.len()));
         Ok(files)
+    }
+}
+
+/// Draws the charts into `dir`; returns the files drawn. A chart that cannot be drawn must not
+/// cost the user the tables: the failure becomes a note and no chart is listed.
+fn draw_or_note(
+    dir: &std::path::Path,
+    data: &super::charts::ChartData,
+    notes: &mut Vec<String>,
+    progress: &Progress,
+) -> Vec<String> {
+    match render_charts(dir, data) {
+        Ok(files) => files,
+        Err(e) => {
+            let note = format!("charts not drawn: {e:#}");
+            progress.stage("note", &note);
+            notes.push(note);
+            Vec::new()
+        }
     }
 }
 
@@ -250,4 +260,40 @@ fn quality_frame(rows: &[QualityRow], read: u64) -> Result<DataFrame> {
         ),
         Column::new(c::DQ_SHARE.into(), share),
     ])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failure to draw is a note, not an error: the run keeps its tables.
+    #[test]
+    fn a_chart_that_cannot_be_drawn_becomes_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the charts folder should be: nothing can be drawn there.
+        let blocked = dir.path().join("charts");
+        std::fs::write(&blocked, "a file").unwrap();
+        let data = super::super::charts::ChartData {
+            tier_names: vec!["A".into(), "B".into()],
+            tier_customer_share: vec![0.5, 0.5],
+            tier_revenue_share: vec![0.7, 0.3],
+            revenue: vec![7.0, 3.0],
+            ..Default::default()
+        };
+        let mut notes = vec!["earlier".to_string()];
+        let files = draw_or_note(&blocked, &data, &mut notes, &Progress::silent());
+        assert!(files.is_empty());
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[1].starts_with("charts not drawn: "), "{notes:?}");
+        assert_eq!(std::fs::read_to_string(&blocked).unwrap(), "a file");
+        // Where it can draw, the same data gives the charts and no note.
+        let files = draw_or_note(
+            &dir.path().join("ok"),
+            &data,
+            &mut notes,
+            &Progress::silent(),
+        );
+        assert!(files.contains(&"tier_sizes.png".to_string()), "{files:?}");
+        assert_eq!(notes.len(), 2);
+    }
 }

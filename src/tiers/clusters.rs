@@ -2,14 +2,13 @@
 //! -> readable tables (clusters numbered by value, mapped to tier names, centroids in original
 //! units, k-selection scores, profiles). Pure: frames in, frames out.
 
-use anyhow::Result;
-use ndarray::Array2;
+use anyhow::{Context, Result};
+use ndarray::{Array2, ArrayView2};
 use polars::prelude::*;
 
-use super::kmeans::{
-    cluster, FittedTransform, KChoice, KMeansParams, KScore, SelectBy, TransformSpec,
-};
-use super::params::ClusteringParams;
+use super::cluster_params::ClusteringParams;
+use super::distance;
+use super::kmeans::{cluster, Clustering, FittedTransform, KChoice, KScore};
 use crate::columns as c;
 use crate::stats::{mean_and_median, quantile_unsorted, Floats};
 
@@ -61,23 +60,14 @@ impl ClusterModel {
     pub fn assign(&self, customers: &DataFrame) -> Result<Vec<usize>> {
         let raw = feature_matrix(customers, &self.features, Some(&self.medians))?.0;
         let x = self.transform.apply(raw.view());
-        Ok(x.rows()
-            .into_iter()
-            .map(|row| {
-                let mut best = (0, f64::INFINITY);
-                for (j, c) in self.centroids.rows().into_iter().enumerate() {
-                    let d: f64 = row
-                        .iter()
-                        .zip(c.iter())
-                        .map(|(a, b)| (a - b) * (a - b))
-                        .sum();
-                    if d < best.1 {
-                        best = (j, d);
-                    }
-                }
-                best.0
-            })
-            .collect())
+        let d = x.ncols();
+        let data = x.as_slice().context("the scaled matrix is row-major")?;
+        let cents = self.centroids.as_standard_layout();
+        let cents = cents.as_slice().context("the centroids are row-major")?;
+        let mut labels = vec![usize::MAX; x.nrows()];
+        let mut sq = vec![0.0; x.nrows()];
+        distance::assign(data, d, cents, &mut labels, &mut sq);
+        Ok(labels)
     }
 }
 
@@ -121,6 +111,25 @@ pub enum Clustered {
     Skipped(String),
 }
 
+/// The choice of k for `n` customers: the range is capped below `n` (a cluster per customer
+/// says nothing); `None` when there are too few customers for the k asked.
+fn k_choice(p: &ClusteringParams, n: usize) -> Option<KChoice> {
+    let (kmin, kmax) = match p.k {
+        Some(k) => (k, k),
+        None => (p.k_range[0], p.k_range[1].min(n.saturating_sub(1))),
+    };
+    if n < 3 || kmin > kmax || kmin > n {
+        return None;
+    }
+    Some(match p.k {
+        Some(k) => KChoice::Fixed(k),
+        None => KChoice::Auto {
+            min: kmin,
+            max: kmax,
+        },
+    })
+}
+
 /// Clusters the customers of the feature table.
 pub fn fit_clusters(
     customers: &DataFrame,
@@ -128,11 +137,7 @@ pub fn fit_clusters(
     tier_names: &[String],
 ) -> Result<Clustered> {
     let n = customers.height();
-    let (kmin, kmax) = match p.k {
-        Some(k) => (k, k),
-        None => (p.k_range[0], p.k_range[1].min(n.saturating_sub(1))),
-    };
-    if n < 3 || kmin > kmax || kmin > n {
+    let Some(choice) = k_choice(p, n) else {
         return Ok(Clustered::Skipped(format!(
             "clustering skipped: {n} customers are too few for k = {}",
             match p.k {
@@ -140,26 +145,11 @@ pub fn fit_clusters(
                 None => format!("{}..{}", p.k_range[0], p.k_range[1]),
             }
         )));
-    }
-
-    // Missing values (e.g. no second purchase yet) are imputed with the feature's median.
-    let d = p.features.len();
-    let (raw, medians, missing) = feature_matrix(customers, &p.features, None)?;
-    let imputed: Vec<serde_json::Value> = p
-        .features
-        .iter()
-        .zip(&medians)
-        .zip(&missing)
-        .filter(|(_, m)| **m > 0)
-        .map(|((f, med), m)| serde_json::json!({"feature": f, "missing": m, "imputed_with": med}))
-        .collect();
-    let spec = TransformSpec {
-        log1p: p.log1p.clone(),
-        winsor: (p.winsorize[0], p.winsorize[1]),
     };
-    spec.validate(d)
+    // Missing values (e.g. no second purchase yet) are imputed with the feature's median.
+    let (raw, medians, missing) = feature_matrix(customers, &p.features, None)?;
+    let transform = FittedTransform::fit(raw.view(), &p.transform)
         .map_err(|e| anyhow::anyhow!("[clustering] {e}"))?;
-    let transform = FittedTransform::fit(raw.view(), &spec);
     let x = transform.apply(raw.view());
     // The untransformed matrix is not read again (n x d values: 350 MB at 100 M transactions).
     drop(raw);
@@ -167,150 +157,33 @@ pub fn fit_clusters(
         .iter()
         .map(|v| v.filter(|x| x.is_finite()).unwrap_or(0.0))
         .collect();
-    let params = KMeansParams {
-        k: match p.k {
-            Some(k) => KChoice::Fixed(k),
-            None => KChoice::Auto {
-                min: kmin,
-                max: kmax,
-            },
-        },
-        select_by: match p.select_by.as_str() {
-            "calinski_harabasz" => SelectBy::CalinskiHarabasz,
-            "davies_bouldin" => SelectBy::DaviesBouldin,
-            _ => SelectBy::Silhouette,
-        },
-        n_runs: p.runs,
-        max_iter: p.max_iter,
-        tolerance: p.tolerance,
-        seed: p.seed,
-        fit_sample: p.fit_sample,
-        silhouette_sample: p.silhouette_sample,
-    };
+    let params = p.kmeans(choice);
     let mut fit =
         cluster(x.view(), &order, &params).map_err(|e| anyhow::anyhow!("k-means: {e}"))?;
-    // With a fixed k the elbow and silhouette curves are still worth seeing; on data small
-    // enough to fit without sampling, score the whole range too (the fixed k stays chosen).
     if let (Some(k), true) = (p.k, n <= p.fit_sample) {
-        let (lo, hi) = (p.k_range[0], p.k_range[1].min(n - 1));
-        if lo <= hi {
-            let range = KMeansParams {
-                k: KChoice::Auto { min: lo, max: hi },
-                ..params.clone()
-            };
-            if let Ok(all) = cluster(x.view(), &order, &range) {
-                let mut scores: Vec<KScore> = all.scores.into_iter().filter(|s| s.k != k).collect();
-                scores.extend(fit.scores.iter().cloned());
-                for s in &mut scores {
-                    s.chosen = s.k == k;
-                }
-                scores.sort_by_key(|s| s.k);
-                fit.scores = scores;
-            }
-        }
+        fit.scores = scores_over_the_range(x.view(), &order, p, k, n, &fit.scores);
     }
     let k = fit.k;
-    let names: Vec<String> = (1..=k).map(|i| i.to_string()).collect();
     let tier_of_cluster = (k == tier_names.len()).then(|| tier_names.to_vec());
-
-    let ids = customers.column(c::CUSTOMER_ID)?.clone();
-    let assignments = DataFrame::new(
-        n,
-        vec![
-            ids,
-            Column::new(
-                cols::CLUSTER.into(),
-                fit.labels.iter().map(|l| *l as i32 + 1).collect::<Vec<_>>(),
-            ),
-            // Gathered from the k names, not a string per customer.
-            match &tier_of_cluster {
-                Some(t) => Series::new(cols::CLUSTER_TIER.into(), t)
-                    .take(&IdxCa::from_vec(
-                        "".into(),
-                        fit.labels.iter().map(|l| *l as IdxSize).collect(),
-                    ))?
-                    .into_column(),
-                None => Column::full_null(cols::CLUSTER_TIER.into(), n, &DataType::String),
-            },
-            Column::new(cols::DISTANCE.into(), std::mem::take(&mut fit.distances)),
-        ],
-    )?;
-
-    let original = transform.inverse(fit.centroids.view());
-    let mut ccols = vec![
-        Column::new(cols::CLUSTER.into(), (1..=k as i32).collect::<Vec<_>>()),
-        Column::new(
-            cols::CLUSTER_TIER.into(),
-            (0..k)
-                .map(|i| tier_of_cluster.as_ref().map(|t| t[i].clone()))
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "customers".into(),
-            fit.sizes.iter().map(|s| *s as i64).collect::<Vec<_>>(),
-        ),
-    ];
-    for (j, f) in p.features.iter().enumerate() {
-        ccols.push(Column::new(f.as_str().into(), original.column(j).to_vec()));
-        ccols.push(Column::new(
-            format!("{f}_scaled").into(),
-            fit.centroids.column(j).to_vec(),
-        ));
-    }
-    let centroids = DataFrame::new(k, ccols)?;
-
-    let k_selection = DataFrame::new(
-        fit.scores.len(),
-        vec![
-            Column::new(
-                "k".into(),
-                fit.scores.iter().map(|s| s.k as i32).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "inertia".into(),
-                fit.scores.iter().map(|s| s.inertia).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "silhouette".into(),
-                fit.scores.iter().map(|s| s.silhouette).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "calinski_harabasz".into(),
-                fit.scores
-                    .iter()
-                    .map(|s| s.calinski_harabasz)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "davies_bouldin".into(),
-                fit.scores
-                    .iter()
-                    .map(|s| s.davies_bouldin)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "chosen".into(),
-                fit.scores.iter().map(|s| s.chosen).collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
-
+    let assignments = assignments(customers, &mut fit, tier_of_cluster.as_deref())?;
+    let centroids = centroids(p, &transform, &fit, tier_of_cluster.as_deref())?;
+    let k_selection = k_selection(&fit.scores)?;
     let profiles = profiles(customers, p, &fit.labels, k, tier_of_cluster.as_deref())?;
     let metadata = serde_json::json!({
         "k": k,
-        "k_chosen_by": if p.k.is_some() { "fixed in the pipeline file".to_string() } else { p.select_by.clone() },
+        "k_chosen_by": if p.k.is_some() { "fixed in the pipeline file".to_string() } else { p.select_by.to_string() },
         "sampled": fit.sampled,
         "fit_rows": fit.fit_rows,
         "customers": n,
         "features": p.features,
         "transform": &transform,
-        "imputed": imputed,
+        "imputed": imputed(p, &medians, &missing),
         "numbering": format!("clusters numbered by mean {} of their members, highest first", p.order_by),
     });
     Ok(Clustered::Done(Box::new(ClusterOutput {
         k,
         labels: fit.labels,
-        names,
+        names: (1..=k).map(|i| i.to_string()).collect(),
         tier_of_cluster,
         scores: fit.scores,
         sampled: fit.sampled,
@@ -327,6 +200,145 @@ pub fn fit_clusters(
             centroids: fit.centroids.clone(),
         },
     })))
+}
+
+/// With a fixed k the elbow and silhouette curves are still worth seeing: on data small
+/// enough to fit without sampling, the whole range is scored too (the fixed k stays chosen).
+/// Returns the scores to keep: `fixed` alone when the range cannot be fitted.
+fn scores_over_the_range(
+    x: ArrayView2<f64>,
+    order: &[f64],
+    p: &ClusteringParams,
+    k: usize,
+    n: usize,
+    fixed: &[KScore],
+) -> Vec<KScore> {
+    let (lo, hi) = (p.k_range[0], p.k_range[1].min(n - 1));
+    if lo > hi {
+        return fixed.to_vec();
+    }
+    let range = p.kmeans(KChoice::Auto { min: lo, max: hi });
+    let Ok(all) = cluster(x, order, &range) else {
+        return fixed.to_vec();
+    };
+    let mut scores: Vec<KScore> = all.scores.into_iter().filter(|s| s.k != k).collect();
+    scores.extend(fixed.iter().cloned());
+    for s in &mut scores {
+        s.chosen = s.k == k;
+    }
+    scores.sort_by_key(|s| s.k);
+    scores
+}
+
+/// What run.json says was imputed: per feature with missing values, how many and with what.
+fn imputed(p: &ClusteringParams, medians: &[f64], missing: &[usize]) -> Vec<serde_json::Value> {
+    p.features
+        .iter()
+        .zip(medians)
+        .zip(missing)
+        .filter(|(_, m)| **m > 0)
+        .map(|((f, med), m)| serde_json::json!({"feature": f, "missing": m, "imputed_with": med}))
+        .collect()
+}
+
+/// clusters.parquet: every customer's cluster, its tier name, and its distance to the
+/// centroid (taken from the fit: not needed again).
+fn assignments(
+    customers: &DataFrame,
+    fit: &mut Clustering,
+    tier_of_cluster: Option<&[String]>,
+) -> Result<DataFrame> {
+    let n = customers.height();
+    let ids = customers.column(c::CUSTOMER_ID)?.clone();
+    Ok(DataFrame::new(
+        n,
+        vec![
+            ids,
+            Column::new(
+                cols::CLUSTER.into(),
+                fit.labels.iter().map(|l| *l as i32 + 1).collect::<Vec<_>>(),
+            ),
+            // Gathered from the k names, not a string per customer.
+            match tier_of_cluster {
+                Some(t) => Series::new(cols::CLUSTER_TIER.into(), t)
+                    .take(&IdxCa::from_vec(
+                        "".into(),
+                        fit.labels.iter().map(|l| *l as IdxSize).collect(),
+                    ))?
+                    .into_column(),
+                None => Column::full_null(cols::CLUSTER_TIER.into(), n, &DataType::String),
+            },
+            Column::new(cols::DISTANCE.into(), std::mem::take(&mut fit.distances)),
+        ],
+    )?)
+}
+
+/// centroids.parquet: per cluster, its size and its centroid in original and scaled units.
+fn centroids(
+    p: &ClusteringParams,
+    transform: &FittedTransform,
+    fit: &Clustering,
+    tier_of_cluster: Option<&[String]>,
+) -> Result<DataFrame> {
+    let k = fit.k;
+    let original = transform.inverse(fit.centroids.view());
+    let mut ccols = vec![
+        Column::new(cols::CLUSTER.into(), (1..=k as i32).collect::<Vec<_>>()),
+        Column::new(
+            cols::CLUSTER_TIER.into(),
+            (0..k)
+                .map(|i| tier_of_cluster.map(|t| t[i].clone()))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "customers".into(),
+            fit.sizes.iter().map(|s| *s as i64).collect::<Vec<_>>(),
+        ),
+    ];
+    for (j, f) in p.features.iter().enumerate() {
+        ccols.push(Column::new(f.as_str().into(), original.column(j).to_vec()));
+        ccols.push(Column::new(
+            format!("{f}_scaled").into(),
+            fit.centroids.column(j).to_vec(),
+        ));
+    }
+    Ok(DataFrame::new(k, ccols)?)
+}
+
+/// k_selection.parquet: the scores of every k tried.
+fn k_selection(scores: &[KScore]) -> Result<DataFrame> {
+    Ok(DataFrame::new(
+        scores.len(),
+        vec![
+            Column::new(
+                "k".into(),
+                scores.iter().map(|s| s.k as i32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "inertia".into(),
+                scores.iter().map(|s| s.inertia).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "silhouette".into(),
+                scores.iter().map(|s| s.silhouette).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "calinski_harabasz".into(),
+                scores
+                    .iter()
+                    .map(|s| s.calinski_harabasz)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "davies_bouldin".into(),
+                scores.iter().map(|s| s.davies_bouldin).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "chosen".into(),
+                scores.iter().map(|s| s.chosen).collect::<Vec<_>>(),
+            ),
+        ],
+    )?)
 }
 
 /// Size, share, revenue share, and mean and median of every feature per cluster.

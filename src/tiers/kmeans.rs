@@ -16,11 +16,16 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::distance::{assign, nearest_two, sq_dist};
 use super::metrics;
 use crate::stats::quantile;
 
+/// Defaults of every k-means setting, here only: `KMeansParams::default()` and the
+/// pipeline file's `[clustering]` section both take them from here.
+/// Default range of k tried with `k = "auto"`.
+pub const DEFAULT_K_RANGE: (usize, usize) = (2, 8);
 /// Default number of k-means++ restarts per k.
-pub const DEFAULT_N_RUNS: usize = 10;
+pub const DEFAULT_RUNS: usize = 10;
 /// Default cap on Lloyd iterations per restart.
 pub const DEFAULT_MAX_ITER: u64 = 300;
 /// Default convergence threshold on centroid movement.
@@ -45,7 +50,8 @@ pub enum KChoice {
 }
 
 impl KChoice {
-    fn range(self) -> RangeInclusive<usize> {
+    /// Every k tried.
+    pub fn range(self) -> RangeInclusive<usize> {
         match self {
             KChoice::Fixed(k) => k..=k,
             KChoice::Auto { min, max } => min..=max,
@@ -87,7 +93,7 @@ pub struct KMeansParams {
     /// Score used to choose k in a range (ignored for a fixed k).
     pub select_by: SelectBy,
     /// k-means++ restarts per k; the restart with the lowest inertia on all rows wins.
-    pub n_runs: usize,
+    pub runs: usize,
     /// Cap on Lloyd iterations of the refinement on all rows and of each restart (which
     /// stops at [`SEED_ITERATIONS`] on a fit sample).
     pub max_iter: u64,
@@ -105,15 +111,57 @@ pub struct KMeansParams {
 impl Default for KMeansParams {
     fn default() -> Self {
         KMeansParams {
-            k: KChoice::Auto { min: 2, max: 8 },
+            k: KChoice::Auto {
+                min: DEFAULT_K_RANGE.0,
+                max: DEFAULT_K_RANGE.1,
+            },
             select_by: SelectBy::Silhouette,
-            n_runs: DEFAULT_N_RUNS,
+            runs: DEFAULT_RUNS,
             max_iter: DEFAULT_MAX_ITER,
             tolerance: DEFAULT_TOLERANCE,
             seed: DEFAULT_SEED,
             fit_sample: DEFAULT_FIT_SAMPLE,
             silhouette_sample: DEFAULT_SILHOUETTE_SAMPLE,
         }
+    }
+}
+
+impl KMeansParams {
+    /// Checks the settings alone (the data is checked by [`cluster`]): k at least 1, a
+    /// non-empty k range, at least one run and one iteration, a positive tolerance, and a fit
+    /// sample that can hold the largest k. The pipeline file's `[clustering]` settings are
+    /// checked here too, so each rule lives in one place.
+    pub fn check(&self) -> Result<(), ClusterError> {
+        let (k_min, k_max) = (*self.k.range().start(), *self.k.range().end());
+        if k_min < 1 {
+            return Err(ClusterError::KTooSmall { k: k_min });
+        }
+        if k_min > k_max {
+            return Err(ClusterError::KRangeEmpty {
+                min: k_min,
+                max: k_max,
+            });
+        }
+        let invalid = |name, reason: String| Err(ClusterError::InvalidParam { name, reason });
+        if self.runs == 0 {
+            return invalid("runs", "must be at least 1, got 0".into());
+        }
+        if self.max_iter == 0 {
+            return invalid("max_iter", "must be at least 1, got 0".into());
+        }
+        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
+            return invalid(
+                "tolerance",
+                format!("must be a positive number, got {}", self.tolerance),
+            );
+        }
+        if self.fit_sample < k_max {
+            return invalid(
+                "fit_sample",
+                format!("= {} cannot hold k = {k_max} clusters", self.fit_sample),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -147,10 +195,10 @@ pub enum ClusterError {
     #[error("order value at row {row} is not finite ({value})")]
     NonFiniteOrderValue { row: usize, value: f64 },
 
-    #[error("invalid k-means parameter {name}: {reason}")]
+    #[error("{name} {reason}")]
     InvalidParam { name: &'static str, reason: String },
 
-    #[error("invalid feature transform: {reason}")]
+    #[error("{reason}")]
     InvalidTransform { reason: String },
 
     #[error("{metric} is undefined for every k in {min}..={max} (the data has too few distinct points); choose a fixed k or another selection score")]
@@ -177,7 +225,7 @@ pub enum ClusterError {
 pub struct TransformSpec {
     /// Per column: apply `sign(x) * ln(1 + |x|)` (signed because profit can be negative).
     pub log1p: Vec<bool>,
-    /// Lower and upper clipping quantiles, `0 <= lower < upper <= 1`; `(0, 1)` turns
+    /// Lower and upper clipping quantiles, `0 <= lower < 0.5 <= upper <= 1`; `(0, 1)` turns
     /// winsorising off (either bound alone can be off too).
     pub winsor: (f64, f64),
 }
@@ -192,7 +240,8 @@ impl TransformSpec {
     }
 
     /// Checks the spec against a matrix of `columns` columns: one log1p flag per column and
-    /// quantiles with `0 <= lower < upper <= 1`.
+    /// quantiles with `0 <= lower < 0.5 <= upper <= 1`. The one check of these settings: the
+    /// pipeline file's are checked here too.
     pub fn validate(&self, columns: usize) -> Result<(), ClusterError> {
         if self.log1p.len() != columns {
             return Err(ClusterError::InvalidTransform {
@@ -203,10 +252,12 @@ impl TransformSpec {
             });
         }
         let (lo, hi) = self.winsor;
-        if !(0.0..=1.0).contains(&lo) || !(0.0..=1.0).contains(&hi) || lo >= hi {
+        // The lower bound below the median and the upper above it, or the clipping would cut
+        // into the middle of the data.
+        if !((0.0..0.5).contains(&lo) && (0.5..=1.0).contains(&hi)) {
             return Err(ClusterError::InvalidTransform {
                 reason: format!(
-                    "winsor quantiles ({lo}, {hi}) must satisfy 0 <= lower < upper <= 1 ((0, 1) = off)"
+                    "winsorize = [{lo}, {hi}]: give [lower, upper] quantiles with 0 <= lower < 0.5 <= upper <= 1 ([0, 1] = off)"
                 ),
             });
         }
@@ -232,12 +283,11 @@ impl FittedTransform {
     /// `StandardScaler`). Non-finite values are left out of every statistic, so that
     /// [`FittedTransform::apply`] passes them through and [`cluster`] can report where they are.
     ///
-    /// # Panics
-    /// If `spec.validate(raw.ncols())` fails; call it first on user-supplied specs.
-    pub fn fit(raw: ArrayView2<f64>, spec: &TransformSpec) -> Self {
-        if let Err(e) = spec.validate(raw.ncols()) {
-            panic!("{e}");
-        }
+    /// # Errors
+    /// When `spec` does not fit the matrix or its bounds are out of range (see
+    /// [`TransformSpec::validate`]).
+    pub fn fit(raw: ArrayView2<f64>, spec: &TransformSpec) -> Result<Self, ClusterError> {
+        spec.validate(raw.ncols())?;
         let (qlo, qhi) = spec.winsor;
         let d = raw.ncols();
         let mut out = FittedTransform {
@@ -273,7 +323,7 @@ impl FittedTransform {
             out.mean[j] = mean;
             out.std[j] = var.sqrt();
         }
-        out
+        Ok(out)
     }
 
     /// Transforms `raw` into the scaled space. Non-finite values pass through unchanged.
@@ -384,7 +434,7 @@ const STREAM_KMEANS: u64 = 3;
 /// `x`: scaled data (rows = customers), e.g. from [`FittedTransform::apply`]. `order_values`:
 /// per row, e.g. monetary, used only to number clusters by value.
 ///
-/// For each k tried, `n_runs` restarts of linfa's k-means (k-means++ initialisation, seeded
+/// For each k tried, `runs` restarts of linfa's k-means (k-means++ initialisation, seeded
 /// from `seed` and k) are fitted on all rows or, above `fit_sample` rows, on one seeded sample
 /// of `fit_sample` rows. The restart whose centroids give the lowest inertia on all rows is
 /// refined by Lloyd iterations on all rows (at most `max_iter`, until no row changes cluster or
@@ -502,38 +552,8 @@ fn validate(
     order_values: &[f64],
     p: &KMeansParams,
 ) -> Result<(), ClusterError> {
-    let (k_min, k_max) = match p.k {
-        KChoice::Fixed(k) => (k, k),
-        KChoice::Auto { min, max } => (min, max),
-    };
-    if k_min < 1 {
-        return Err(ClusterError::KTooSmall { k: k_min });
-    }
-    if k_min > k_max {
-        return Err(ClusterError::KRangeEmpty {
-            min: k_min,
-            max: k_max,
-        });
-    }
-    let invalid = |name, reason: String| Err(ClusterError::InvalidParam { name, reason });
-    if p.n_runs == 0 {
-        return invalid("n_runs", "must be at least 1".into());
-    }
-    if p.max_iter == 0 {
-        return invalid("max_iter", "must be at least 1".into());
-    }
-    if !(p.tolerance.is_finite() && p.tolerance > 0.0) {
-        return invalid(
-            "tolerance",
-            format!("must be a positive number, got {}", p.tolerance),
-        );
-    }
-    if p.fit_sample < k_max {
-        return invalid(
-            "fit_sample",
-            format!("{} rows cannot hold k = {k_max} clusters", p.fit_sample),
-        );
-    }
+    p.check()?;
+    let k_max = *p.k.range().end();
     if x.ncols() == 0 {
         return Err(ClusterError::NoColumns);
     }
@@ -580,7 +600,7 @@ fn selection_value(s: &KScore, p: &KMeansParams) -> Option<f64> {
 /// run on all rows to `max_iter`: there they are cheap, and they pick the local optimum.
 const SEED_ITERATIONS: u64 = 20;
 
-/// Runs `n_runs` k-means++ restarts for one k, each a linfa fit on `fit_x` (of at most
+/// Runs `runs` k-means++ restarts for one k, each a linfa fit on `fit_x` (of at most
 /// [`SEED_ITERATIONS`] when `fit_x` is a sample); the restart whose centroids give the lowest
 /// inertia on all rows of `x` (standard layout) wins (the first on ties) and is then refined on
 /// all rows.
@@ -605,7 +625,7 @@ fn fit_k(
         p.max_iter
     };
     // Restarts are independent: they run in parallel, and are judged in run order.
-    let fits: Vec<Array2<f64>> = (0..p.n_runs as u64)
+    let fits: Vec<Array2<f64>> = (0..p.runs as u64)
         .into_par_iter()
         .map(|run| {
             let seed = derive_seed(p.seed, STREAM_KMEANS, ((k as u64) << 32) | run);
@@ -625,7 +645,7 @@ fn fit_k(
             best = Some((inertia, centroids));
         }
     }
-    let (_, centroids) = best.expect("n_runs >= 1 was validated");
+    let (_, centroids) = best.expect("runs >= 1 was validated");
     Ok(lloyd(x, centroids, p.max_iter, p.tolerance))
 }
 
@@ -700,17 +720,7 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
                         }
                     }
                     // Every centroid, lowest index on ties, as in `assign`.
-                    let mut best = (0, f64::INFINITY);
-                    let mut second = f64::INFINITY;
-                    for (c, cent) in cents.chunks_exact(d).enumerate() {
-                        let s = sq_dist(row, cent);
-                        if s < best.1 {
-                            second = best.1;
-                            best = (c, s);
-                        } else if s < second {
-                            second = s;
-                        }
-                    }
+                    let (best, second) = nearest_two(row, cents, d);
                     if *label != best.0 {
                         changed += 1;
                         *label = best.0;
@@ -898,10 +908,6 @@ fn lloyd_plain(
     }
 }
 
-fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
 /// The inertia on all rows of each set of centroids (standard layout), in one pass over the
 /// rows: each block of rows is read once for all sets while it is in cache. Blocks run in
 /// parallel and their sums are added in block order, so the result does not depend on the
@@ -933,34 +939,6 @@ fn inertias(data: &[f64], d: usize, candidates: &[Array2<f64>]) -> Vec<f64> {
         }
     }
     total
-}
-
-/// Assigns each row to its nearest centroid (lowest index on ties, like linfa); returns how
-/// many rows changed cluster. Rows are independent, so blocks of them run in parallel and
-/// the result does not depend on the number of threads.
-fn assign(data: &[f64], d: usize, cents: &[f64], labels: &mut [usize], sq: &mut [f64]) -> usize {
-    data.par_chunks(BLOCK * d)
-        .zip(labels.par_chunks_mut(BLOCK))
-        .zip(sq.par_chunks_mut(BLOCK))
-        .map(|((rows, labels), sq)| {
-            let mut changed = 0;
-            for ((row, label), dist) in rows.chunks_exact(d).zip(labels.iter_mut()).zip(sq) {
-                let mut best = (0, f64::INFINITY);
-                for (c, cent) in cents.chunks_exact(d).enumerate() {
-                    let s = sq_dist(row, cent);
-                    if s < best.1 {
-                        best = (c, s);
-                    }
-                }
-                if *label != best.0 {
-                    changed += 1;
-                    *label = best.0;
-                }
-                *dist = best.1;
-            }
-            changed
-        })
-        .sum()
 }
 
 #[cfg(test)]
@@ -1161,7 +1139,7 @@ mod tests {
     fn auto_picks_four_by_silhouette() {
         let (x, truth) = blobs(300, 1.0, 2);
         let mut p = params(KChoice::Auto { min: 2, max: 8 }, 3);
-        p.n_runs = 3;
+        p.runs = 3;
         let c = cluster(x.view(), &order_values(&truth), &p).unwrap();
         assert_eq!(c.k, 4);
         let ks: Vec<usize> = c.scores.iter().map(|s| s.k).collect();
@@ -1185,7 +1163,7 @@ mod tests {
         let p = KMeansParams {
             select_by: SelectBy::DaviesBouldin,
             silhouette_sample: 0,
-            n_runs: 2,
+            runs: 2,
             ..p
         };
         let c = cluster(small.view(), &order_values(&small_truth), &p).unwrap();
@@ -1269,7 +1247,7 @@ mod tests {
             log1p: vec![true, true, false],
             winsor: (0.0, 1.0),
         };
-        let t = FittedTransform::fit(raw.view(), &spec);
+        let t = FittedTransform::fit(raw.view(), &spec).unwrap();
         assert!(t.lower.iter().all(|v| *v == f64::NEG_INFINITY));
         assert!(t.upper.iter().all(|v| *v == f64::INFINITY));
         let scaled = t.apply(raw.view());
@@ -1295,7 +1273,7 @@ mod tests {
             log1p: vec![true, false, false],
             winsor: (0.0, 1.0),
         };
-        let t = FittedTransform::fit(raw.view(), &spec);
+        let t = FittedTransform::fit(raw.view(), &spec).unwrap();
         let s = (2.0f64 / 3.0).sqrt();
         let expect_mean = [0.0, 2.0, 5.0];
         let expect_std = [s, s, 1.0];
@@ -1320,7 +1298,7 @@ mod tests {
     fn winsorising_clips_to_quantiles() {
         // 1..=101: the 1 % quantile sits at position 1 (value 2), the 99 % at 99 (value 100).
         let raw = Array2::from_shape_fn((101, 1), |(i, _)| (i + 1) as f64);
-        let t = FittedTransform::fit(raw.view(), &TransformSpec::new(vec![false]));
+        let t = FittedTransform::fit(raw.view(), &TransformSpec::new(vec![false])).unwrap();
         assert_eq!((t.lower[0], t.upper[0]), (2.0, 100.0));
         let back = t.inverse(t.apply(array![[1.0], [50.0], [1000.0]].view()).view());
         let want = [2.0, 50.0, 100.0];
@@ -1382,12 +1360,12 @@ mod tests {
             ClusterError::NonFiniteOrderValue { row: 4, .. }
         ));
         let p = KMeansParams {
-            n_runs: 0,
+            runs: 0,
             ..params(KChoice::Fixed(2), 0)
         };
         assert!(matches!(
             cluster(x.view(), &v, &p),
-            Err(ClusterError::InvalidParam { name: "n_runs", .. })
+            Err(ClusterError::InvalidParam { name: "runs", .. })
         ));
     }
 
@@ -1442,7 +1420,7 @@ mod tests {
         .unwrap();
         assert_eq!(p.k, KChoice::Auto { min: 3, max: 6 });
         assert_eq!(p.select_by, SelectBy::DaviesBouldin);
-        assert_eq!((p.n_runs, p.max_iter, p.tolerance), (10, 300, 1e-4));
+        assert_eq!((p.runs, p.max_iter, p.tolerance), (10, 300, 1e-4));
         assert_eq!((p.fit_sample, p.silhouette_sample), (20_000, 2_000));
         let fixed: KChoice = serde_json::from_str(r#"{"fixed": 5}"#).unwrap();
         assert_eq!(fixed, KChoice::Fixed(5));

@@ -6,6 +6,7 @@
 //! indices `0..k`; clusters with no member are ignored by the internal-validity scores, as
 //! scikit-learn only ever sees the labels that occur.
 
+use super::distance::sq_dist;
 use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -323,10 +324,6 @@ fn check_labels(labels: &[usize], k: usize) {
     if let Some(&bad) = labels.iter().find(|&&l| l >= k) {
         panic!("label {bad} is not below k = {k}");
     }
-}
-
-fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 /// Per-cluster sizes and means, shared by the internal-validity scores.

@@ -349,7 +349,8 @@ pub fn default_segments() -> Vec<Segment> {
     ]
 }
 
-/// Validates the grading sections against the features the data will have.
+/// Checks the grading sections against the features the data will have, each section on
+/// its own ([`RawRfm::check`], [`RawScore::check`], [`RawTiers::check`], ...).
 pub fn validate_grading(
     rfm: &RawRfm,
     score: &RawScore,
@@ -359,235 +360,309 @@ pub fn validate_grading(
     policies: &BTreeMap<String, toml::Table>,
     available: Available,
 ) -> Result<GradingParams> {
-    let bins = rfm.bins;
-    if !(2..=10).contains(&bins) {
-        bail!("[rfm] bins must be between 2 and 10, got {bins}");
-    }
-    let rfm_cuts = match rfm.method {
-        RfmMethod::Quantile => {
-            if rfm.recency_thresholds.is_some()
-                || rfm.frequency_thresholds.is_some()
-                || rfm.monetary_thresholds.is_some()
-            {
-                bail!("[rfm] *_thresholds are only used with method = \"thresholds\"; set it or remove them");
-            }
-            RfmCuts::Quantile
+    let RfmParams {
+        bins,
+        rfm_cuts,
+        segments,
+    } = rfm.check()?;
+    let components = score.check(available)?;
+    let (tier_names, tier_rule) = tiers.check(available)?;
+    let (policies, policy_fields) = check_policies(policies, &tier_names)?;
+    Ok(GradingParams {
+        bins,
+        rfm_cuts,
+        segments,
+        components,
+        tier_names,
+        tier_rule,
+        risk: risk.check()?,
+        alerts: alerts.check()?,
+        policies,
+        policy_fields,
+    })
+}
+
+/// `[rfm]`, checked.
+struct RfmParams {
+    bins: u8,
+    rfm_cuts: RfmCuts,
+    segments: Vec<Segment>,
+}
+
+impl RawRfm {
+    /// Score levels, cut points and segment rules.
+    fn check(&self) -> Result<RfmParams> {
+        let rfm = self;
+        let bins = rfm.bins;
+        if !(2..=10).contains(&bins) {
+            bail!("[rfm] bins must be between 2 and 10, got {bins}");
         }
-        RfmMethod::Thresholds => {
-            let get = |v: &Option<Vec<f64>>, key: &str| -> Result<Vec<f64>> {
-                let Some(v) = v else {
-                    bail!(
-                        "[rfm] method = \"thresholds\" needs {key} with {} ascending values",
-                        bins - 1
-                    )
-                };
-                check_ascending(v, &format!("[rfm] {key}"), bins as usize - 1)?;
-                Ok(v.clone())
-            };
-            RfmCuts::Thresholds([
-                get(&rfm.recency_thresholds, "recency_thresholds")?,
-                get(&rfm.frequency_thresholds, "frequency_thresholds")?,
-                get(&rfm.monetary_thresholds, "monetary_thresholds")?,
-            ])
-        }
-    };
-    let segments = match &rfm.segments {
-        None if bins == 5 => default_segments(),
-        None => bail!(
-            "[rfm] the default segments are written for bins = 5; with bins = {bins} list your own [[rfm.segments]]"
-        ),
-        Some(list) => {
-            let mut out = Vec::with_capacity(list.len());
-            for s in list {
-                let range = |v: Option<[u8; 2]>, dim: &str| -> Result<(u8, u8)> {
-                    match v {
-                        None => Ok((1, bins)),
-                        Some([lo, hi]) if lo >= 1 && lo <= hi && hi <= bins => Ok((lo, hi)),
-                        Some([lo, hi]) => bail!(
-                            "[[rfm.segments]] {:?}: {dim} = [{lo}, {hi}] must satisfy 1 <= min <= max <= {bins}",
-                            s.name
-                        ),
-                    }
-                };
-                if s.name.trim().is_empty() {
-                    bail!("[[rfm.segments]] every segment needs a name");
+        let rfm_cuts = match rfm.method {
+            RfmMethod::Quantile => {
+                if rfm.recency_thresholds.is_some()
+                    || rfm.frequency_thresholds.is_some()
+                    || rfm.monetary_thresholds.is_some()
+                {
+                    bail!("[rfm] *_thresholds are only used with method = \"thresholds\"; set it or remove them");
                 }
-                out.push(Segment {
-                    name: s.name.clone(),
-                    r: range(s.r, "r")?,
-                    f: range(s.f, "f")?,
-                    m: range(s.m, "m")?,
-                });
+                RfmCuts::Quantile
             }
-            out
-        }
-    };
-
-    let components = validate_weights(score, available)?;
-
-    let preset = tiers.preset.unwrap_or(Preset::Abc);
-    let (preset_names, preset_rule): (Vec<&str>, TierRule) = match preset {
-        Preset::Abc => (
-            vec!["A", "B", "C"],
-            TierRule::Pareto {
-                cuts: vec![0.8, 0.95],
-                column: if available.profit {
-                    c::PROFIT
-                } else {
-                    c::MONETARY
-                },
-            },
-        ),
-        Preset::FourLevel => (
-            vec!["core", "key", "normal", "low_efficiency"],
-            TierRule::Score(vec![75.0, 55.0, 35.0]),
-        ),
-        Preset::ThreeLevel => (vec!["high", "mid", "low"], TierRule::Share(vec![0.2, 0.3])),
-    };
-    let tier_names: Vec<String> = match &tiers.names {
-        Some(n) => n.clone(),
-        None => preset_names.iter().map(|s| s.to_string()).collect(),
-    };
-    if tier_names.len() < 2 {
-        bail!("[tiers] names needs at least two tiers, best first");
-    }
-    for (i, n) in tier_names.iter().enumerate() {
-        if n.trim().is_empty() || tier_names[..i].contains(n) {
-            bail!("[tiers] names must be distinct and not empty: {tier_names:?}");
-        }
-    }
-    let cuts_needed = tier_names.len() - 1;
-    let method = tiers.method.unwrap_or(match preset_rule {
-        TierRule::Score(_) => TierMethod::Score,
-        TierRule::Share(_) => TierMethod::Share,
-        TierRule::Pareto { .. } => TierMethod::Pareto,
-    });
-    let given = [
-        ("score_cuts", tiers.score_cuts.is_some(), TierMethod::Score),
-        ("shares", tiers.shares.is_some(), TierMethod::Share),
-        (
-            "pareto_cuts",
-            tiers.pareto_cuts.is_some(),
-            TierMethod::Pareto,
-        ),
-    ];
-    for (key, present, m) in given {
-        if present && m != method {
-            bail!("[tiers] {key} does not apply to method = {method:?}; remove it or change the method");
-        }
-    }
-    if tiers.pareto_value.is_some() && method != TierMethod::Pareto {
-        bail!("[tiers] pareto_value only applies to method = \"pareto\"");
-    }
-    let preset_cuts = |m: TierMethod| -> Option<Vec<f64>> {
-        match (&preset_rule, m) {
-            (TierRule::Score(v), TierMethod::Score) => Some(v.clone()),
-            (TierRule::Share(v), TierMethod::Share) => Some(v.clone()),
-            (TierRule::Pareto { cuts, .. }, TierMethod::Pareto) => Some(cuts.clone()),
-            _ => None,
-        }
-        .filter(|v| v.len() == cuts_needed)
-    };
-    let need_cuts = |v: &Option<Vec<f64>>, key: &str, example: &str| -> Result<Vec<f64>> {
-        match v.clone().or_else(|| preset_cuts(method)) {
-            Some(v) => Ok(v),
+            RfmMethod::Thresholds => {
+                let get = |v: &Option<Vec<f64>>, key: &str| -> Result<Vec<f64>> {
+                    let Some(v) = v else {
+                        bail!(
+                            "[rfm] method = \"thresholds\" needs {key} with {} ascending values",
+                            bins - 1
+                        )
+                    };
+                    check_ascending(v, &format!("[rfm] {key}"), bins as usize - 1)?;
+                    Ok(v.clone())
+                };
+                RfmCuts::Thresholds([
+                    get(&rfm.recency_thresholds, "recency_thresholds")?,
+                    get(&rfm.frequency_thresholds, "frequency_thresholds")?,
+                    get(&rfm.monetary_thresholds, "monetary_thresholds")?,
+                ])
+            }
+        };
+        let segments = match &rfm.segments {
+            None if bins == 5 => default_segments(),
             None => bail!(
-                "[tiers] {} tiers need {key} with {cuts_needed} values, e.g. {key} = {example}",
-                tier_names.len()
+                "[rfm] the default segments are written for bins = 5; with bins = {bins} list your own [[rfm.segments]]"
             ),
-        }
-    };
-    let tier_rule = match method {
-        TierMethod::Score => {
-            let v = need_cuts(&tiers.score_cuts, "score_cuts", "[80, 50]")?;
-            if v.len() != cuts_needed {
-                bail!(
-                    "[tiers] score_cuts has {} values; {} tiers need {cuts_needed}",
-                    v.len(),
-                    tier_names.len()
-                );
-            }
-            for w in v.windows(2) {
-                if w[0] <= w[1] {
-                    bail!("[tiers] score_cuts overlap: they must be strictly descending (best tier first), got {v:?}");
+            Some(list) => {
+                let mut out = Vec::with_capacity(list.len());
+                for s in list {
+                    let range = |v: Option<[u8; 2]>, dim: &str| -> Result<(u8, u8)> {
+                        match v {
+                            None => Ok((1, bins)),
+                            Some([lo, hi]) if lo >= 1 && lo <= hi && hi <= bins => Ok((lo, hi)),
+                            Some([lo, hi]) => bail!(
+                                "[[rfm.segments]] {:?}: {dim} = [{lo}, {hi}] must satisfy 1 <= min <= max <= {bins}",
+                                s.name
+                            ),
+                        }
+                    };
+                    if s.name.trim().is_empty() {
+                        bail!("[[rfm.segments]] every segment needs a name");
+                    }
+                    out.push(Segment {
+                        name: s.name.clone(),
+                        r: range(s.r, "r")?,
+                        f: range(s.f, "f")?,
+                        m: range(s.m, "m")?,
+                    });
                 }
+                out
             }
-            if v.iter().any(|x| !(0.0..=100.0).contains(x)) {
-                bail!("[tiers] score_cuts are scores between 0 and 100, got {v:?}");
-            }
-            TierRule::Score(v)
+        };
+        Ok(RfmParams {
+            bins,
+            rfm_cuts,
+            segments,
+        })
+    }
+}
+
+impl RawScore {
+    /// The weighted components, weights normalised to sum 1.
+    fn check(&self, available: Available) -> Result<Vec<Component>> {
+        validate_weights(self, available)
+    }
+}
+
+impl RawTiers {
+    /// Tier names (best first) and the rule that assigns them.
+    fn check(&self, available: Available) -> Result<(Vec<String>, TierRule)> {
+        let tiers = self;
+        let preset = tiers.preset.unwrap_or(Preset::Abc);
+        let (preset_names, preset_rule): (Vec<&str>, TierRule) = match preset {
+            Preset::Abc => (
+                vec!["A", "B", "C"],
+                TierRule::Pareto {
+                    cuts: vec![0.8, 0.95],
+                    column: if available.profit {
+                        c::PROFIT
+                    } else {
+                        c::MONETARY
+                    },
+                },
+            ),
+            Preset::FourLevel => (
+                vec!["core", "key", "normal", "low_efficiency"],
+                TierRule::Score(vec![75.0, 55.0, 35.0]),
+            ),
+            Preset::ThreeLevel => (vec!["high", "mid", "low"], TierRule::Share(vec![0.2, 0.3])),
+        };
+        let tier_names: Vec<String> = match &tiers.names {
+            Some(n) => n.clone(),
+            None => preset_names.iter().map(|s| s.to_string()).collect(),
+        };
+        if tier_names.len() < 2 {
+            bail!("[tiers] names needs at least two tiers, best first");
         }
-        TierMethod::Share => {
-            let v = need_cuts(&tiers.shares, "shares", "[0.2, 0.3]")?;
-            if v.len() != cuts_needed {
-                bail!("[tiers] shares has {} values; {} tiers need {cuts_needed} (the last tier takes the rest)", v.len(), tier_names.len());
+        for (i, n) in tier_names.iter().enumerate() {
+            if n.trim().is_empty() || tier_names[..i].contains(n) {
+                bail!("[tiers] names must be distinct and not empty: {tier_names:?}");
             }
-            if v.iter().any(|x| *x <= 0.0) || v.iter().sum::<f64>() >= 1.0 {
-                bail!("[tiers] shares must be positive and sum to less than 1 (the last tier takes the rest), got {v:?}");
-            }
-            TierRule::Share(v)
         }
-        TierMethod::Pareto => {
-            let v = need_cuts(&tiers.pareto_cuts, "pareto_cuts", "[0.8, 0.95]")?;
-            if v.len() != cuts_needed {
-                bail!(
-                    "[tiers] pareto_cuts has {} values; {} tiers need {cuts_needed}",
-                    v.len(),
+        let cuts_needed = tier_names.len() - 1;
+        let method = tiers.method.unwrap_or(match preset_rule {
+            TierRule::Score(_) => TierMethod::Score,
+            TierRule::Share(_) => TierMethod::Share,
+            TierRule::Pareto { .. } => TierMethod::Pareto,
+        });
+        let given = [
+            ("score_cuts", tiers.score_cuts.is_some(), TierMethod::Score),
+            ("shares", tiers.shares.is_some(), TierMethod::Share),
+            (
+                "pareto_cuts",
+                tiers.pareto_cuts.is_some(),
+                TierMethod::Pareto,
+            ),
+        ];
+        for (key, present, m) in given {
+            if present && m != method {
+                bail!("[tiers] {key} does not apply to method = {method:?}; remove it or change the method");
+            }
+        }
+        if tiers.pareto_value.is_some() && method != TierMethod::Pareto {
+            bail!("[tiers] pareto_value only applies to method = \"pareto\"");
+        }
+        let preset_cuts = |m: TierMethod| -> Option<Vec<f64>> {
+            match (&preset_rule, m) {
+                (TierRule::Score(v), TierMethod::Score) => Some(v.clone()),
+                (TierRule::Share(v), TierMethod::Share) => Some(v.clone()),
+                (TierRule::Pareto { cuts, .. }, TierMethod::Pareto) => Some(cuts.clone()),
+                _ => None,
+            }
+            .filter(|v| v.len() == cuts_needed)
+        };
+        let need_cuts = |v: &Option<Vec<f64>>, key: &str, example: &str| -> Result<Vec<f64>> {
+            match v.clone().or_else(|| preset_cuts(method)) {
+                Some(v) => Ok(v),
+                None => bail!(
+                    "[tiers] {} tiers need {key} with {cuts_needed} values, e.g. {key} = {example}",
                     tier_names.len()
-                );
+                ),
             }
-            for w in v.windows(2) {
-                if w[0] >= w[1] {
-                    bail!("[tiers] pareto_cuts overlap: they must be strictly ascending cumulative shares, got {v:?}");
+        };
+        let tier_rule = match method {
+            TierMethod::Score => {
+                let v = need_cuts(&tiers.score_cuts, "score_cuts", "[80, 50]")?;
+                if v.len() != cuts_needed {
+                    bail!(
+                        "[tiers] score_cuts has {} values; {} tiers need {cuts_needed}",
+                        v.len(),
+                        tier_names.len()
+                    );
                 }
+                for w in v.windows(2) {
+                    if w[0] <= w[1] {
+                        bail!("[tiers] score_cuts overlap: they must be strictly descending (best tier first), got {v:?}");
+                    }
+                }
+                if v.iter().any(|x| !(0.0..=100.0).contains(x)) {
+                    bail!("[tiers] score_cuts are scores between 0 and 100, got {v:?}");
+                }
+                TierRule::Score(v)
             }
-            if v.iter().any(|x| *x <= 0.0 || *x >= 1.0) {
+            TierMethod::Share => {
+                let v = need_cuts(&tiers.shares, "shares", "[0.2, 0.3]")?;
+                if v.len() != cuts_needed {
+                    bail!("[tiers] shares has {} values; {} tiers need {cuts_needed} (the last tier takes the rest)", v.len(), tier_names.len());
+                }
+                if v.iter().any(|x| *x <= 0.0) || v.iter().sum::<f64>() >= 1.0 {
+                    bail!("[tiers] shares must be positive and sum to less than 1 (the last tier takes the rest), got {v:?}");
+                }
+                TierRule::Share(v)
+            }
+            TierMethod::Pareto => {
+                let v = need_cuts(&tiers.pareto_cuts, "pareto_cuts", "[0.8, 0.95]")?;
+                if v.len() != cuts_needed {
+                    bail!(
+                        "[tiers] pareto_cuts has {} values; {} tiers need {cuts_needed}",
+                        v.len(),
+                        tier_names.len()
+                    );
+                }
+                for w in v.windows(2) {
+                    if w[0] >= w[1] {
+                        bail!("[tiers] pareto_cuts overlap: they must be strictly ascending cumulative shares, got {v:?}");
+                    }
+                }
+                if v.iter().any(|x| *x <= 0.0 || *x >= 1.0) {
+                    bail!(
+                        "[tiers] pareto_cuts are cumulative shares strictly between 0 and 1, got {v:?}"
+                    );
+                }
+                let column = match tiers.pareto_value.as_deref() {
+                    None => if available.profit { c::PROFIT } else { c::MONETARY },
+                    Some("monetary") | Some("revenue") => c::MONETARY,
+                    Some("profit") if available.profit => c::PROFIT,
+                    Some("profit") => bail!("[tiers] pareto_value = \"profit\" needs a cost column: map unit_cost, cost or profit in [input.columns]"),
+                    Some(other) => bail!("[tiers] pareto_value {other:?} is not known; use \"profit\" or \"monetary\""),
+                };
+                TierRule::Pareto { cuts: v, column }
+            }
+        };
+        Ok((tier_names, tier_rule))
+    }
+}
+
+impl RawRisk {
+    fn check(&self) -> Result<Risk> {
+        let risk = self;
+        for pair in [risk.overdue_days, risk.late_rate, risk.inactivity_ratio] {
+            if pair[0] > pair[1] || pair.iter().any(|x| *x < 0.0 || !x.is_finite()) {
                 bail!(
-                    "[tiers] pareto_cuts are cumulative shares strictly between 0 and 1, got {v:?}"
+                    "[risk] thresholds are [medium, high] with 0 <= medium <= high, got {pair:?}"
                 );
             }
-            let column = match tiers.pareto_value.as_deref() {
-                None => if available.profit { c::PROFIT } else { c::MONETARY },
-                Some("monetary") | Some("revenue") => c::MONETARY,
-                Some("profit") if available.profit => c::PROFIT,
-                Some("profit") => bail!("[tiers] pareto_value = \"profit\" needs a cost column: map unit_cost, cost or profit in [input.columns]"),
-                Some(other) => bail!("[tiers] pareto_value {other:?} is not known; use \"profit\" or \"monetary\""),
-            };
-            TierRule::Pareto { cuts: v, column }
         }
-    };
-
-    for pair in [risk.overdue_days, risk.late_rate, risk.inactivity_ratio] {
-        if pair[0] > pair[1] || pair.iter().any(|x| *x < 0.0 || !x.is_finite()) {
-            bail!("[risk] thresholds are [medium, high] with 0 <= medium <= high, got {pair:?}");
+        if risk.late_rate[1] > 1.0 {
+            bail!(
+                "[risk] late_rate is a share between 0 and 1, got {:?}",
+                risk.late_rate
+            );
         }
+        let risk = Risk {
+            overdue_days: risk.overdue_days,
+            late_rate: risk.late_rate,
+            min_invoices: risk.min_invoices,
+            inactivity_ratio: risk.inactivity_ratio,
+            downgrade: [risk.downgrade.medium, risk.downgrade.high],
+        };
+        Ok(risk)
     }
-    if risk.late_rate[1] > 1.0 {
-        bail!(
-            "[risk] late_rate is a share between 0 and 1, got {:?}",
-            risk.late_rate
-        );
-    }
-    let risk = Risk {
-        overdue_days: risk.overdue_days,
-        late_rate: risk.late_rate,
-        min_invoices: risk.min_invoices,
-        inactivity_ratio: risk.inactivity_ratio,
-        downgrade: [risk.downgrade.medium, risk.downgrade.high],
-    };
-    if !(0.0..1.0).contains(&alerts.spend_drop) || alerts.spend_drop == 0.0 {
-        bail!(
-            "[alerts] spend_drop is a share between 0 and 1 (0.5 = spend halved), got {}",
-            alerts.spend_drop
-        );
-    }
-    let alerts = Alerts {
-        overdue_days: alerts.overdue_days,
-        churn_ratio: alerts.churn_ratio,
-        churn_max_recency_days: alerts.churn_max_recency_days,
-        spend_drop: alerts.spend_drop,
-    };
+}
 
+impl RawAlerts {
+    fn check(&self) -> Result<Alerts> {
+        let alerts = self;
+        if !(0.0..1.0).contains(&alerts.spend_drop) || alerts.spend_drop == 0.0 {
+            bail!(
+                "[alerts] spend_drop is a share between 0 and 1 (0.5 = spend halved), got {}",
+                alerts.spend_drop
+            );
+        }
+        let alerts = Alerts {
+            overdue_days: alerts.overdue_days,
+            churn_ratio: alerts.churn_ratio,
+            churn_max_recency_days: alerts.churn_max_recency_days,
+            spend_drop: alerts.spend_drop,
+        };
+        Ok(alerts)
+    }
+}
+
+/// `[policies.<tier>]`: each tier's fields, and every field name (one type per field).
+type Policies = (BTreeMap<String, Vec<(String, PolicyValue)>>, Vec<String>);
+
+fn check_policies(
+    policies: &BTreeMap<String, toml::Table>,
+    tier_names: &[String],
+) -> Result<Policies> {
     let mut policy_map = BTreeMap::new();
     let mut fields = std::collections::BTreeSet::new();
     for (tier, table) in policies {
@@ -624,19 +699,7 @@ pub fn validate_grading(
             bail!("[policies] field {f:?} is {kinds:?} in different tiers; give it one type");
         }
     }
-
-    Ok(GradingParams {
-        bins,
-        rfm_cuts,
-        segments,
-        components,
-        tier_names,
-        tier_rule,
-        risk,
-        alerts,
-        policies: policy_map,
-        policy_fields,
-    })
+    Ok((policy_map, policy_fields))
 }
 
 fn check_ascending(v: &[f64], what: &str, len: usize) -> Result<()> {
@@ -895,236 +958,4 @@ mod tests {
         // Lost: R 1, F 1..2, M 1..2.
         assert_eq!(hit[9], 4);
     }
-}
-
-// ---------------------------------------------------------------- clustering
-
-/// `[clustering]` as written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawClustering {
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// Feature columns of customers.parquet; default recency, frequency, monetary and profit
-    /// where present.
-    pub features: Option<Vec<String>>,
-    /// Features log-transformed (signed log1p) before scaling; default every feature but rates.
-    pub log1p: Option<Vec<String>>,
-    /// Lower and upper quantiles each feature is clipped to before scaling; [0, 1] = off.
-    #[serde(default = "default_winsor")]
-    pub winsorize: [f64; 2],
-    /// A number of clusters, or "auto" to choose over `k_range`.
-    #[serde(default)]
-    pub k: RawK,
-    #[serde(default = "default_k_range")]
-    pub k_range: [usize; 2],
-    /// silhouette | calinski_harabasz | davies_bouldin
-    #[serde(default = "default_select_by")]
-    pub select_by: String,
-    #[serde(default = "default_runs")]
-    pub runs: usize,
-    #[serde(default = "default_max_iter")]
-    pub max_iter: u64,
-    #[serde(default = "default_tolerance")]
-    pub tolerance: f64,
-    #[serde(default = "default_seed")]
-    pub seed: u64,
-    /// Fit on a deterministic sample of this many customers when there are more.
-    #[serde(default = "default_fit_sample")]
-    pub fit_sample: usize,
-    /// Silhouette is O(n^2): evaluated on a deterministic sample of this many customers.
-    #[serde(default = "default_silhouette_sample")]
-    pub silhouette_sample: usize,
-    /// Clusters are numbered by the mean of this feature, highest first.
-    #[serde(default = "default_order_by")]
-    pub order_by: String,
-}
-
-impl Default for RawClustering {
-    fn default() -> Self {
-        toml::from_str("").expect("defaults deserialize")
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
-pub enum RawK {
-    Fixed(usize),
-    Named(String),
-}
-
-impl Default for RawK {
-    fn default() -> Self {
-        RawK::Named("auto".into())
-    }
-}
-
-fn default_true() -> bool {
-    true
-}
-fn default_winsor() -> [f64; 2] {
-    [0.01, 0.99]
-}
-fn default_k_range() -> [usize; 2] {
-    [2, 8]
-}
-fn default_select_by() -> String {
-    "silhouette".into()
-}
-fn default_runs() -> usize {
-    10
-}
-fn default_max_iter() -> u64 {
-    300
-}
-fn default_tolerance() -> f64 {
-    1e-4
-}
-fn default_seed() -> u64 {
-    42
-}
-fn default_fit_sample() -> usize {
-    20_000
-}
-fn default_silhouette_sample() -> usize {
-    2_000
-}
-fn default_order_by() -> String {
-    c::MONETARY.into()
-}
-
-/// `[clustering]`, validated.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ClusteringParams {
-    pub features: Vec<String>,
-    pub log1p: Vec<bool>,
-    pub winsorize: [f64; 2],
-    /// `None` = choose over `k_range`.
-    pub k: Option<usize>,
-    pub k_range: [usize; 2],
-    pub select_by: String,
-    pub runs: usize,
-    pub max_iter: u64,
-    pub tolerance: f64,
-    pub seed: u64,
-    pub fit_sample: usize,
-    pub silhouette_sample: usize,
-    pub order_by: String,
-}
-
-/// Numeric columns of customers.parquet that can be clustered on, given the data: the
-/// features table's columns without the ID, the dates and the region name.
-pub fn clusterable_columns(available: Available) -> Vec<&'static str> {
-    crate::features::feature_columns(available.profit, available.payments, false)
-        .into_iter()
-        .filter(|n| ![c::CUSTOMER_ID, c::FIRST_PURCHASE, c::LAST_PURCHASE].contains(n))
-        .collect()
-}
-
-/// Short names users write for the usual features.
-fn feature_alias(name: &str) -> &str {
-    match name {
-        "recency" => c::RECENCY_DAYS,
-        "tenure" => c::TENURE_DAYS,
-        other => other,
-    }
-}
-
-/// Validates `[clustering]`; `None` when clustering is switched off.
-pub fn validate_clustering(
-    raw: &RawClustering,
-    available: Available,
-) -> Result<Option<ClusteringParams>> {
-    if !raw.enabled {
-        return Ok(None);
-    }
-    let known = clusterable_columns(available);
-    let features: Vec<String> = match &raw.features {
-        Some(f) => f.iter().map(|x| feature_alias(x).to_string()).collect(),
-        None => {
-            let mut f = vec![c::RECENCY_DAYS, c::FREQUENCY, c::MONETARY];
-            if available.profit {
-                f.push(c::PROFIT);
-            }
-            f.into_iter().map(String::from).collect()
-        }
-    };
-    if features.is_empty() {
-        bail!("[clustering] features is empty; name at least one, e.g. [\"recency_days\", \"frequency\", \"monetary\"]");
-    }
-    for (i, f) in features.iter().enumerate() {
-        if !known.contains(&f.as_str()) {
-            bail!(
-                "[clustering] feature {f:?} is not a numeric column of customers.parquet for this data; choose from: {}",
-                known.join(", ")
-            );
-        }
-        if features[..i].contains(f) {
-            bail!("[clustering] feature {f:?} is listed twice");
-        }
-    }
-    let rates = [c::RETURN_RATE, c::MARGIN, c::ON_TIME_RATE];
-    let log1p: Vec<bool> = match &raw.log1p {
-        None => features
-            .iter()
-            .map(|f| !rates.contains(&f.as_str()))
-            .collect(),
-        Some(list) => {
-            let list: Vec<&str> = list.iter().map(|x| feature_alias(x)).collect();
-            for l in &list {
-                if !features.iter().any(|f| f == l) {
-                    bail!("[clustering] log1p names {l:?}, which is not among the features {features:?}");
-                }
-            }
-            features
-                .iter()
-                .map(|f| list.contains(&f.as_str()))
-                .collect()
-        }
-    };
-    let [lo, hi] = raw.winsorize;
-    if !(0.0..0.5).contains(&lo) || !(0.5..=1.0).contains(&hi) {
-        bail!("[clustering] winsorize = [lower, upper] quantiles with 0 <= lower < 0.5 <= upper <= 1, got {:?}", raw.winsorize);
-    }
-    let k = match &raw.k {
-        RawK::Fixed(k) if *k >= 1 => Some(*k),
-        RawK::Fixed(k) => bail!("[clustering] k must be at least 1, got {k}"),
-        RawK::Named(s) if s == "auto" => None,
-        RawK::Named(s) => bail!("[clustering] k = {s:?}: give a number of clusters or \"auto\""),
-    };
-    let [kmin, kmax] = raw.k_range;
-    if kmin < 2 || kmin > kmax {
-        bail!(
-            "[clustering] k_range = [min, max] with 2 <= min <= max, got {:?}",
-            raw.k_range
-        );
-    }
-    if !["silhouette", "calinski_harabasz", "davies_bouldin"].contains(&raw.select_by.as_str()) {
-        bail!("[clustering] select_by {:?}: use \"silhouette\", \"calinski_harabasz\" or \"davies_bouldin\"", raw.select_by);
-    }
-    if raw.runs == 0 || raw.max_iter == 0 || raw.tolerance.is_nan() || raw.tolerance <= 0.0 {
-        bail!("[clustering] runs and max_iter must be at least 1 and tolerance above 0");
-    }
-    if raw.fit_sample < 100 || raw.silhouette_sample < 10 {
-        bail!("[clustering] fit_sample must be at least 100 and silhouette_sample at least 10");
-    }
-    let order_by = feature_alias(&raw.order_by).to_string();
-    if !known.contains(&order_by.as_str()) {
-        bail!("[clustering] order_by {order_by:?} is not a numeric column of customers.parquet; e.g. \"monetary\"");
-    }
-    Ok(Some(ClusteringParams {
-        features,
-        log1p,
-        winsorize: raw.winsorize,
-        k,
-        k_range: raw.k_range,
-        select_by: raw.select_by.clone(),
-        runs: raw.runs,
-        max_iter: raw.max_iter,
-        tolerance: raw.tolerance,
-        seed: raw.seed,
-        fit_sample: raw.fit_sample,
-        silhouette_sample: raw.silhouette_sample,
-        order_by,
-    }))
 }
