@@ -49,7 +49,7 @@ pub struct TierRows {
     pub(super) risk_inputs: RiskInputs,
 }
 
-/// The columns of `customers` that tiers.parquet repeats (see [`TierRows::shared`]).
+/// The columns of `customers` that tiers.parquet repeats (`shared` of [`TierRows`]).
 pub(super) fn shared_columns(customers: &DataFrame, ids: &Column) -> Result<Vec<Column>> {
     let mut shared = vec![
         ids.clone(),

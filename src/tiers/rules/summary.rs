@@ -170,3 +170,43 @@ pub(super) fn segment_summary(
     ));
     Ok(DataFrame::new(names.len(), columns)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::assign_rule_tiers;
+    use super::super::fixtures::{params, tied_customers};
+
+    /// The typed summary and its table say the same: ten customers in the default A/B/C
+    /// tiers, shares of them and of revenue summing to one.
+    #[test]
+    fn tier_summary_table_is_its_typed_values() {
+        let g = assign_rule_tiers(&tied_customers(), &params("")).unwrap();
+        let s = &g.per_tier;
+        assert_eq!(s.names, ["A", "B", "C"]);
+        assert_eq!(s.customers.iter().sum::<u64>(), 10);
+        assert!((s.revenue.share.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(s.profit.is_none(), "no profit column");
+        let t = &g.tier_summary;
+        let f64s = |name: &str| -> Vec<f64> {
+            t.column(name)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect()
+        };
+        assert_eq!(f64s("customer_share"), s.customer_share);
+        assert_eq!(f64s("revenue_share"), s.revenue.share);
+        let customers: Vec<i64> = t
+            .column("customers")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(
+            customers,
+            s.customers.iter().map(|n| *n as i64).collect::<Vec<_>>()
+        );
+    }
+}
