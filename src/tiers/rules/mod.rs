@@ -103,6 +103,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     let segments = segments(&rfm.scores, p);
     let weighted = weighted_score(customers, p)?;
 
+    // Tiers and segments are kept per customer as u16 indices into their names.
     if p.tier_names.len() > usize::from(u16::MAX) || segments.names.len() > usize::from(u16::MAX) {
         bail!("at most {} tiers and segments", u16::MAX);
     }
