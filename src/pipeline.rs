@@ -21,7 +21,7 @@ use crate::output::{OutputTarget, Outputs, RunMetadata, RunResults};
 use crate::plan::RunPlan;
 use crate::progress::{thousands, Progress};
 use crate::tiers::clusters::{fit_clusters, ClusterOutput, Clustered};
-use crate::tiers::rules::{assign_rule_tiers, Grading, Rows, TierRows};
+use crate::tiers::rules::{assign_rule_tiers, Grading, Rows, TierRows, TierSummary};
 
 /// The result of a run, for callers that want the tables without reading the files back.
 pub struct RunResult {
@@ -185,7 +185,7 @@ fn compute_features(
 /// Stage 3: the rule-based grades.
 fn grade(customers: &DataFrame, p: &Pipeline, progress: &Progress) -> Result<Grading> {
     let grading = assign_rule_tiers(customers, &p.grading)?;
-    progress.stage("tiers", &tier_line(&grading.tier_summary)?);
+    progress.stage("tiers", &tier_line(&grading.per_tier));
     for note in &grading.notes {
         progress.stage("note", note);
     }
@@ -301,24 +301,15 @@ fn grade_history(
 }
 
 /// `A 312 (16.8%), B 540 (29.1%), C 1,003 (54.1%)`.
-fn tier_line(summary: &DataFrame) -> Result<String> {
-    let names = summary.column("tier")?.str()?.clone();
-    let n = summary.column("customers")?.i64()?.clone();
-    let share = summary.column("customer_share")?.f64()?.clone();
-    Ok(names
+fn tier_line(summary: &TierSummary) -> String {
+    summary
+        .names
         .iter()
-        .zip(n.iter())
-        .zip(share.iter())
-        .map(|((t, n), s)| {
-            format!(
-                "{} {} ({:.1}%)",
-                t.unwrap_or(""),
-                thousands(n.unwrap_or(0) as u64),
-                s.unwrap_or(0.0) * 100.0
-            )
-        })
+        .zip(&summary.customers)
+        .zip(&summary.customer_share)
+        .map(|((t, n), s)| format!("{} {} ({:.1}%)", t, thousands(*n), s * 100.0))
         .collect::<Vec<_>>()
-        .join(", "))
+        .join(", ")
 }
 
 /// Cleans, computes features and grades one earlier snapshot: the same rules, only the

@@ -13,16 +13,10 @@ use crate::stats::Floats;
 pub fn chart_data(run: &RunResults, max_points: usize) -> Result<ChartData> {
     let customers = run.customers;
     let tiers = &run.grading.rows;
-    let tier_summary = &run.grading.tier_summary;
+    let per_tier = &run.grading.per_tier;
     let g = &run.plan.pipeline.grading;
     let cl = run.clusters;
     let counts = run.comparison.map(|c| &c.counts);
-    let share = |name: &str| -> Result<Vec<f64>> {
-        Ok(Floats::of(tier_summary, name)?
-            .iter()
-            .map(|v| v.unwrap_or(0.0))
-            .collect())
-    };
     let t = tier_indices(tiers);
     let recency = Floats::of(customers, c::RECENCY_DAYS)?;
     let monetary = Floats::of(customers, c::MONETARY)?;
@@ -57,13 +51,9 @@ pub fn chart_data(run: &RunResults, max_points: usize) -> Result<ChartData> {
         .collect();
     let mut data = ChartData {
         tier_names: g.tier_names.clone(),
-        tier_customer_share: share("customer_share")?,
-        tier_revenue_share: share("revenue_share")?,
-        tier_profit_share: if tier_summary.schema().get("profit_share").is_some() {
-            Some(share("profit_share")?)
-        } else {
-            None
-        },
+        tier_customer_share: per_tier.customer_share.clone(),
+        tier_revenue_share: per_tier.revenue.share.clone(),
+        tier_profit_share: per_tier.profit.as_ref().map(|p| p.share.clone()),
         revenue: monetary.iter().map(|v| v.unwrap_or(0.0)).collect(),
         bins,
         rfm_mean_monetary: mean,

@@ -1,0 +1,180 @@
+//! Rule-based grading: RFM scores and segments, the weighted 0..100 score, tiers by score,
+//! share or cumulative value, the risk overlay with its downgrade, alerts and policies, and a
+//! plain-language reason per customer. Pure: a customer frame and params in, frames out.
+//!
+//! Scores are computed over plain vectors rather than polars expressions because every step
+//! also produces text (thresholds used, reasons) that needs the same numbers.
+//!
+//! This module reads as the steps of [`assign_rule_tiers`]; each step is a module of its own.
+
+mod alerts;
+mod base;
+mod policy;
+mod rfm;
+mod risk;
+mod rows;
+mod score;
+mod summary;
+mod text;
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use polars::prelude::*;
+
+use self::alerts::alerts;
+use self::base::base_tiers;
+use self::rfm::{rfm_codes, rfm_scores, segments, thresholds_table};
+use self::risk::{downgrade, RiskInputs};
+use self::rows::shared_columns;
+use self::score::weighted_score;
+use self::summary::{segment_summary, tier_summary};
+use super::params::GradingParams;
+use crate::columns as c;
+use crate::stats::Floats;
+
+pub use self::rfm::score_with_cuts;
+pub use self::risk::RISK_LEVELS;
+pub use self::rows::{Rows, TierRows};
+pub use self::summary::{TierSummary, Total};
+
+/// Output column names of the grading tables.
+pub mod cols {
+    pub const R_SCORE: &str = "r_score";
+    pub const F_SCORE: &str = "f_score";
+    pub const M_SCORE: &str = "m_score";
+    pub const RFM_CODE: &str = "rfm_code";
+    pub const SEGMENT: &str = "segment";
+    pub const SCORE: &str = "score";
+    pub const TIER_BASE: &str = "tier_before_risk";
+    pub const RISK: &str = "risk_level";
+    pub const RISK_REASONS: &str = "risk_reasons";
+    pub const TIER: &str = "tier";
+    pub const TIER_RANK: &str = "tier_rank";
+    pub const DOWNGRADED: &str = "downgraded";
+    pub const REASON: &str = "reason";
+}
+
+/// Everything the grading step produces.
+pub struct Grading {
+    /// One row per customer (see README: tiers.parquet), built as it is read.
+    pub rows: Arc<TierRows>,
+    /// Per tier, typed; `tier_summary` is its table.
+    pub per_tier: TierSummary,
+    pub tier_summary: DataFrame,
+    pub segment_summary: DataFrame,
+    pub thresholds: DataFrame,
+    pub alerts: DataFrame,
+    /// Rows of `alerts` (the run keeps only the first few once they are written).
+    pub alert_count: usize,
+    /// Things a person should know about this grading (collapsed bins, ...).
+    pub notes: Vec<String>,
+}
+
+/// The customer-table columns that most steps read.
+struct Inputs<'a> {
+    ids: &'a Column,
+    recency: Floats,
+    frequency: Floats,
+    monetary: Floats,
+    profit: Option<Floats>,
+}
+
+impl<'a> Inputs<'a> {
+    fn read(customers: &'a DataFrame) -> Result<Inputs<'a>> {
+        Ok(Inputs {
+            ids: customers.column(c::CUSTOMER_ID)?,
+            recency: Floats::of(customers, c::RECENCY_DAYS)?,
+            frequency: Floats::of(customers, c::FREQUENCY)?,
+            monetary: Floats::of(customers, c::MONETARY)?,
+            profit: Floats::maybe(customers, c::PROFIT)?,
+        })
+    }
+}
+
+/// Grades every customer of `customers` (the features table).
+pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Grading> {
+    let n = customers.height();
+    let inputs = Inputs::read(customers)?;
+    let features = [&inputs.recency, &inputs.frequency, &inputs.monetary];
+
+    let rfm = rfm_scores(features, p);
+    let codes = rfm_codes(&rfm.scores, p.bins as usize);
+    let segments = segments(&rfm.scores, p);
+    let weighted = weighted_score(customers, p)?;
+
+    // Tiers and segments are kept per customer as u16 indices into their names.
+    if p.tier_names.len() > usize::from(u16::MAX) || segments.names.len() > usize::from(u16::MAX) {
+        bail!("at most {} tiers and segments", u16::MAX);
+    }
+    let base = base_tiers(
+        inputs.ids,
+        &weighted.score,
+        &inputs.monetary,
+        inputs.profit.as_ref(),
+        &p.tier_rule,
+    )?;
+    // The risk overlay: levels now, the text with the table's rows.
+    let risk_inputs = RiskInputs::read(customers, &inputs.recency)?;
+    let risk = risk_inputs.levels(p, n);
+    let tier = downgrade(&base.tier, &risk, p);
+
+    let profit = inputs.profit.as_ref();
+    let per_tier = tier_summary(p, &tier, &base.tier, &weighted.score, features, profit)?;
+    let segment_summary = segment_summary(&segments.names, &segments.index, features)?;
+    let thresholds = thresholds_table(&rfm.thresholds)?;
+    let between = &risk_inputs.between;
+    let alerts = alerts(customers, p, &inputs, between, &tier, &weighted.score)?;
+
+    let rows = TierRows {
+        p: p.clone(),
+        shared: shared_columns(customers, inputs.ids)?,
+        scores: rfm.scores,
+        codes,
+        segments,
+        comps: weighted.components,
+        score: weighted.score,
+        base: base.tier,
+        tier,
+        risk,
+        base_reason: base.reason,
+        risk_inputs,
+    };
+    Ok(Grading {
+        rows: Arc::new(rows),
+        tier_summary: per_tier.frame()?,
+        per_tier,
+        segment_summary,
+        thresholds,
+        alert_count: alerts.height(),
+        alerts,
+        notes: rfm.notes,
+    })
+}
+
+/// Fixtures shared by the tests of the steps.
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+
+    pub(super) fn params(text: &str) -> GradingParams {
+        let base = "[input]\npaths = \"x.csv\"\n[input.columns]\ncustomer_id = \"c\"\ndate = \"d\"\namount = \"a\"\n";
+        crate::config::Pipeline::from_toml(&format!("{base}{text}"), std::path::Path::new("p.toml"))
+            .unwrap()
+            .grading
+    }
+
+    /// Ten customers, seven of whom bought once: frequency quantiles collapse.
+    pub(super) fn tied_customers() -> DataFrame {
+        df!(
+            c::CUSTOMER_ID => ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"],
+            c::RECENCY_DAYS => [1i64, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            c::FREQUENCY => [1i64, 1, 1, 1, 1, 1, 1, 2, 3, 9],
+            c::MONETARY => [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0],
+            c::MEAN_DAYS_BETWEEN => [None, None, None, None, None, None, None, Some(2.0), Some(1.0), Some(1.0)],
+            c::MONETARY_LAST_PERIOD => [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10.0, 90.0, 40.0],
+            c::MONETARY_PREV_PERIOD => [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 70.0, 0.0, 60.0]
+        )
+        .unwrap()
+    }
+}
