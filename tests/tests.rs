@@ -1,6 +1,7 @@
 //! Integration tests: the built binary on small fixtures, outputs read back with the `parquet`
 //! and `arrow` crates and compared with values computed by hand (see each fixture's comments).
 
+mod coverage;
 mod faults;
 mod util;
 
