@@ -309,8 +309,14 @@ impl Pipeline {
 
     /// Parses pipeline text; `path` names the file in messages and anchors relative inputs.
     pub fn from_toml(text: &str, path: &Path) -> Result<Pipeline> {
-        let raw: RawPipeline = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("invalid pipeline file {}: {}", path.display(), e))?;
+        let raw: RawPipeline = toml::from_str(text).map_err(|e| {
+            let section = e
+                .span()
+                .and_then(|span| section_at(text, span.start))
+                .map(|s| format!(" (in {s})"))
+                .unwrap_or_default();
+            anyhow::anyhow!("invalid pipeline file {}{section}: {}", path.display(), e)
+        })?;
         raw.validate(text, path)
             .with_context(|| format!("invalid pipeline file {}", path.display()))
     }
@@ -363,6 +369,15 @@ impl RawPipeline {
             history,
         })
     }
+}
+
+/// The `[section]` (or `[[section]]`) header above byte `at` of a TOML text.
+fn section_at(text: &str, at: usize) -> Option<&str> {
+    text.get(..at)?
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
 }
 
 /// The graded (latest) date is set in one place: `[features] as_of`, or the last date of a
@@ -479,6 +494,17 @@ amount = "total"
         // Agreeing, or a cadence that runs up to [features] as_of: fine.
         assert!(with("[history]\nas_of = [\"2025-01-01\", \"2025-10-01\"]\n").is_ok());
         assert!(with("[history]\ncadence = \"month\"\nstart = \"2025-01-01\"\n").is_ok());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_section() {
+        let text = format!("{MINIMAL}[clustering]\nselect_by = \"gap\"\n");
+        let e = format!("{:#}", parse(&text).unwrap_err());
+        assert!(e.contains("(in [clustering])"), "{e}");
+        assert!(
+            e.contains("silhouette") && e.contains("davies_bouldin"),
+            "{e}"
+        );
     }
 
     #[test]
