@@ -96,9 +96,16 @@ pub fn mark_transactions(tx: LazyFrame, cl: &Cleaning, today: NaiveDate) -> Resu
     let mut tx = tx;
     let schema = tx.collect_schema()?;
     let has = |n: &str| schema.get(n).is_some();
+    let lf = sign_returns(tx, cl, &has);
+    let lf = lf.with_column(reason_expr(&row_rules(cl, today, &has)).alias(c::DROP_REASON));
+    fail_on_error_policies(&lf, cl, today)?;
+    Ok(lf)
+}
 
-    // A line is a return when its amount or quantity is negative or its invoice carries the
-    // cancellation prefix; prefixed lines are made negative whatever sign they were typed with.
+/// Adds `is_return` and makes returns' amounts and costs negative. A line is a return when
+/// its amount or quantity is negative or its invoice carries the cancellation prefix;
+/// prefixed lines are made negative whatever sign they were typed with.
+fn sign_returns(tx: LazyFrame, cl: &Cleaning, has: &dyn Fn(&str) -> bool) -> LazyFrame {
     let mut is_return = col(c::AMOUNT).lt(lit(0.0));
     if has(c::QUANTITY) {
         is_return = is_return.or(col(c::QUANTITY).lt(lit(0.0)));
@@ -110,28 +117,31 @@ pub fn mark_transactions(tx: LazyFrame, cl: &Cleaning, today: NaiveDate) -> Resu
             .fill_null(lit(false)));
     }
     let is_return = is_return.fill_null(lit(false));
-    let mut lf = tx.with_column(is_return.alias(c::IS_RETURN));
-    let signed = when(col(c::IS_RETURN))
-        .then(col(c::AMOUNT).abs() * lit(-1.0))
-        .otherwise(col(c::AMOUNT));
-    let mut fixes = vec![signed.alias(c::AMOUNT)];
+    let lf = tx.with_column(is_return.alias(c::IS_RETURN));
+    let negative = |name: &str| {
+        when(col(c::IS_RETURN))
+            .then(col(name).abs() * lit(-1.0))
+            .otherwise(col(name))
+            .alias(name)
+    };
+    let mut fixes = vec![negative(c::AMOUNT)];
     if has(c::COST) {
-        fixes.push(
-            when(col(c::IS_RETURN))
-                .then(col(c::COST).abs() * lit(-1.0))
-                .otherwise(col(c::COST))
-                .alias(c::COST),
-        );
+        fixes.push(negative(c::COST));
     }
-    lf = lf.with_columns(fixes);
+    lf.with_columns(fixes)
+}
 
-    // Rules that do not depend on as_of, first match wins.
+/// The row rules that do not depend on as_of, in order (the first match wins).
+fn row_rules(
+    cl: &Cleaning,
+    today: NaiveDate,
+    has: &dyn Fn(&str) -> bool,
+) -> Vec<(Expr, &'static str)> {
     let price_bad = if has(c::UNIT_PRICE) {
         col(c::UNIT_PRICE).lt_eq(lit(0.0))
     } else {
         col(c::AMOUNT).eq(lit(0.0))
     };
-    let today_day = epoch_days(today);
     // NaN, infinities and overflowing products (quantity x price beyond f64) are not
     // amounts: they would turn every sum they enter into NaN or infinity. Always a rule of
     // its own (counted even when kept values are all finite); `error` stops on the first.
@@ -141,25 +151,26 @@ pub fn mark_transactions(tx: LazyFrame, cl: &Cleaning, today: NaiveDate) -> Resu
         .map(|n| col(n).is_not_null().and(col(n).is_finite().not()))
         .reduce(Expr::or)
         .unwrap_or(lit(false));
-    let rules: Vec<(Expr, &str)> = vec![
+    let mut rules: Vec<(Expr, &str)> = vec![
         (col(c::CUSTOMER_ID).is_null(), MISSING_CUSTOMER_ID),
         (col(c::DATE).is_null(), MISSING_DATE),
         (col(c::AMOUNT).is_null(), MISSING_AMOUNT),
         (non_finite, NON_FINITE_VALUE),
     ];
-    let mut rules = rules;
     if cl.nonpositive_price != DropKeepError::Keep {
-        rules.push((price_bad.clone(), NONPOSITIVE_PRICE));
+        rules.push((price_bad, NONPOSITIVE_PRICE));
     }
     if cl.future_dates != DropKeepError::Keep {
-        rules.push((day_number(c::DATE).gt(lit(today_day)), FUTURE_DATE));
+        rules.push((day_number(c::DATE).gt(lit(epoch_days(today))), FUTURE_DATE));
     }
     if cl.returns == ReturnPolicy::Drop {
         rules.push((col(c::IS_RETURN), RETURN_DROPPED));
     }
-    let lf = lf.with_column(reason_expr(&rules).alias(c::DROP_REASON));
+    rules
+}
 
-    // Policies that turn a drop into an error look at the first offending row.
+/// Policies that turn a drop into an error stop on the first offending row, with the count.
+fn fail_on_error_policies(lf: &LazyFrame, cl: &Cleaning, today: NaiveDate) -> Result<()> {
     let fail_on = |reason: &str| -> Result<Option<(u64, String)>> {
         let bad = lf
             .clone()
@@ -206,7 +217,7 @@ pub fn mark_transactions(tx: LazyFrame, cl: &Cleaning, today: NaiveDate) -> Resu
             .into());
         }
     }
-    Ok(lf)
+    Ok(())
 }
 
 fn reason_code(reason: &str) -> u8 {

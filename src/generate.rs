@@ -146,13 +146,15 @@ pub fn generate_chunks(
     let (d0, d1) = (epoch_days(start), epoch_days(p.end));
 
     // Catalogue: list price and cost ratio per product.
-    let products: Vec<(f64, f64)> = (0..PRODUCTS)
-        .map(|_| {
-            let price = (rng.gen_range(1.5f64..6.5)).exp();
-            (round2(price), rng.gen_range(0.55..0.82))
-        })
-        .collect();
-    let product_ids: Vec<String> = (0..PRODUCTS).map(|prod| format!("P{prod:04}")).collect();
+    let catalogue = Catalogue {
+        products: (0..PRODUCTS)
+            .map(|_| {
+                let price = (rng.gen_range(1.5f64..6.5)).exp();
+                (round2(price), rng.gen_range(0.55..0.82))
+            })
+            .collect(),
+        ids: (0..PRODUCTS).map(|prod| format!("P{prod:04}")).collect(),
+    };
 
     let mut cols = Columns::default();
     let mut next_invoice = 1u64;
@@ -160,7 +162,60 @@ pub fn generate_chunks(
         if i > 0 && i % p.chunk_customers.max(1) == 0 {
             sink(chunk_frame(std::mem::take(&mut cols))?)?;
         }
-        let id = format!("CUST-{:05}", i + 1);
+        let c = Customer::draw(&mut rng, i, d0, d1);
+        let mut day = c.first as f64;
+        loop {
+            day += -(1.0 - rng.gen::<f64>()).ln() / c.rate;
+            if day > c.last as f64 {
+                break;
+            }
+            let d = day as i32;
+            let month = (start + Duration::days((d - d0) as i64)).month0() as usize;
+            if rng.gen::<f64>() > SEASON[month] {
+                continue; // thinning: fewer orders in quiet months
+            }
+            let invoice = format!("INV-{next_invoice:07}");
+            next_invoice += 1;
+            c.order(&mut rng, &mut cols, &catalogue, &invoice, d, d1);
+        }
+    }
+    sink(chunk_frame(cols)?)
+}
+
+/// The products: (list price, cost ratio) and ID of each.
+struct Catalogue {
+    products: Vec<(f64, f64)>,
+    ids: Vec<String>,
+}
+
+/// One invoice line, as written.
+#[derive(Clone, Copy)]
+struct Line {
+    product: usize,
+    quantity: i64,
+    unit_price: f64,
+    unit_cost: f64,
+    due: Option<i32>,
+    paid: Option<i32>,
+}
+
+/// One customer's habits, drawn once.
+struct Customer {
+    id: String,
+    /// Pareto-distributed value: drives quantities, order rate, discounts and terms.
+    value: f64,
+    /// Orders per day.
+    rate: f64,
+    first: i32,
+    last: i32,
+    region: &'static str,
+    payer: Payer,
+    terms: i32,
+}
+
+impl Customer {
+    /// Draws customer `i` whose history may run from day `d0` to `d1`.
+    fn draw(rng: &mut Xoshiro256PlusPlus, i: usize, d0: i32, d1: i32) -> Customer {
         // Pareto(alpha = 1.16) gives the classic 80/20 split of value.
         let value = (1.0 - rng.gen::<f64>()).powf(-1.0 / 1.16).min(300.0);
         let orders_per_year = (1.5 + 3.0 * value.powf(0.55)) * rng.gen_range(0.6..1.4);
@@ -174,93 +229,108 @@ pub fn generate_chunks(
         } else {
             d1
         };
-        let region = pick_region(&mut rng);
+        let region = pick_region(rng);
         let payer = match rng.gen::<f64>() {
             u if u < 0.12 => Payer::Chronic,
             u if u < 0.3 => Payer::Sometimes,
             _ => Payer::Punctual,
         };
-        let terms = if value > 20.0 { 60 } else { 30 };
-        let rate = orders_per_year / 365.0;
-        let mut day = first as f64;
-        loop {
-            day += -(1.0 - rng.gen::<f64>()).ln() / rate;
-            if day > last as f64 {
-                break;
-            }
-            let d = day as i32;
-            let month = (start + Duration::days((d - d0) as i64)).month0() as usize;
-            if rng.gen::<f64>() > SEASON[month] {
-                continue; // thinning: fewer orders in quiet months
-            }
-            let invoice = format!("INV-{next_invoice:07}");
-            next_invoice += 1;
-            let due = d + terms;
-            // Late probability and lateness by habit: punctual payers slip now and then,
-            // chronic late payers almost always and by weeks.
-            let (p_late, max_late) = match payer {
-                Payer::Punctual => (0.05, 5),
-                Payer::Sometimes => (0.3, 20),
-                Payer::Chronic => (0.85, 90),
-            };
-            let paid = if rng.gen_bool(p_late) {
-                due + rng.gen_range(1..=max_late)
-            } else {
-                due - rng.gen_range(0..=12)
-            };
-            // Some invoices of chronic late payers are never paid; payments after the end of
-            // the history are not known yet.
-            let paid = if matches!(payer, Payer::Chronic) && rng.gen_bool(0.08) || paid > d1 {
-                None
-            } else {
-                Some(paid)
-            };
-            let lines = rng.gen_range(1..=4);
-            let mut order_lines = Vec::with_capacity(lines);
-            let mut picked = Vec::with_capacity(lines);
-            while picked.len() < lines {
-                let prod = rng.gen_range(0..PRODUCTS);
-                if picked.contains(&prod) {
-                    continue; // one line per product and invoice
-                }
-                picked.push(prod);
-                let (price, cost_ratio) = products[prod];
-                let qty = ((value.powf(0.45) * rng.gen_range(1.0f64..12.0)).ceil() as i64).max(1);
-                let discount = if value > 30.0 { 0.9 } else { 1.0 };
-                let unit_price = round2(price * discount);
-                let unit_cost = round2(price * cost_ratio);
-                cols.invoice_id.push(&invoice);
-                cols.date.push(d);
-                cols.customer_id.push(&id);
-                cols.product_id.push(&product_ids[prod]);
-                cols.quantity.push(qty);
-                cols.unit_price.push(unit_price);
-                cols.unit_cost.push(unit_cost);
-                cols.due_date.push(Some(due));
-                cols.paid_date.push(paid);
-                cols.region.push(region);
-                order_lines.push((prod, qty, unit_price, unit_cost));
-            }
-            // About 4 % of orders come back in part, as a credit note a few days later.
-            if rng.gen_bool(0.04) {
-                let (prod, qty, unit_price, unit_cost) = order_lines[0];
-                let back = rng.gen_range(1..=qty);
-                let rd = (d + rng.gen_range(2..20)).min(d1);
-                cols.invoice_id
-                    .push(&format!("{CREDIT_NOTE_PREFIX}-{:07}", next_invoice - 1));
-                cols.date.push(rd);
-                cols.customer_id.push(&id);
-                cols.product_id.push(&product_ids[prod]);
-                cols.quantity.push(-back);
-                cols.unit_price.push(unit_price);
-                cols.unit_cost.push(unit_cost);
-                cols.due_date.push(None);
-                cols.paid_date.push(None);
-                cols.region.push(region);
-            }
+        Customer {
+            id: format!("CUST-{:05}", i + 1),
+            value,
+            rate: orders_per_year / 365.0,
+            first,
+            last,
+            region,
+            payer,
+            terms: if value > 20.0 { 60 } else { 30 },
         }
     }
-    sink(chunk_frame(cols)?)
+
+    /// Writes one order on day `d` (invoice `invoice`), its payment, and now and then a
+    /// credit note for part of it.
+    fn order(
+        &self,
+        rng: &mut Xoshiro256PlusPlus,
+        cols: &mut Columns,
+        catalogue: &Catalogue,
+        invoice: &str,
+        d: i32,
+        d1: i32,
+    ) {
+        let due = d + self.terms;
+        // Late probability and lateness by habit: punctual payers slip now and then,
+        // chronic late payers almost always and by weeks.
+        let (p_late, max_late) = match self.payer {
+            Payer::Punctual => (0.05, 5),
+            Payer::Sometimes => (0.3, 20),
+            Payer::Chronic => (0.85, 90),
+        };
+        let paid = if rng.gen_bool(p_late) {
+            due + rng.gen_range(1..=max_late)
+        } else {
+            due - rng.gen_range(0..=12)
+        };
+        // Some invoices of chronic late payers are never paid; payments after the end of
+        // the history are not known yet.
+        let paid = if matches!(self.payer, Payer::Chronic) && rng.gen_bool(0.08) || paid > d1 {
+            None
+        } else {
+            Some(paid)
+        };
+        let lines = rng.gen_range(1..=4);
+        let mut first_line = None;
+        let mut picked = Vec::with_capacity(lines);
+        while picked.len() < lines {
+            let prod = rng.gen_range(0..PRODUCTS);
+            if picked.contains(&prod) {
+                continue; // one line per product and invoice
+            }
+            picked.push(prod);
+            let (price, cost_ratio) = catalogue.products[prod];
+            let qty = ((self.value.powf(0.45) * rng.gen_range(1.0f64..12.0)).ceil() as i64).max(1);
+            let discount = if self.value > 30.0 { 0.9 } else { 1.0 };
+            let unit_price = round2(price * discount);
+            let unit_cost = round2(price * cost_ratio);
+            let line = Line {
+                product: prod,
+                quantity: qty,
+                unit_price,
+                unit_cost,
+                due: Some(due),
+                paid,
+            };
+            self.push(cols, catalogue, invoice, d, &line);
+            first_line.get_or_insert(line);
+        }
+        // About 4 % of orders come back in part, as a credit note a few days later.
+        if let (true, Some(first)) = (rng.gen_bool(0.04), first_line) {
+            let back = rng.gen_range(1..=first.quantity);
+            let rd = (d + rng.gen_range(2..20)).min(d1);
+            let number = format!("{CREDIT_NOTE_PREFIX}-{}", &invoice["INV-".len()..]);
+            let credit = Line {
+                quantity: -back,
+                due: None,
+                paid: None,
+                ..first
+            };
+            self.push(cols, catalogue, &number, rd, &credit);
+        }
+    }
+
+    /// Appends one line of invoice `invoice` dated `day`.
+    fn push(&self, cols: &mut Columns, catalogue: &Catalogue, invoice: &str, day: i32, l: &Line) {
+        cols.invoice_id.push(invoice);
+        cols.date.push(day);
+        cols.customer_id.push(&self.id);
+        cols.product_id.push(&catalogue.ids[l.product]);
+        cols.quantity.push(l.quantity);
+        cols.unit_price.push(l.unit_price);
+        cols.unit_cost.push(l.unit_cost);
+        cols.due_date.push(l.due);
+        cols.paid_date.push(l.paid);
+        cols.region.push(self.region);
+    }
 }
 
 /// Generates the transactions into `out` (CSV or Parquet, by extension; see

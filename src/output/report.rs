@@ -10,7 +10,10 @@ use polars::prelude::*;
 
 use super::metadata::RunMetadata;
 use super::{RunResults, REPORT_ALERTS};
+use crate::compare::Comparison;
+use crate::history::HistoryTables;
 use crate::progress::thousands;
+use crate::tiers::clusters::ClusterOutput;
 
 /// A titled table for the report.
 pub struct Section<'a> {
@@ -224,7 +227,7 @@ fn run_summary(m: &RunMetadata) -> Vec<(String, String)> {
 
 /// The tables of the page, in order.
 fn sections<'a>(run: &'a RunResults, quality: &'a DataFrame) -> Vec<Section<'a>> {
-    let (g, cl, cmp, history) = (run.grading, run.clusters, run.comparison, run.history);
+    let g = run.grading;
     let mut sections = vec![
         Section {
             id: "quality",
@@ -262,6 +265,19 @@ fn sections<'a>(run: &'a RunResults, quality: &'a DataFrame) -> Vec<Section<'a>>
             total_rows: Some(g.alert_count),
         },
     ];
+    sections.extend(cluster_sections(run.clusters, run.comparison));
+    if let Some(h) = run.history {
+        sections.extend(history_sections(h));
+    }
+    sections
+}
+
+/// The clusters and their comparison with the rules, when clustering ran.
+fn cluster_sections<'a>(
+    cl: Option<&'a ClusterOutput>,
+    cmp: Option<&'a Comparison>,
+) -> Vec<Section<'a>> {
+    let mut sections = Vec::new();
     if let Some(cl) = cl {
         sections.push(Section {
             id: "clusters",
@@ -302,33 +318,39 @@ fn sections<'a>(run: &'a RunResults, quality: &'a DataFrame) -> Vec<Section<'a>>
             total_rows: None,
         });
     }
-    if let Some(h) = history {
-        sections.push(Section {
-            id: "stability",
-            title: "Stability between as-of dates",
-            intro: "Share of customers who kept their tier, upgrades, downgrades, new and departed customers (stability.parquet).".into(),
-            table: Some(&h.stability),
-            max_rows: 50,
-            total_rows: None,
-        });
-        sections.push(Section {
-            id: "migration",
-            title: "Tier migration",
-            intro: "Customers and their revenue from each tier to each tier, per pair of dates (migration.parquet).".into(),
-            table: Some(&h.migration),
-            max_rows: 60,
-            total_rows: None,
-        });
-        sections.push(Section {
-            id: "movements",
-            title: "Who moved",
-            intro: "Customers who moved up or down, appeared or left, with the reason (movements.parquet).".into(),
-            table: Some(&h.movements),
-            max_rows: 30,
-            total_rows: None,
-        });
-    }
     sections
+}
+
+/// Stability, migration and movements between as-of dates.
+fn history_sections(h: &HistoryTables) -> Vec<Section<'_>> {
+    vec![
+        Section {
+        id: "stability",
+        title: "Stability between as-of dates",
+        intro: "Share of customers who kept their tier, upgrades, downgrades, new and departed customers (stability.parquet).".into(),
+        table: Some(&h.stability),
+        max_rows: 50,
+        total_rows: None,
+        },
+        Section {
+        id: "migration",
+        title: "Tier migration",
+        intro: "Customers and their revenue from each tier to each tier, per pair of dates (migration.parquet).".into(),
+        table: Some(&h.migration),
+        max_rows: 60,
+        total_rows: None,
+        },
+        Section {
+        id: "movements",
+        title: "Who moved",
+        intro:
+            "Customers who moved up or down, appeared or left, with the reason (movements.parquet)."
+                .into(),
+        table: Some(&h.movements),
+        max_rows: 30,
+        total_rows: None,
+        },
+    ]
 }
 
 /// The charts drawn, with their captions, read back to be embedded.

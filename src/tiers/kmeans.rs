@@ -680,56 +680,14 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
     let mut settled = false;
     for iter in 1.. {
         let cents = centroids.as_slice().expect("owned");
-        // Half the distance from each centroid to its nearest other centroid: a row closer
-        // to its centroid than that cannot be closer to another.
-        let half: Vec<f64> = (0..k)
-            .map(|c| {
-                let own = &cents[c * d..(c + 1) * d];
-                let near = (0..k)
-                    .filter(|&o| o != c)
-                    .map(|o| sq_dist(own, &cents[o * d..(o + 1) * d]))
-                    .fold(f64::INFINITY, f64::min);
-                0.5 * near.sqrt()
-            })
-            .collect();
+        let half = half_gaps(cents, k, d);
         let parts: Vec<(usize, Vec<f64>, Vec<usize>)> = data
             .par_chunks(BLOCK * d)
             .zip(labels.par_chunks_mut(BLOCK))
             .zip(upper.par_chunks_mut(BLOCK))
             .zip(lower.par_chunks_mut(BLOCK))
             .map(|(((rows, labels), upper), lower)| {
-                let mut changed = 0;
-                let mut sums = vec![0.0; k * d];
-                let mut counts = vec![0usize; k];
-                for (((row, label), u), l) in rows
-                    .chunks_exact(d)
-                    .zip(labels.iter_mut())
-                    .zip(upper.iter_mut())
-                    .zip(lower.iter_mut())
-                {
-                    if *label != usize::MAX {
-                        let bound = (*l).max(half[*label]);
-                        if clearly_below(*u, bound) {
-                            add_row(&mut sums, &mut counts, d, *label, row);
-                            continue;
-                        }
-                        *u = sq_dist(row, &cents[*label * d..(*label + 1) * d]).sqrt();
-                        if clearly_below(*u, bound) {
-                            add_row(&mut sums, &mut counts, d, *label, row);
-                            continue;
-                        }
-                    }
-                    // Every centroid, lowest index on ties, as in `assign`.
-                    let (best, second) = nearest_two(row, cents, d);
-                    if *label != best.0 {
-                        changed += 1;
-                        *label = best.0;
-                    }
-                    *u = best.1.sqrt();
-                    *l = second.sqrt();
-                    add_row(&mut sums, &mut counts, d, best.0, row);
-                }
-                (changed, sums, counts)
+                bounded_block(rows, labels, upper, lower, cents, &half, d)
             })
             .collect();
         let (changed, sums, counts) = merge_parts(parts, k, d);
@@ -758,29 +716,14 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
         if shift.sqrt() < tolerance || iter + 1 >= max_iter {
             break;
         }
-        // Each row's own centroid moved away by at most its movement, any other came closer
-        // by at most the largest movement of the others.
-        let before = old.as_slice().expect("owned");
-        let moved: Vec<f64> = (0..k)
-            .map(|c| sq_dist(&before[c * d..(c + 1) * d], &cents[c * d..(c + 1) * d]).sqrt())
-            .collect();
-        let (mut first, mut second) = ((usize::MAX, 0.0f64), 0.0f64);
-        for (c, &m) in moved.iter().enumerate() {
-            if m > first.1 {
-                second = first.1;
-                first = (c, m);
-            } else if m > second {
-                second = m;
-            }
-        }
-        upper
-            .par_iter_mut()
-            .zip(lower.par_iter_mut())
-            .zip(labels.par_iter())
-            .for_each(|((u, l), &label)| {
-                *u += moved[label];
-                *l -= if label == first.0 { second } else { first.1 };
-            });
+        move_bounds(
+            old.as_slice().expect("owned"),
+            cents,
+            d,
+            &labels,
+            &mut upper,
+            &mut lower,
+        );
     }
     // One full pass: the nearest centroids and the exact squared distances.
     let moved = assign(
@@ -799,6 +742,102 @@ fn lloyd(x: ArrayView2<f64>, mut centroids: Array2<f64>, max_iter: u64, toleranc
         sq_dists: sq,
         centroids,
     }
+}
+
+/// One block of rows of a bounded Lloyd pass (see [`lloyd`]): rows whose bounds show they
+/// cannot have changed cluster are only added to their centroid's sums; the others are
+/// assigned afresh. Returns the rows changed, and the block's sums and counts per cluster.
+fn bounded_block(
+    rows: &[f64],
+    labels: &mut [usize],
+    upper: &mut [f64],
+    lower: &mut [f64],
+    cents: &[f64],
+    half: &[f64],
+    d: usize,
+) -> (usize, Vec<f64>, Vec<usize>) {
+    let k = cents.len() / d;
+    let mut changed = 0;
+    let mut sums = vec![0.0; k * d];
+    let mut counts = vec![0usize; k];
+    for (((row, label), u), l) in rows
+        .chunks_exact(d)
+        .zip(labels.iter_mut())
+        .zip(upper.iter_mut())
+        .zip(lower.iter_mut())
+    {
+        if *label != usize::MAX {
+            let bound = (*l).max(half[*label]);
+            if clearly_below(*u, bound) {
+                add_row(&mut sums, &mut counts, d, *label, row);
+                continue;
+            }
+            *u = sq_dist(row, &cents[*label * d..(*label + 1) * d]).sqrt();
+            if clearly_below(*u, bound) {
+                add_row(&mut sums, &mut counts, d, *label, row);
+                continue;
+            }
+        }
+        // Every centroid, lowest index on ties, as in `assign`.
+        let (best, second) = nearest_two(row, cents, d);
+        if *label != best.0 {
+            changed += 1;
+            *label = best.0;
+        }
+        *u = best.1.sqrt();
+        *l = second.sqrt();
+        add_row(&mut sums, &mut counts, d, best.0, row);
+    }
+    (changed, sums, counts)
+}
+
+/// Half the distance from each centroid to its nearest other centroid: a row closer to its
+/// centroid than that cannot be closer to another.
+fn half_gaps(cents: &[f64], k: usize, d: usize) -> Vec<f64> {
+    (0..k)
+        .map(|c| {
+            let own = &cents[c * d..(c + 1) * d];
+            let near = (0..k)
+                .filter(|&o| o != c)
+                .map(|o| sq_dist(own, &cents[o * d..(o + 1) * d]))
+                .fold(f64::INFINITY, f64::min);
+            0.5 * near.sqrt()
+        })
+        .collect()
+}
+
+/// Moves each row's bounds by how far the centroids moved (`before` to `after`): its own
+/// centroid moved away by at most its movement, any other came closer by at most the
+/// largest movement of the others.
+fn move_bounds(
+    before: &[f64],
+    after: &[f64],
+    d: usize,
+    labels: &[usize],
+    upper: &mut [f64],
+    lower: &mut [f64],
+) {
+    let k = after.len() / d;
+    let moved: Vec<f64> = (0..k)
+        .map(|c| sq_dist(&before[c * d..(c + 1) * d], &after[c * d..(c + 1) * d]).sqrt())
+        .collect();
+    let (mut first, mut second) = ((usize::MAX, 0.0f64), 0.0f64);
+    for (c, &m) in moved.iter().enumerate() {
+        if m > first.1 {
+            second = first.1;
+            first = (c, m);
+        } else if m > second {
+            second = m;
+        }
+    }
+    upper
+        .par_iter_mut()
+        .zip(lower.par_iter_mut())
+        .zip(labels.par_iter())
+        .for_each(|((u, l), &label)| {
+            *u += moved[label];
+            *l -= if label == first.0 { second } else { first.1 };
+        });
 }
 
 /// As scikit-learn does: an empty cluster (`counts` 0) takes the row farthest from its

@@ -90,7 +90,7 @@ pub struct RawTiers {
     /// method = pareto: cumulative value share closing each tier but the last (e.g. [0.8, 0.95]).
     pub pareto_cuts: Option<Vec<f64>>,
     /// method = pareto: `profit` or `monetary` (default profit when there is a cost column).
-    pub pareto_value: Option<String>,
+    pub pareto_value: Option<ParetoValue>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
@@ -99,6 +99,15 @@ pub enum Preset {
     Abc,
     FourLevel,
     ThreeLevel,
+}
+
+/// What `method = "pareto"` ranks customers by.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParetoValue {
+    Profit,
+    #[serde(alias = "revenue")]
+    Monetary,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
@@ -472,29 +481,51 @@ impl RawScore {
 }
 
 impl RawTiers {
-    /// Tier names (best first) and the rule that assigns them.
+    /// Tier names (best first) and the rule that assigns them: the preset's, with whatever
+    /// the section sets instead.
     fn check(&self, available: Available) -> Result<(Vec<String>, TierRule)> {
-        let tiers = self;
-        let preset = tiers.preset.unwrap_or(Preset::Abc);
-        let (preset_names, preset_rule): (Vec<&str>, TierRule) = match preset {
-            Preset::Abc => (
-                vec!["A", "B", "C"],
-                TierRule::Pareto {
-                    cuts: vec![0.8, 0.95],
-                    column: if available.profit {
-                        c::PROFIT
-                    } else {
-                        c::MONETARY
-                    },
-                },
-            ),
-            Preset::FourLevel => (
-                vec!["core", "key", "normal", "low_efficiency"],
-                TierRule::Score(vec![75.0, 55.0, 35.0]),
-            ),
-            Preset::ThreeLevel => (vec!["high", "mid", "low"], TierRule::Share(vec![0.2, 0.3])),
+        let (preset_names, preset_rule) = preset(self.preset.unwrap_or(Preset::Abc), available);
+        let tier_names = self.check_names(&preset_names)?;
+        let method = self.method.unwrap_or(match preset_rule {
+            TierRule::Score(_) => TierMethod::Score,
+            TierRule::Share(_) => TierMethod::Share,
+            TierRule::Pareto { .. } => TierMethod::Pareto,
+        });
+        self.check_keys_apply(method)?;
+        let tiers = tier_names.len();
+        // The cut points given, else the preset's when they fit the number of tiers.
+        let (given, key, example) = match method {
+            TierMethod::Score => (&self.score_cuts, "score_cuts", "[80, 50]"),
+            TierMethod::Share => (&self.shares, "shares", "[0.2, 0.3]"),
+            TierMethod::Pareto => (&self.pareto_cuts, "pareto_cuts", "[0.8, 0.95]"),
         };
-        let tier_names: Vec<String> = match &tiers.names {
+        let preset_cuts = match (&preset_rule, method) {
+            (TierRule::Score(v), TierMethod::Score)
+            | (TierRule::Share(v), TierMethod::Share)
+            | (TierRule::Pareto { cuts: v, .. }, TierMethod::Pareto) => Some(v),
+            _ => None,
+        }
+        .filter(|v| v.len() == tiers - 1);
+        let Some(cuts) = given.clone().or_else(|| preset_cuts.cloned()) else {
+            bail!(
+                "[tiers] {tiers} tiers need {key} with {} values, e.g. {key} = {example}",
+                tiers - 1
+            );
+        };
+        let rule = match method {
+            TierMethod::Score => TierRule::Score(check_score_cuts(cuts, tiers)?),
+            TierMethod::Share => TierRule::Share(check_shares(cuts, tiers)?),
+            TierMethod::Pareto => TierRule::Pareto {
+                cuts: check_pareto_cuts(cuts, tiers)?,
+                column: self.pareto_column(available)?,
+            },
+        };
+        Ok((tier_names, rule))
+    }
+
+    /// The names given, else the preset's: at least two, distinct, none empty.
+    fn check_names(&self, preset_names: &[&str]) -> Result<Vec<String>> {
+        let tier_names: Vec<String> = match &self.names {
             Some(n) => n.clone(),
             None => preset_names.iter().map(|s| s.to_string()).collect(),
         };
@@ -506,18 +537,17 @@ impl RawTiers {
                 bail!("[tiers] names must be distinct and not empty: {tier_names:?}");
             }
         }
-        let cuts_needed = tier_names.len() - 1;
-        let method = tiers.method.unwrap_or(match preset_rule {
-            TierRule::Score(_) => TierMethod::Score,
-            TierRule::Share(_) => TierMethod::Share,
-            TierRule::Pareto { .. } => TierMethod::Pareto,
-        });
+        Ok(tier_names)
+    }
+
+    /// A key of another method is an error rather than silently unused.
+    fn check_keys_apply(&self, method: TierMethod) -> Result<()> {
         let given = [
-            ("score_cuts", tiers.score_cuts.is_some(), TierMethod::Score),
-            ("shares", tiers.shares.is_some(), TierMethod::Share),
+            ("score_cuts", self.score_cuts.is_some(), TierMethod::Score),
+            ("shares", self.shares.is_some(), TierMethod::Share),
             (
                 "pareto_cuts",
-                tiers.pareto_cuts.is_some(),
+                self.pareto_cuts.is_some(),
                 TierMethod::Pareto,
             ),
         ];
@@ -526,88 +556,92 @@ impl RawTiers {
                 bail!("[tiers] {key} does not apply to method = {method:?}; remove it or change the method");
             }
         }
-        if tiers.pareto_value.is_some() && method != TierMethod::Pareto {
+        if self.pareto_value.is_some() && method != TierMethod::Pareto {
             bail!("[tiers] pareto_value only applies to method = \"pareto\"");
         }
-        let preset_cuts = |m: TierMethod| -> Option<Vec<f64>> {
-            match (&preset_rule, m) {
-                (TierRule::Score(v), TierMethod::Score) => Some(v.clone()),
-                (TierRule::Share(v), TierMethod::Share) => Some(v.clone()),
-                (TierRule::Pareto { cuts, .. }, TierMethod::Pareto) => Some(cuts.clone()),
-                _ => None,
-            }
-            .filter(|v| v.len() == cuts_needed)
-        };
-        let need_cuts = |v: &Option<Vec<f64>>, key: &str, example: &str| -> Result<Vec<f64>> {
-            match v.clone().or_else(|| preset_cuts(method)) {
-                Some(v) => Ok(v),
-                None => bail!(
-                    "[tiers] {} tiers need {key} with {cuts_needed} values, e.g. {key} = {example}",
-                    tier_names.len()
-                ),
-            }
-        };
-        let tier_rule = match method {
-            TierMethod::Score => {
-                let v = need_cuts(&tiers.score_cuts, "score_cuts", "[80, 50]")?;
-                if v.len() != cuts_needed {
-                    bail!(
-                        "[tiers] score_cuts has {} values; {} tiers need {cuts_needed}",
-                        v.len(),
-                        tier_names.len()
-                    );
-                }
-                for w in v.windows(2) {
-                    if w[0] <= w[1] {
-                        bail!("[tiers] score_cuts overlap: they must be strictly descending (best tier first), got {v:?}");
-                    }
-                }
-                if v.iter().any(|x| !(0.0..=100.0).contains(x)) {
-                    bail!("[tiers] score_cuts are scores between 0 and 100, got {v:?}");
-                }
-                TierRule::Score(v)
-            }
-            TierMethod::Share => {
-                let v = need_cuts(&tiers.shares, "shares", "[0.2, 0.3]")?;
-                if v.len() != cuts_needed {
-                    bail!("[tiers] shares has {} values; {} tiers need {cuts_needed} (the last tier takes the rest)", v.len(), tier_names.len());
-                }
-                if v.iter().any(|x| *x <= 0.0) || v.iter().sum::<f64>() >= 1.0 {
-                    bail!("[tiers] shares must be positive and sum to less than 1 (the last tier takes the rest), got {v:?}");
-                }
-                TierRule::Share(v)
-            }
-            TierMethod::Pareto => {
-                let v = need_cuts(&tiers.pareto_cuts, "pareto_cuts", "[0.8, 0.95]")?;
-                if v.len() != cuts_needed {
-                    bail!(
-                        "[tiers] pareto_cuts has {} values; {} tiers need {cuts_needed}",
-                        v.len(),
-                        tier_names.len()
-                    );
-                }
-                for w in v.windows(2) {
-                    if w[0] >= w[1] {
-                        bail!("[tiers] pareto_cuts overlap: they must be strictly ascending cumulative shares, got {v:?}");
-                    }
-                }
-                if v.iter().any(|x| *x <= 0.0 || *x >= 1.0) {
-                    bail!(
-                        "[tiers] pareto_cuts are cumulative shares strictly between 0 and 1, got {v:?}"
-                    );
-                }
-                let column = match tiers.pareto_value.as_deref() {
-                    None => if available.profit { c::PROFIT } else { c::MONETARY },
-                    Some("monetary") | Some("revenue") => c::MONETARY,
-                    Some("profit") if available.profit => c::PROFIT,
-                    Some("profit") => bail!("[tiers] pareto_value = \"profit\" needs a cost column: map unit_cost, cost or profit in [input.columns]"),
-                    Some(other) => bail!("[tiers] pareto_value {other:?} is not known; use \"profit\" or \"monetary\""),
-                };
-                TierRule::Pareto { cuts: v, column }
-            }
-        };
-        Ok((tier_names, tier_rule))
+        Ok(())
     }
+
+    /// The column `method = "pareto"` ranks by: profit where the data has it.
+    fn pareto_column(&self, available: Available) -> Result<&'static str> {
+        Ok(match self.pareto_value {
+            None if available.profit => c::PROFIT,
+            None | Some(ParetoValue::Monetary) => c::MONETARY,
+            Some(ParetoValue::Profit) if available.profit => c::PROFIT,
+            Some(ParetoValue::Profit) => bail!("[tiers] pareto_value = \"profit\" needs a cost column: map unit_cost, cost or profit in [input.columns]"),
+        })
+    }
+}
+
+/// A preset's tier names and rule.
+fn preset(preset: Preset, available: Available) -> (Vec<&'static str>, TierRule) {
+    match preset {
+        Preset::Abc => (
+            vec!["A", "B", "C"],
+            TierRule::Pareto {
+                cuts: vec![0.8, 0.95],
+                column: if available.profit {
+                    c::PROFIT
+                } else {
+                    c::MONETARY
+                },
+            },
+        ),
+        Preset::FourLevel => (
+            vec!["core", "key", "normal", "low_efficiency"],
+            TierRule::Score(vec![75.0, 55.0, 35.0]),
+        ),
+        Preset::ThreeLevel => (vec!["high", "mid", "low"], TierRule::Share(vec![0.2, 0.3])),
+    }
+}
+
+/// Minimum scores of the tiers but the last: descending, between 0 and 100.
+fn check_score_cuts(v: Vec<f64>, tiers: usize) -> Result<Vec<f64>> {
+    check_count("score_cuts", &v, tiers, "")?;
+    for w in v.windows(2) {
+        if w[0] <= w[1] {
+            bail!("[tiers] score_cuts overlap: they must be strictly descending (best tier first), got {v:?}");
+        }
+    }
+    if v.iter().any(|x| !(0.0..=100.0).contains(x)) {
+        bail!("[tiers] score_cuts are scores between 0 and 100, got {v:?}");
+    }
+    Ok(v)
+}
+
+/// One cut per boundary between tiers: `tiers - 1` values.
+fn check_count(key: &str, v: &[f64], tiers: usize, note: &str) -> Result<()> {
+    if v.len() != tiers - 1 {
+        bail!(
+            "[tiers] {key} has {} values; {tiers} tiers need {}{note}",
+            v.len(),
+            tiers - 1
+        );
+    }
+    Ok(())
+}
+
+/// Customer shares of the tiers but the last: positive, summing to less than 1.
+fn check_shares(v: Vec<f64>, tiers: usize) -> Result<Vec<f64>> {
+    check_count("shares", &v, tiers, " (the last tier takes the rest)")?;
+    if v.iter().any(|x| *x <= 0.0) || v.iter().sum::<f64>() >= 1.0 {
+        bail!("[tiers] shares must be positive and sum to less than 1 (the last tier takes the rest), got {v:?}");
+    }
+    Ok(v)
+}
+
+/// Cumulative value shares closing the tiers but the last: ascending, strictly within (0, 1).
+fn check_pareto_cuts(v: Vec<f64>, tiers: usize) -> Result<Vec<f64>> {
+    check_count("pareto_cuts", &v, tiers, "")?;
+    for w in v.windows(2) {
+        if w[0] >= w[1] {
+            bail!("[tiers] pareto_cuts overlap: they must be strictly ascending cumulative shares, got {v:?}");
+        }
+    }
+    if v.iter().any(|x| *x <= 0.0 || *x >= 1.0) {
+        bail!("[tiers] pareto_cuts are cumulative shares strictly between 0 and 1, got {v:?}");
+    }
+    Ok(v)
 }
 
 impl RawRisk {
