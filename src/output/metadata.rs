@@ -43,7 +43,7 @@ pub fn run_metadata(run: &RunResults, notes: Vec<String>, outputs: Vec<String>) 
     let p = &run.plan.pipeline;
     let history = run.history.map(|h| {
         serde_json::json!({
-            "as_of": h.sizes.iter().map(|s| s.0.to_string()).collect::<Vec<_>>(),
+            "as_of": h.sizes.iter().map(|s| s.as_of.to_string()).collect::<Vec<_>>(),
             "as_of_sources": h.sources,
             "clustering": "one model, fitted on the latest snapshot, assigns the customers of every snapshot",
             "rules": "the same pipeline rules at every snapshot; quantile RFM cut points and percentile ranks are recomputed from each snapshot's customers",
