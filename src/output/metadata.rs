@@ -3,6 +3,7 @@
 
 use super::RunResults;
 use crate::clean::QualityRow;
+use crate::compare::Metric;
 use crate::load::InputFile;
 use crate::tiers::params::GradingParams;
 
@@ -32,7 +33,7 @@ pub struct RunMetadata {
     /// single as_of.
     pub history: Option<serde_json::Value>,
     /// Rules versus clusters: adjusted Rand index, mutual information, agreement.
-    pub comparison: Option<Vec<(String, f64)>>,
+    pub comparison: Option<Vec<Metric>>,
     /// Things a person should know about this run (collapsed score bins, ...).
     pub notes: Vec<String>,
     pub outputs: Vec<String>,
