@@ -28,8 +28,25 @@ pub struct Comparison {
     pub disagreements: DataFrame,
     /// group_profiles.parquet: every tier and every cluster side by side.
     pub profiles: DataFrame,
-    /// (metric, value) for the report.
-    pub summary: Vec<(String, f64)>,
+    /// The rows of comparison.parquet, for the report and run.json.
+    pub summary: Vec<Metric>,
+}
+
+/// One figure of the comparison: a row of comparison.parquet.
+#[derive(Debug, Clone)]
+pub struct Metric {
+    pub name: &'static str,
+    pub value: f64,
+    /// What the figure says, for a reader of comparison.parquet.
+    pub meaning: &'static str,
+}
+
+/// run.json has always listed the comparison as `[name, value]` pairs (readers index them);
+/// the meanings are in comparison.parquet.
+impl serde::Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        (self.name, self.value).serialize(s)
+    }
 }
 
 /// Tier index (0 = best) of every customer.
@@ -45,112 +62,148 @@ pub fn compare(
     cl: &ClusterOutput,
 ) -> Result<Comparison> {
     let t = tier_indices(tiers);
-    let k = cl.k;
     let nt = g.tier_names.len();
-    let n = t.len();
-    let ari = adjusted_rand_index(&t, &cl.labels);
-    let nmi = normalized_mutual_info(&t, &cl.labels);
     let mut counts = contingency(&t, &cl.labels);
-    counts.resize(nt, vec![0; k]);
+    counts.resize(nt, vec![0; cl.k]);
     for row in &mut counts {
-        row.resize(k, 0);
+        row.resize(cl.k, 0);
     }
-    let monetary = Floats::of(customers, c::MONETARY)?;
-    let mut revenue = vec![vec![0.0; k]; nt];
-    for i in 0..n {
-        revenue[t[i]][cl.labels[i]] += monetary.get(i).unwrap_or(0.0);
-    }
-    let agreement = (k == nt)
-        .then(|| (0..n).filter(|i| t[*i] == cl.labels[*i]).count() as f64 / n.max(1) as f64);
+    let summary = agreement(&t, cl, nt);
+    Ok(Comparison {
+        metrics: metrics_frame(&summary)?,
+        crosstab: crosstab(customers, g, &t, cl, &counts)?,
+        counts,
+        disagreements: disagreements(customers, tiers, &t, cl, nt)?,
+        profiles: group_profiles(customers, g, &t, cl)?,
+        summary,
+    })
+}
 
+/// How far the two partitions agree: their sizes, the adjusted Rand index, the mutual
+/// information and, with as many clusters as tiers, the share of customers in their own tier.
+fn agreement(t: &[usize], cl: &ClusterOutput, nt: usize) -> Vec<Metric> {
+    let (n, k) = (t.len(), cl.k);
+    let metric = |name, value, meaning| Metric {
+        name,
+        value,
+        meaning,
+    };
     let mut summary = vec![
-        ("customers".to_string(), n as f64),
-        ("tiers".to_string(), nt as f64),
-        ("clusters".to_string(), k as f64),
-        ("adjusted_rand_index".to_string(), ari),
-        ("normalized_mutual_info".to_string(), nmi),
+        metric("customers", n as f64, "customers compared"),
+        metric("tiers", nt as f64, "rule tiers"),
+        metric("clusters", k as f64, "k-means clusters"),
+        metric(
+            "adjusted_rand_index",
+            adjusted_rand_index(t, &cl.labels),
+            "agreement of the two partitions beyond chance: 1 identical, about 0 random",
+        ),
+        metric(
+            "normalized_mutual_info",
+            normalized_mutual_info(t, &cl.labels),
+            "shared information of the two partitions, 0..1 (arithmetic normalisation)",
+        ),
     ];
-    let mut meaning = vec![
-        "customers compared",
-        "rule tiers",
-        "k-means clusters",
-        "agreement of the two partitions beyond chance: 1 identical, about 0 random",
-        "shared information of the two partitions, 0..1 (arithmetic normalisation)",
-    ];
-    if let Some(a) = agreement {
-        summary.push(("agreement_rate".to_string(), a));
-        meaning.push("share of customers whose cluster maps to their own tier (cluster i <-> tier i by value)");
+    if k == nt {
+        let same = (0..n).filter(|i| t[*i] == cl.labels[*i]).count();
+        summary.push(metric(
+            "agreement_rate",
+            same as f64 / n.max(1) as f64,
+            "share of customers whose cluster maps to their own tier (cluster i <-> tier i by value)",
+        ));
     }
-    let metrics = DataFrame::new(
+    summary
+}
+
+/// comparison.parquet.
+fn metrics_frame(summary: &[Metric]) -> Result<DataFrame> {
+    Ok(DataFrame::new(
         summary.len(),
         vec![
             Column::new(
                 "metric".into(),
-                summary.iter().map(|s| s.0.clone()).collect::<Vec<_>>(),
+                summary.iter().map(|m| m.name).collect::<Vec<_>>(),
             ),
             Column::new(
                 "value".into(),
-                summary.iter().map(|s| s.1).collect::<Vec<_>>(),
+                summary.iter().map(|m| m.value).collect::<Vec<_>>(),
             ),
-            Column::new("meaning".into(), meaning),
+            Column::new(
+                "meaning".into(),
+                summary.iter().map(|m| m.meaning).collect::<Vec<_>>(),
+            ),
         ],
-    )?;
+    )?)
+}
 
-    let mut rows: Vec<(usize, usize)> = Vec::new();
-    for a in 0..nt {
-        for b in 0..k {
-            rows.push((a, b));
-        }
+/// crosstab.parquet: every (tier, cluster) with its customers, their share of the tier and
+/// their revenue.
+fn crosstab(
+    customers: &DataFrame,
+    g: &GradingParams,
+    t: &[usize],
+    cl: &ClusterOutput,
+    counts: &[Vec<u64>],
+) -> Result<DataFrame> {
+    let (nt, k) = (g.tier_names.len(), cl.k);
+    let monetary = Floats::of(customers, c::MONETARY)?;
+    let mut revenue = vec![vec![0.0; k]; nt];
+    for (i, (tier, cluster)) in t.iter().zip(&cl.labels).enumerate() {
+        revenue[*tier][*cluster] += monetary.get(i).unwrap_or(0.0);
     }
+    // (tier, cluster), tier by tier.
+    let cells: Vec<(usize, usize)> = (0..nt)
+        .flat_map(|tier| (0..k).map(move |cluster| (tier, cluster)))
+        .collect();
     let tier_sizes: Vec<u64> = counts.iter().map(|r| r.iter().sum()).collect();
-    let crosstab = DataFrame::new(
-        rows.len(),
+    Ok(DataFrame::new(
+        cells.len(),
         vec![
             Column::new(
                 tc::TIER.into(),
-                rows.iter()
-                    .map(|r| g.tier_names[r.0].clone())
+                cells
+                    .iter()
+                    .map(|&(tier, _)| g.tier_names[tier].clone())
                     .collect::<Vec<_>>(),
             ),
             Column::new(
                 "cluster".into(),
-                rows.iter().map(|r| r.1 as i32 + 1).collect::<Vec<_>>(),
+                cells
+                    .iter()
+                    .map(|&(_, cluster)| cluster as i32 + 1)
+                    .collect::<Vec<_>>(),
             ),
             Column::new(
                 "cluster_tier".into(),
-                rows.iter()
-                    .map(|r| cl.tier_of_cluster.as_ref().map(|x| x[r.1].clone()))
+                cells
+                    .iter()
+                    .map(|&(_, cluster)| cl.tier_of_cluster.as_ref().map(|x| x[cluster].clone()))
                     .collect::<Vec<_>>(),
             ),
             Column::new(
                 "customers".into(),
-                rows.iter()
-                    .map(|r| counts[r.0][r.1] as i64)
+                cells
+                    .iter()
+                    .map(|&(tier, cluster)| counts[tier][cluster] as i64)
                     .collect::<Vec<_>>(),
             ),
             Column::new(
                 "share_of_tier".into(),
-                rows.iter()
-                    .map(|r| counts[r.0][r.1] as f64 / tier_sizes[r.0].max(1) as f64)
+                cells
+                    .iter()
+                    .map(|&(tier, cluster)| {
+                        counts[tier][cluster] as f64 / tier_sizes[tier].max(1) as f64
+                    })
                     .collect::<Vec<_>>(),
             ),
             Column::new(
                 "revenue".into(),
-                rows.iter().map(|r| revenue[r.0][r.1]).collect::<Vec<_>>(),
+                cells
+                    .iter()
+                    .map(|&(tier, cluster)| revenue[tier][cluster])
+                    .collect::<Vec<_>>(),
             ),
         ],
-    )?;
-
-    let disagreements = disagreements(customers, tiers, &t, cl, nt)?;
-    let profiles = group_profiles(customers, g, &t, cl)?;
-    Ok(Comparison {
-        metrics,
-        crosstab,
-        counts,
-        disagreements,
-        profiles,
-        summary,
-    })
+    )?)
 }
 
 /// Position of a group on 0 (best) .. 1 (worst), so tiers and clusters compare when their
@@ -163,6 +216,8 @@ fn position(i: usize, groups: usize) -> f64 {
     }
 }
 
+/// disagreements.parquet: the customers whose tier and cluster lie furthest apart, with
+/// their figures, both groups and the tier's reason.
 fn disagreements(
     customers: &DataFrame,
     tiers: &TierRows,
@@ -170,31 +225,11 @@ fn disagreements(
     cl: &ClusterOutput,
     nt: usize,
 ) -> Result<DataFrame> {
-    let n = t.len();
     let monetary = Floats::of(customers, c::MONETARY)?;
-    let gap: Vec<f64> = (0..n)
+    let gap: Vec<f64> = (0..t.len())
         .map(|i| position(t[i], nt) - position(cl.labels[i], cl.k))
         .collect();
-    let mut order: Vec<usize> = (0..n).filter(|i| gap[*i].abs() > 1e-9).collect();
-    // Largest gap first; among equal gaps, the most revenue first (the costliest mistakes).
-    let cmp = |a: &usize, b: &usize| {
-        gap[*b]
-            .abs()
-            .total_cmp(&gap[*a].abs())
-            .then(
-                monetary
-                    .get(*b)
-                    .unwrap_or(0.0)
-                    .total_cmp(&monetary.get(*a).unwrap_or(0.0)),
-            )
-            .then(a.cmp(b))
-    };
-    // Only the first few are kept: select them, then sort those.
-    if order.len() > DISAGREEMENTS {
-        order.select_nth_unstable_by(DISAGREEMENTS, cmp);
-        order.truncate(DISAGREEMENTS);
-    }
-    order.sort_unstable_by(cmp);
+    let order = most_apart(&gap, &monetary);
     let idx = IdxCa::from_vec("idx".into(), order.iter().map(|i| *i as IdxSize).collect());
     let mut keep: Vec<&str> = vec![
         c::CUSTOMER_ID,
@@ -252,6 +287,41 @@ fn disagreements(
     Ok(out)
 }
 
+/// The rows of the [`DISAGREEMENTS`] customers with a gap: the largest gap first; among equal
+/// gaps, the most revenue first (the costliest mistakes).
+fn most_apart(gap: &[f64], monetary: &Floats) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..gap.len()).filter(|i| gap[*i].abs() > 1e-9).collect();
+    let cmp = |a: &usize, b: &usize| {
+        gap[*b]
+            .abs()
+            .total_cmp(&gap[*a].abs())
+            .then(
+                monetary
+                    .get(*b)
+                    .unwrap_or(0.0)
+                    .total_cmp(&monetary.get(*a).unwrap_or(0.0)),
+            )
+            .then(a.cmp(b))
+    };
+    // Only the first few are kept: select them, then sort those.
+    if order.len() > DISAGREEMENTS {
+        order.select_nth_unstable_by(DISAGREEMENTS, cmp);
+        order.truncate(DISAGREEMENTS);
+    }
+    order.sort_unstable_by(cmp);
+    order
+}
+
+/// A tier or a cluster, and the rows of its customers.
+struct Group {
+    /// "tier" or "cluster".
+    kind: &'static str,
+    name: String,
+    rows: Vec<usize>,
+}
+
+/// group_profiles.parquet: every tier, then every cluster, with its customers and the mean
+/// and median of each feature.
 fn group_profiles(
     customers: &DataFrame,
     g: &GradingParams,
@@ -267,61 +337,57 @@ fn group_profiles(
         .map(|f| Floats::of(customers, f))
         .collect::<Result<_>>()?;
     let n = t.len().max(1) as f64;
-    let mut kind = Vec::new();
-    let mut name = Vec::new();
-    let mut size = Vec::new();
-    let mut means: Vec<Vec<Option<f64>>> = vec![Vec::new(); features.len()];
-    let mut medians: Vec<Vec<Option<f64>>> = vec![Vec::new(); features.len()];
-    let groups: Vec<(&str, String, Vec<usize>)> = (0..g.tier_names.len())
-        .map(|i| {
-            (
-                "tier",
-                g.tier_names[i].clone(),
-                (0..t.len()).filter(|r| t[*r] == i).collect(),
-            )
+    let members =
+        |of: &[usize], i: usize| -> Vec<usize> { (0..t.len()).filter(|r| of[*r] == i).collect() };
+    let groups: Vec<Group> = (0..g.tier_names.len())
+        .map(|i| Group {
+            kind: "tier",
+            name: g.tier_names[i].clone(),
+            rows: members(t, i),
         })
-        .chain((0..cl.k).map(|i| {
-            (
-                "cluster",
-                cl.names[i].clone(),
-                (0..t.len()).filter(|r| cl.labels[*r] == i).collect(),
-            )
+        .chain((0..cl.k).map(|i| Group {
+            kind: "cluster",
+            name: cl.names[i].clone(),
+            rows: members(&cl.labels, i),
         }))
         .collect();
     // Every (group, feature) summary sorts its values for the median: done in parallel.
+    // `stats::group_columns` would add each mean's values in row order, these add them
+    // sorted: the figures would move in the last bits.
     let stats: Vec<Vec<(Option<f64>, Option<f64>)>> = groups
         .par_iter()
-        .map(|(_, _, rows)| {
+        .map(|group| {
             values
                 .par_iter()
-                .map(|v| mean_and_median(rows.iter().filter_map(|r| v.get(*r))))
+                .map(|v| mean_and_median(group.rows.iter().filter_map(|r| v.get(*r))))
                 .collect()
         })
         .collect();
-    for ((k, nm, rows), stat) in groups.iter().zip(stats) {
-        kind.push(*k);
-        name.push(nm.clone());
-        size.push(rows.len() as i64);
-        for (j, (m, med)) in stat.into_iter().enumerate() {
-            means[j].push(m);
-            medians[j].push(med);
+    let mut means: Vec<Vec<Option<f64>>> = vec![Vec::new(); features.len()];
+    let mut medians: Vec<Vec<Option<f64>>> = vec![Vec::new(); features.len()];
+    for stat in stats {
+        for (j, (mean, median)) in stat.into_iter().enumerate() {
+            means[j].push(mean);
+            medians[j].push(median);
         }
     }
+    let size: Vec<i64> = groups.iter().map(|g| g.rows.len() as i64).collect();
+    let share: Vec<f64> = size.iter().map(|s| *s as f64 / n).collect();
     let mut columns = vec![
-        Column::new("group".into(), kind),
-        Column::new("name".into(), name),
-        Column::new("customers".into(), size.clone()),
         Column::new(
-            "customer_share".into(),
-            size.iter().map(|s| *s as f64 / n).collect::<Vec<_>>(),
+            "group".into(),
+            groups.iter().map(|g| g.kind).collect::<Vec<_>>(),
         ),
+        Column::new(
+            "name".into(),
+            groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new("customers".into(), size),
+        Column::new("customer_share".into(), share),
     ];
-    for (j, f) in features.iter().enumerate() {
-        columns.push(Column::new(format!("mean_{f}").into(), means[j].clone()));
-        columns.push(Column::new(
-            format!("median_{f}").into(),
-            medians[j].clone(),
-        ));
+    for ((f, mean), median) in features.iter().zip(means).zip(medians) {
+        columns.push(Column::new(format!("mean_{f}").into(), mean));
+        columns.push(Column::new(format!("median_{f}").into(), median));
     }
     Ok(DataFrame::new(groups.len(), columns)?)
 }

@@ -27,11 +27,23 @@ pub struct Snapshot {
     pub clusters: Option<Vec<usize>>,
 }
 
-/// From states (rows), to states (columns) and customer counts.
-pub type StateMatrix = (Vec<String>, Vec<String>, Vec<Vec<u64>>);
+/// Customers per (from state, to state) over a pair of snapshots.
+#[derive(Clone)]
+pub struct StateMatrix {
+    /// The rows: the tiers, then `new`.
+    pub from: Vec<String>,
+    /// The columns: the tiers, then `left`.
+    pub to: Vec<String>,
+    /// `counts[from][to]`.
+    pub counts: Vec<Vec<u64>>,
+}
 
-/// from, to, customers in both, kept tier, upgrades, downgrades, new, left.
-type StabilityRow = (NaiveDate, NaiveDate, u64, u64, u64, u64, u64, u64);
+/// Customers per tier at one snapshot.
+pub struct TierSizes {
+    pub as_of: NaiveDate,
+    /// In tier order.
+    pub counts: Vec<u64>,
+}
 
 /// The history tables.
 pub struct HistoryTables {
@@ -39,10 +51,10 @@ pub struct HistoryTables {
     pub migration: DataFrame,
     pub movements: DataFrame,
     pub stability: DataFrame,
-    /// Counts of the last pair: from state (rows) x to state (columns), states as named.
+    /// Counts of the last pair, states as named.
     pub last_matrix: Option<StateMatrix>,
-    /// Customers per tier at each snapshot: (as_of, counts in tier order).
-    pub sizes: Vec<(NaiveDate, Vec<u64>)>,
+    /// Customers per tier at each snapshot.
+    pub sizes: Vec<TierSizes>,
     /// Where each snapshot's as-of date came from (see `crate::plan::DateSource`), set by
     /// the runner.
     pub sources: Vec<&'static str>,
@@ -63,7 +75,10 @@ struct Grade {
     profit: Option<f64>,
 }
 
-fn grades(df: &DataFrame) -> Result<Vec<(String, Grade)>> {
+/// Every customer's grade in one snapshot: (customer ID, grade), in table order.
+type Grades = Vec<(String, Grade)>;
+
+fn grades(df: &DataFrame) -> Result<Grades> {
     let ids = df.column(c::CUSTOMER_ID)?.str()?.clone();
     let tier = df.column(tc::TIER)?.str()?.clone();
     let rank = df.column(tc::TIER_RANK)?.i32()?.clone();
@@ -127,17 +142,125 @@ fn movement_reason(a: &Grade, b: &Grade) -> String {
     parts.join("; ")
 }
 
-fn date_column(name: &str, dates: Vec<NaiveDate>) -> Result<Column> {
-    Ok(Column::new(
-        name.into(),
-        dates.iter().map(|d| epoch_days(*d)).collect::<Vec<_>>(),
-    )
-    .cast(&DataType::Date)?)
+/// Two consecutive snapshot dates.
+#[derive(Clone, Copy)]
+struct Period {
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+/// Customers from one state to another over a period, and their revenue at the later date
+/// (at the earlier one for those who left).
+struct MigrationRow {
+    period: Period,
+    from_tier: String,
+    to_tier: String,
+    customers: u64,
+    revenue: f64,
+}
+
+/// A customer whose tier changed, who is new or who left.
+struct Movement {
+    period: Period,
+    customer_id: String,
+    from_tier: String,
+    to_tier: String,
+    /// "up", "down", [`NEW`] or [`LEFT`].
+    direction: &'static str,
+    reason: String,
+}
+
+/// How many customers kept their tier over a period, and how the others moved.
+struct StabilityRow {
+    period: Period,
+    /// Customers graded at both dates.
+    in_both: u64,
+    kept: u64,
+    upgrades: u64,
+    downgrades: u64,
+    new: u64,
+    left: u64,
+}
+
+/// The states of the migration matrix: a customer can come from `new` and go to `left`,
+/// never the other way round.
+struct States {
+    from: Vec<String>,
+    to: Vec<String>,
+}
+
+impl States {
+    fn new(tier_names: &[String]) -> Self {
+        let with = |extra: &str| {
+            tier_names
+                .iter()
+                .cloned()
+                .chain([extra.to_string()])
+                .collect()
+        };
+        States {
+            from: with(NEW),
+            to: with(LEFT),
+        }
+    }
+}
+
+/// Customers and their revenue on one (from state, to state) path.
+#[derive(Default)]
+struct Flow {
+    customers: u64,
+    revenue: f64,
+}
+
+/// What changed between two consecutive snapshots.
+struct PairChanges {
+    migration: Vec<MigrationRow>,
+    movements: Vec<Movement>,
+    stability: StabilityRow,
+    matrix: StateMatrix,
 }
 
 /// Builds the history tables from snapshots in ascending as_of order.
 pub fn build_history(snaps: &[Snapshot], tier_names: &[String]) -> Result<HistoryTables> {
-    // tier_history: the snapshots stacked.
+    let tier_history = stack_snapshots(snaps)?;
+    let graded = snaps
+        .iter()
+        .map(|s| grades(&s.tiers))
+        .collect::<Result<Vec<_>>>()?;
+    let sizes = snaps
+        .iter()
+        .zip(&graded)
+        .map(|(s, g)| tier_sizes(s.as_of, g, tier_names))
+        .collect();
+    let states = States::new(tier_names);
+    let pairs: Vec<PairChanges> = snaps
+        .windows(2)
+        .zip(graded.windows(2))
+        .map(|(s, g)| {
+            let period = Period {
+                from: s[0].as_of,
+                to: s[1].as_of,
+            };
+            pair_changes(period, &g[0], &g[1], &states)
+        })
+        .collect();
+    let migration: Vec<&MigrationRow> = pairs.iter().flat_map(|p| &p.migration).collect();
+    let movements: Vec<&Movement> = pairs.iter().flat_map(|p| &p.movements).collect();
+    let stability: Vec<&StabilityRow> = pairs.iter().map(|p| &p.stability).collect();
+    Ok(HistoryTables {
+        tier_history,
+        migration: migration_frame(&migration)?,
+        movements: movements_frame(&movements)?,
+        stability: stability_frame(&stability)?,
+        last_matrix: pairs.last().map(|p| p.matrix.clone()),
+        sizes,
+        sources: Vec::new(),
+    })
+}
+
+/// tier_history: the snapshots' customer rows stacked, each with its as_of (and its cluster
+/// from the one model, numbered from 1).
+fn stack_snapshots(snaps: &[Snapshot]) -> Result<DataFrame> {
     let mut parts = Vec::new();
     for s in snaps {
         let mut keep = vec![
@@ -166,218 +289,189 @@ pub fn build_history(snaps: &[Snapshot], tier_names: &[String]) -> Result<Histor
     for p in parts {
         tier_history.vstack_mut(&p)?;
     }
+    Ok(tier_history)
+}
 
-    let sizes = snaps
-        .iter()
-        .map(|s| {
-            let g = grades(&s.tiers)?;
-            Ok((
-                s.as_of,
-                tier_names
-                    .iter()
-                    .map(|t| g.iter().filter(|(_, x)| &x.tier == t).count() as u64)
-                    .collect(),
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-
-    // A customer can come from `new` and go to `left`, never the other way round.
-    let from_states: Vec<String> = tier_names
-        .iter()
-        .cloned()
-        .chain([NEW.to_string()])
-        .collect();
-    let to_states: Vec<String> = tier_names
-        .iter()
-        .cloned()
-        .chain([LEFT.to_string()])
-        .collect();
-    let mut mig: Vec<(NaiveDate, NaiveDate, String, String, u64, f64)> = Vec::new();
-    let mut mov: Vec<(NaiveDate, NaiveDate, String, String, String, &str, String)> = Vec::new();
-    let mut stab: Vec<StabilityRow> = Vec::new();
-    let mut last_matrix = None;
-    for pair in snaps.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
-        let ga: HashMap<String, Grade> = grades(&a.tiers)?.into_iter().collect();
-        let gb = grades(&b.tiers)?;
-        let gb_map: HashMap<&str, &Grade> = gb.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        let mut counts: HashMap<(String, String), (u64, f64)> = HashMap::new();
-        let (mut both, mut kept, mut up, mut down, mut new, mut left) = (0, 0, 0, 0, 0, 0);
-        for (id, g) in &gb {
-            match ga.get(id) {
-                Some(old) => {
-                    both += 1;
-                    let e = counts
-                        .entry((old.tier.clone(), g.tier.clone()))
-                        .or_default();
-                    e.0 += 1;
-                    e.1 += g.monetary;
-                    if old.rank == g.rank {
-                        kept += 1;
-                    } else {
-                        let dir = if g.rank < old.rank { "up" } else { "down" };
-                        if dir == "up" {
-                            up += 1;
-                        } else {
-                            down += 1;
-                        }
-                        mov.push((
-                            a.as_of,
-                            b.as_of,
-                            id.clone(),
-                            old.tier.clone(),
-                            g.tier.clone(),
-                            dir,
-                            movement_reason(old, g),
-                        ));
-                    }
-                }
-                None => {
-                    new += 1;
-                    let e = counts.entry((NEW.to_string(), g.tier.clone())).or_default();
-                    e.0 += 1;
-                    e.1 += g.monetary;
-                    mov.push((
-                        a.as_of,
-                        b.as_of,
-                        id.clone(),
-                        NEW.into(),
-                        g.tier.clone(),
-                        NEW,
-                        format!("first graded at {}: score {:.2}", b.as_of, g.score),
-                    ));
-                }
-            }
-        }
-        let mut gone: Vec<(&String, &Grade)> = ga
+fn tier_sizes(as_of: NaiveDate, grades: &Grades, tier_names: &[String]) -> TierSizes {
+    TierSizes {
+        as_of,
+        counts: tier_names
             .iter()
-            .filter(|(id, _)| !gb_map.contains_key(id.as_str()))
-            .collect();
-        gone.sort_by(|x, y| x.0.cmp(y.0));
-        for (id, old) in gone {
-            left += 1;
-            let e = counts
-                .entry((old.tier.clone(), LEFT.to_string()))
-                .or_default();
-            e.0 += 1;
-            e.1 += old.monetary;
-            mov.push((
-                a.as_of,
-                b.as_of,
-                id.clone(),
-                old.tier.clone(),
-                LEFT.into(),
-                LEFT,
-                "no purchase in the window at the later date".into(),
-            ));
-        }
-        let mut matrix = vec![vec![0u64; to_states.len()]; from_states.len()];
-        for (fi, from) in from_states.iter().enumerate() {
-            for (ti, to) in to_states.iter().enumerate() {
-                if let Some((n, rev)) = counts.get(&(from.clone(), to.clone())) {
-                    matrix[fi][ti] = *n;
-                    mig.push((a.as_of, b.as_of, from.clone(), to.clone(), *n, *rev));
+            .map(|t| grades.iter().filter(|(_, x)| &x.tier == t).count() as u64)
+            .collect(),
+    }
+}
+
+/// The migration, movements and stability of one pair of snapshots: the customers of the
+/// later one in its order, then those who left, by ID.
+fn pair_changes(period: Period, before: &Grades, after: &Grades, states: &States) -> PairChanges {
+    let ga: HashMap<&str, &Grade> = before.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let gb: HashMap<&str, &Grade> = after.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut flows: HashMap<(String, String), Flow> = HashMap::new();
+    let mut flow = |from: &str, to: &str, revenue: f64| {
+        let e = flows.entry((from.to_string(), to.to_string())).or_default();
+        e.customers += 1;
+        e.revenue += revenue;
+    };
+    let mut movements = Vec::new();
+    let mut moved = |id: &str, from: &str, to: &str, direction, reason| {
+        movements.push(Movement {
+            period,
+            customer_id: id.to_string(),
+            from_tier: from.to_string(),
+            to_tier: to.to_string(),
+            direction,
+            reason,
+        });
+    };
+    let mut stability = StabilityRow {
+        period,
+        in_both: 0,
+        kept: 0,
+        upgrades: 0,
+        downgrades: 0,
+        new: 0,
+        left: 0,
+    };
+    for (id, g) in after {
+        match ga.get(id.as_str()) {
+            Some(old) => {
+                stability.in_both += 1;
+                flow(&old.tier, &g.tier, g.monetary);
+                if old.rank == g.rank {
+                    stability.kept += 1;
+                } else {
+                    let direction = if g.rank < old.rank {
+                        stability.upgrades += 1;
+                        "up"
+                    } else {
+                        stability.downgrades += 1;
+                        "down"
+                    };
+                    moved(id, &old.tier, &g.tier, direction, movement_reason(old, g));
                 }
             }
+            None => {
+                stability.new += 1;
+                flow(NEW, &g.tier, g.monetary);
+                let reason = format!("first graded at {}: score {:.2}", period.to, g.score);
+                moved(id, NEW, &g.tier, NEW, reason);
+            }
         }
-        last_matrix = Some((from_states.clone(), to_states.clone(), matrix));
-        stab.push((a.as_of, b.as_of, both, kept, up, down, new, left));
     }
-
-    let migration = DataFrame::new(
-        mig.len(),
-        vec![
-            date_column("from_as_of", mig.iter().map(|m| m.0).collect())?,
-            date_column("to_as_of", mig.iter().map(|m| m.1).collect())?,
-            Column::new(
-                "from_tier".into(),
-                mig.iter().map(|m| m.2.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "to_tier".into(),
-                mig.iter().map(|m| m.3.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "customers".into(),
-                mig.iter().map(|m| m.4 as i64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "revenue".into(),
-                mig.iter().map(|m| m.5).collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
-    let movements = DataFrame::new(
-        mov.len(),
-        vec![
-            date_column("from_as_of", mov.iter().map(|m| m.0).collect())?,
-            date_column("to_as_of", mov.iter().map(|m| m.1).collect())?,
-            Column::new(
-                c::CUSTOMER_ID.into(),
-                mov.iter().map(|m| m.2.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "from_tier".into(),
-                mov.iter().map(|m| m.3.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "to_tier".into(),
-                mov.iter().map(|m| m.4.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "direction".into(),
-                mov.iter().map(|m| m.5).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "reason".into(),
-                mov.iter().map(|m| m.6.clone()).collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
-    let stability = DataFrame::new(
-        stab.len(),
-        vec![
-            date_column("from_as_of", stab.iter().map(|s| s.0).collect())?,
-            date_column("to_as_of", stab.iter().map(|s| s.1).collect())?,
-            Column::new(
-                "customers_in_both".into(),
-                stab.iter().map(|s| s.2 as i64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "kept_tier".into(),
-                stab.iter().map(|s| s.3 as i64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "stability".into(),
-                stab.iter()
-                    .map(|s| (s.2 > 0).then(|| s.3 as f64 / s.2 as f64))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "upgrades".into(),
-                stab.iter().map(|s| s.4 as i64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "downgrades".into(),
-                stab.iter().map(|s| s.5 as i64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "new".into(),
-                stab.iter().map(|s| s.6 as i64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "left".into(),
-                stab.iter().map(|s| s.7 as i64).collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
-    Ok(HistoryTables {
-        tier_history,
+    let mut gone: Vec<(&str, &Grade)> = ga
+        .iter()
+        .filter(|(id, _)| !gb.contains_key(*id))
+        .map(|(id, old)| (*id, *old))
+        .collect();
+    gone.sort_by(|x, y| x.0.cmp(y.0));
+    for (id, old) in gone {
+        stability.left += 1;
+        flow(&old.tier, LEFT, old.monetary);
+        let reason = "no purchase in the window at the later date".to_string();
+        moved(id, &old.tier, LEFT, LEFT, reason);
+    }
+    let (migration, matrix) = migration_rows(period, &flows, states);
+    PairChanges {
         migration,
         movements,
         stability,
-        last_matrix,
-        sizes,
-        sources: Vec::new(),
-    })
+        matrix,
+    }
+}
+
+/// The paths customers took over a period, in state order, and the same counts as a matrix.
+fn migration_rows(
+    period: Period,
+    flows: &HashMap<(String, String), Flow>,
+    states: &States,
+) -> (Vec<MigrationRow>, StateMatrix) {
+    let mut rows = Vec::new();
+    let mut counts = vec![vec![0u64; states.to.len()]; states.from.len()];
+    for (fi, from) in states.from.iter().enumerate() {
+        for (ti, to) in states.to.iter().enumerate() {
+            if let Some(f) = flows.get(&(from.clone(), to.clone())) {
+                counts[fi][ti] = f.customers;
+                rows.push(MigrationRow {
+                    period,
+                    from_tier: from.clone(),
+                    to_tier: to.clone(),
+                    customers: f.customers,
+                    revenue: f.revenue,
+                });
+            }
+        }
+    }
+    let matrix = StateMatrix {
+        from: states.from.clone(),
+        to: states.to.clone(),
+        counts,
+    };
+    (rows, matrix)
+}
+
+fn date_column(name: &str, dates: Vec<NaiveDate>) -> Result<Column> {
+    Ok(Column::new(
+        name.into(),
+        dates.iter().map(|d| epoch_days(*d)).collect::<Vec<_>>(),
+    )
+    .cast(&DataType::Date)?)
+}
+
+/// A column of one value per row.
+fn column<'a, R, V>(name: &str, rows: &[&'a R], value: impl Fn(&'a R) -> V) -> Column
+where
+    Series: NamedFrom<Vec<V>, [V]>,
+{
+    Column::new(
+        name.into(),
+        rows.iter().map(|r| value(*r)).collect::<Vec<_>>(),
+    )
+}
+
+/// `from_as_of` and `to_as_of`, the period of every row.
+fn period_columns<R>(rows: &[&R], period: impl Fn(&R) -> Period) -> Result<[Column; 2]> {
+    Ok([
+        date_column("from_as_of", rows.iter().map(|r| period(*r).from).collect())?,
+        date_column("to_as_of", rows.iter().map(|r| period(*r).to).collect())?,
+    ])
+}
+
+fn migration_frame(rows: &[&MigrationRow]) -> Result<DataFrame> {
+    let mut columns = Vec::from(period_columns(rows, |m| m.period)?);
+    columns.extend([
+        column("from_tier", rows, |m| m.from_tier.as_str()),
+        column("to_tier", rows, |m| m.to_tier.as_str()),
+        column("customers", rows, |m| m.customers as i64),
+        column("revenue", rows, |m| m.revenue),
+    ]);
+    Ok(DataFrame::new(rows.len(), columns)?)
+}
+
+fn movements_frame(rows: &[&Movement]) -> Result<DataFrame> {
+    let mut columns = Vec::from(period_columns(rows, |m| m.period)?);
+    columns.extend([
+        column(c::CUSTOMER_ID, rows, |m| m.customer_id.as_str()),
+        column("from_tier", rows, |m| m.from_tier.as_str()),
+        column("to_tier", rows, |m| m.to_tier.as_str()),
+        column("direction", rows, |m| m.direction),
+        column("reason", rows, |m| m.reason.as_str()),
+    ]);
+    Ok(DataFrame::new(rows.len(), columns)?)
+}
+
+fn stability_frame(rows: &[&StabilityRow]) -> Result<DataFrame> {
+    let mut columns = Vec::from(period_columns(rows, |s| s.period)?);
+    columns.extend([
+        column("customers_in_both", rows, |s| s.in_both as i64),
+        column("kept_tier", rows, |s| s.kept as i64),
+        column("stability", rows, |s| {
+            (s.in_both > 0).then(|| s.kept as f64 / s.in_both as f64)
+        }),
+        column("upgrades", rows, |s| s.upgrades as i64),
+        column("downgrades", rows, |s| s.downgrades as i64),
+        column("new", rows, |s| s.new as i64),
+        column("left", rows, |s| s.left as i64),
+    ]);
+    Ok(DataFrame::new(rows.len(), columns)?)
 }

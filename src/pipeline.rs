@@ -239,7 +239,7 @@ fn compare_with_rules(
         &cmp.summary
             .iter()
             .skip(3)
-            .map(|(k, v)| format!("{k} {v:.3}"))
+            .map(|m| format!("{} {:.3}", m.name, m.value))
             .collect::<Vec<_>>()
             .join(", "),
     );

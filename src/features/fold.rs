@@ -200,6 +200,31 @@ impl DuplicateCheck {
         }
         self.per_file[file] += 1;
     }
+
+    /// Whether a line of `block` with this fingerprint came earlier in its block, counting
+    /// it if so. `prev` is the block of the batch's line before (`None` for the batch's first
+    /// line, which is compared with the previous batch's last).
+    #[inline]
+    fn repeats_line(
+        &mut self,
+        prev: Option<Block>,
+        block: Block,
+        has_invoice: bool,
+        fingerprint: u64,
+    ) -> bool {
+        let same_block = match prev {
+            Some(p) => p.same(&block),
+            None => self.last_key.as_ref() == Some(&block.key(has_invoice)),
+        };
+        if !same_block {
+            self.new_block();
+        }
+        let repeats = self.repeats(fingerprint);
+        if repeats {
+            self.count(block.file.unwrap_or(0) as usize);
+        }
+        repeats
+    }
 }
 
 /// What identifies a line's block, for comparing across batches: the file, and the invoice
@@ -236,6 +261,49 @@ fn same_opt_text(a: Option<Text>, b: Option<Text>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => same_text(a, b),
         (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
+/// A line's block for the duplicate check (see [`DuplicateCheck`]) as read in a batch: its
+/// file and its invoice number or, without an invoice column, its day.
+#[derive(Clone, Copy)]
+struct Block<'a> {
+    file: Option<u32>,
+    invoice: Option<Text<'a>>,
+    day: Option<i32>,
+}
+
+impl<'a> Block<'a> {
+    #[inline]
+    fn at(b: &Batch<'a>, i: usize, has_invoice: bool) -> Self {
+        let file = b.file.and_then(|f| f.get(i));
+        if has_invoice {
+            Block {
+                file,
+                invoice: b.invoice.and_then(|a| text_at(a, i)),
+                day: None,
+            }
+        } else {
+            Block {
+                file,
+                invoice: None,
+                day: b.day.get(i),
+            }
+        }
+    }
+
+    /// Whether two lines of one batch are in the same block, their text compared by views.
+    #[inline]
+    fn same(&self, other: &Block) -> bool {
+        self.file == other.file
+            && same_opt_text(self.invoice, other.invoice)
+            && self.day == other.day
+    }
+
+    /// The block's [`block_key`], to compare with the next batch's first line.
+    fn key(&self, has_invoice: bool) -> Vec<u8> {
+        let invoice = has_invoice.then_some(self.invoice.map(|t| t.1));
+        block_key(self.file, invoice, self.day)
     }
 }
 
@@ -512,8 +580,11 @@ struct Shard {
 
 type TextArray = <StringType as PolarsDataType>::Array;
 type DayArray = <Int32Type as PolarsDataType>::Array;
+type CodeArray = <Int32Type as PolarsDataType>::Array;
 type FloatArray = <Float64Type as PolarsDataType>::Array;
 type FlagArray = <BooleanType as PolarsDataType>::Array;
+type FingerprintArray = <UInt64Type as PolarsDataType>::Array;
+type FileArray = <UInt32Type as PolarsDataType>::Array;
 
 /// The columns of one batch, each one array.
 struct Batch<'a> {
@@ -526,6 +597,69 @@ struct Batch<'a> {
     due: Option<&'a DayArray>,
     paid: Option<&'a DayArray>,
     region: Option<&'a TextArray>,
+    /// Read by the counting and the duplicate check only, not by the shards.
+    reason: &'a CodeArray,
+    fingerprint: Option<&'a FingerprintArray>,
+    file: Option<&'a FileArray>,
+}
+
+/// The columns of one batch, each rechunked into one contiguous array: read by index, much
+/// faster than chunked iterators.
+struct BatchColumns {
+    reason: Series,
+    customer: Series,
+    day: Series,
+    amount: Series,
+    is_return: Series,
+    invoice: Option<Series>,
+    cost: Option<Series>,
+    due: Option<Series>,
+    paid: Option<Series>,
+    region: Option<Series>,
+    fingerprint: Option<Series>,
+    file: Option<Series>,
+}
+
+impl BatchColumns {
+    fn read(df: &DataFrame) -> PolarsResult<Self> {
+        let series = |name: &str| -> Option<Series> {
+            df.column(name)
+                .ok()
+                .map(|c| c.as_materialized_series().rechunk())
+        };
+        let need = |name: &str| series(name).ok_or_else(|| polars_err!(ColumnNotFound: "{name}"));
+        Ok(BatchColumns {
+            reason: need(c::DROP_REASON)?,
+            customer: need(c::CUSTOMER_ID)?,
+            day: need(DAY)?,
+            amount: need(c::AMOUNT)?,
+            is_return: need(c::IS_RETURN)?,
+            invoice: series(c::INVOICE_ID),
+            cost: series(c::COST),
+            due: series(DUE),
+            paid: series(PAID),
+            region: series(c::REGION),
+            fingerprint: series(c::ROW_FINGERPRINT),
+            file: series(c::FILE_INDEX),
+        })
+    }
+
+    fn arrays(&self) -> PolarsResult<Batch<'_>> {
+        Ok(Batch {
+            customer: self.customer.str()?.downcast_as_array(),
+            day: self.day.i32()?.downcast_as_array(),
+            amount: self.amount.f64()?.downcast_as_array(),
+            is_return: self.is_return.bool()?.downcast_as_array(),
+            invoice: array_of::<StringType>(&self.invoice)?,
+            cost: array_of::<Float64Type>(&self.cost)?,
+            due: array_of::<Int32Type>(&self.due)?,
+            paid: array_of::<Int32Type>(&self.paid)?,
+            region: array_of::<StringType>(&self.region)?,
+            reason: self.reason.i32()?.downcast_as_array(),
+            fingerprint: array_of::<UInt64Type>(&self.fingerprint)?,
+            file: array_of::<UInt32Type>(&self.file)?,
+        })
+    }
 }
 
 /// What a shard needs to know of the pass to fold a row.
@@ -573,43 +707,14 @@ impl Fold {
     }
 
     /// Counts every row of a batch and checks it for duplicates, in input order, then folds
-    /// the rows kept, each shard its customers' rows, side by side.
+    /// the rows kept, each shard its customers' rows, side by side. The loop runs once per
+    /// input row: the steps it calls are `#[inline]`, so it stays one pass over the arrays.
     fn add_batch(&mut self, df: &DataFrame) -> PolarsResult<()> {
-        // One contiguous array per column, read by index: much faster than chunked iterators.
-        let series = |name: &str| -> Option<Series> {
-            df.column(name)
-                .ok()
-                .map(|c| c.as_materialized_series().rechunk())
-        };
-        let need = |name: &str| series(name).ok_or_else(|| polars_err!(ColumnNotFound: "{name}"));
-        let (reason, customer, day, amount, is_return) = (
-            need(c::DROP_REASON)?,
-            need(c::CUSTOMER_ID)?,
-            need(DAY)?,
-            need(c::AMOUNT)?,
-            need(c::IS_RETURN)?,
-        );
-        let (invoice, cost) = (series(c::INVOICE_ID), series(c::COST));
-        let (due, paid, region) = (series(DUE), series(PAID), series(c::REGION));
-        let (fingerprint, file) = (series(c::ROW_FINGERPRINT), series(c::FILE_INDEX));
-        let reason = reason.i32()?.downcast_as_array();
-        let b = Batch {
-            customer: customer.str()?.downcast_as_array(),
-            day: day.i32()?.downcast_as_array(),
-            amount: amount.f64()?.downcast_as_array(),
-            is_return: is_return.bool()?.downcast_as_array(),
-            invoice: array_of::<StringType>(&invoice)?,
-            cost: array_of::<Float64Type>(&cost)?,
-            due: array_of::<Int32Type>(&due)?,
-            paid: array_of::<Int32Type>(&paid)?,
-            region: array_of::<StringType>(&region)?,
-        };
-        let fingerprint = array_of::<UInt64Type>(&fingerprint)?;
-        let file = array_of::<UInt32Type>(&file)?;
-        let (customer, day, invoice) = (b.customer, b.day, b.invoice);
-        // The block (file, invoice number, day) of the previous line of this batch, its text
-        // compared by views.
-        let mut prev_block: Option<(Option<u32>, Option<Text>, Option<i32>)> = None;
+        let columns = BatchColumns::read(df)?;
+        let b = columns.arrays()?;
+        let (customer, day, has_invoice) = (b.customer, b.day, self.has_invoice);
+        // The block of the previous line of this batch, its text compared by views.
+        let mut prev_block: Option<Block> = None;
         // Lines of one customer are usually next to each other: the last ID's hash is
         // remembered. Text is compared by its 16-byte views first (see `same_text`).
         let mut last_customer: Option<(Text, u64)> = None;
@@ -619,39 +724,16 @@ impl Fold {
             rows.clear();
         }
         for i in 0..df.height() {
-            if let (Some(check), Some(fingerprint)) = (&mut self.duplicates, fingerprint) {
+            if let (Some(check), Some(fingerprint)) = (&mut self.duplicates, b.fingerprint) {
                 // Duplicates go first, before any rule: they are not counted again.
-                let this_file = file.and_then(|f| f.get(i));
-                let block = if self.has_invoice {
-                    (this_file, invoice.and_then(|a| text_at(a, i)), None)
-                } else {
-                    (this_file, None, day.get(i))
-                };
-                let same_block = match prev_block {
-                    Some((f, inv, d)) => {
-                        f == block.0 && same_opt_text(inv, block.1) && d == block.2
-                    }
-                    None => {
-                        let key = block_key(
-                            block.0,
-                            self.has_invoice.then_some(block.1.map(|t| t.1)),
-                            block.2,
-                        );
-                        check.last_key.as_ref() == Some(&key)
-                    }
-                };
-                if !same_block {
-                    check.new_block();
-                }
-                prev_block = Some(block);
-                if check.repeats(fingerprint.get(i).unwrap_or(0)) {
-                    check.count(this_file.unwrap_or(0) as usize);
-                    if check.drop {
-                        continue;
-                    }
+                let block = Block::at(&b, i, has_invoice);
+                let prev = prev_block.replace(block);
+                let fingerprint = fingerprint.get(i).unwrap_or(0);
+                if check.repeats_line(prev, block, has_invoice, fingerprint) && check.drop {
+                    continue;
                 }
             }
-            let code = reason.get(i).unwrap_or(0) as u8;
+            let code = b.reason.get(i).unwrap_or(0) as u8;
             let ret = b.is_return.get(i) == Some(true);
             let key = (code, ret, day.get(i));
             match &mut count {
@@ -687,18 +769,14 @@ impl Fold {
         if let Some((k, n)) = count {
             *self.counts.entry(k).or_insert(0) += n;
         }
-        if let (Some(check), Some((f, inv, d))) = (&mut self.duplicates, prev_block) {
-            check.last_key = Some(block_key(
-                f,
-                self.has_invoice.then_some(inv.map(|t| t.1)),
-                d,
-            ));
+        if let (Some(check), Some(block)) = (&mut self.duplicates, prev_block) {
+            check.last_key = Some(block.key(has_invoice));
         }
         let w = Window {
             as_of: self.as_of,
             last_from: self.as_of - self.period,
             prev_from: self.as_of - 2 * self.period,
-            has_invoice: self.has_invoice,
+            has_invoice,
         };
         self.shards
             .par_iter_mut()
@@ -745,13 +823,13 @@ impl Shard {
     }
 
     /// Folds rows of a batch, in input order: (row, hash of its customer ID), every row kept
-    /// and with a customer, day and amount.
+    /// and with a customer, day and amount. The loop runs once per row kept: the per-line
+    /// steps are `#[inline]`; only a new run (a new invoice) calls out, to `start_run`.
     fn add_rows(&mut self, b: &Batch, rows: &[(u32, u64)], w: Window) -> PolarsResult<()> {
         // Lines of one invoice (and one customer) are usually next to each other: the last
         // lookups are remembered, which saves most hash-table probes.
         let mut last_customer: Option<(u64, Text, u32)> = None;
-        // (customer, invoice number, day, part, run).
-        let mut last_invoice: Option<(u32, Option<Text>, i32, usize, usize)> = None;
+        let mut last_run: Option<OpenRun> = None;
         let mut last_region: Option<(Text, u32)> = None;
         for &(i, hash) in rows {
             let i = i as usize;
@@ -771,76 +849,36 @@ impl Shard {
                     k
                 }
             };
-            let purchase = amount > 0.0;
-            let s = &mut self.sums[cust as usize];
-            s.monetary += amount;
-            if purchase {
-                s.gross += amount;
-            } else if amount < 0.0 {
-                s.returned += amount;
-            }
-            if day >= w.last_from && day < w.as_of {
-                s.last_period += amount;
-            } else if day >= w.prev_from && day < w.last_from {
-                s.prev_period += amount;
-            }
-            if let Some(cost) = b.cost.and_then(|a| a.get(i)) {
-                s.profit += amount - cost;
-            }
-            s.rows += 1;
-            s.returns += u64::from(b.is_return.get(i) == Some(true));
+            self.sums[cust as usize].add_line(b, i, day, amount, w);
 
             // Without an invoice column a customer's day is the invoice.
-            let inv = b.invoice.and_then(|a| text_at(a, i));
-            let inv_day = if w.has_invoice { 0 } else { day };
-            let (part, run) = match last_invoice {
-                Some((k, prev, d, part, run))
-                    if k == cust && d == inv_day && same_opt_text(prev, inv) =>
+            let number = b.invoice.and_then(|a| text_at(a, i));
+            let day_key = if w.has_invoice { 0 } else { day };
+            let run = match last_run {
+                Some(r)
+                    if r.customer == cust
+                        && r.day == day_key
+                        && same_opt_text(r.number, number) =>
                 {
-                    (part, run)
+                    r
                 }
                 _ => {
-                    // A missing invoice number is one (null) invoice, as in a group-by;
-                    // 0xff never occurs in UTF-8, so it cannot meet a real number.
-                    let day_bytes = day.to_le_bytes();
-                    let number: &[u8] = match inv {
-                        Some((_, inv)) => inv.as_bytes(),
-                        None if w.has_invoice => &[0xff],
-                        None => &day_bytes,
+                    let (part, run) = self.start_run(cust, number, day, w.has_invoice)?;
+                    let r = OpenRun {
+                        customer: cust,
+                        number,
+                        day: day_key,
+                        part,
+                        run,
                     };
-                    let part = part_of(cust);
-                    let p = &mut self.parts[part];
-                    p.bytes.extend_from_slice(number);
-                    let key_end = u32::try_from(p.bytes.len()).map_err(|_| {
-                        polars_err!(ComputeError: "over 4 GiB of invoice numbers in one part of the invoice log (about 1 TiB in all)")
-                    })?;
-                    p.runs.push(Run {
-                        invoice: Invoice {
-                            customer: cust,
-                            day: NO_MIN,
-                            due: NO_MIN,
-                            paid: NO_MAX,
-                            amount: 0.0,
-                        },
-                        key_end,
-                    });
-                    let run = p.runs.len() - 1;
-                    last_invoice = Some((cust, inv, inv_day, part, run));
-                    (part, run)
+                    last_run = Some(r);
+                    r
                 }
             };
-            let v = &mut self.parts[part].runs[run].invoice;
-            v.amount += amount;
-            if purchase {
-                v.day = v.day.min(day);
-            }
-            if let Some(d) = b.due.and_then(|a| a.get(i)) {
-                v.due = v.due.min(d);
-            }
-            if let Some(p) = b.paid.and_then(|a| a.get(i)) {
-                v.paid = v.paid.max(p);
-            }
-            if let (true, Some(r)) = (purchase, b.region.and_then(|a| text_at(a, i))) {
+            self.parts[run.part].runs[run.run]
+                .invoice
+                .add_line(b, i, day, amount);
+            if let (true, Some(r)) = (amount > 0.0, b.region.and_then(|a| text_at(a, i))) {
                 let r = match last_region {
                     Some((prev, k)) if same_text(prev, r) => k,
                     _ => {
@@ -849,28 +887,124 @@ impl Shard {
                         k
                     }
                 };
-                let s = &mut self.sums[cust as usize];
-                if s.region == r {
-                    s.region_revenue += amount;
-                    continue;
-                }
-                if s.region == NO_REGION {
-                    s.region = r;
-                    s.region_revenue = amount;
-                    continue;
-                }
-                let key = ((cust as u64) << 32) | r as u64;
-                match &mut self.pending_region {
-                    Some((k, sum)) if *k == key => *sum += amount,
-                    pending => {
-                        if let Some((k, sum)) = pending.replace((key, amount)) {
-                            *self.region_revenue.entry(k).or_insert(0.0) += sum;
-                        }
-                    }
-                }
+                self.add_region_revenue(cust, r, amount);
             }
         }
         Ok(())
+    }
+
+    /// Logs a new run for a line of `customer` with this invoice number (or day), in the
+    /// customer's part; gives (part, run).
+    fn start_run(
+        &mut self,
+        customer: u32,
+        number: Option<Text>,
+        day: i32,
+        has_invoice: bool,
+    ) -> PolarsResult<(usize, usize)> {
+        // A missing invoice number is one (null) invoice, as in a group-by; 0xff never
+        // occurs in UTF-8, so it cannot meet a real number.
+        let day_bytes = day.to_le_bytes();
+        let number: &[u8] = match number {
+            Some((_, number)) => number.as_bytes(),
+            None if has_invoice => &[0xff],
+            None => &day_bytes,
+        };
+        let part = part_of(customer);
+        let p = &mut self.parts[part];
+        p.bytes.extend_from_slice(number);
+        let key_end = u32::try_from(p.bytes.len()).map_err(|_| {
+            polars_err!(ComputeError: "over 4 GiB of invoice numbers in one part of the invoice log (about 1 TiB in all)")
+        })?;
+        p.runs.push(Run {
+            invoice: Invoice {
+                customer,
+                day: NO_MIN,
+                due: NO_MIN,
+                paid: NO_MAX,
+                amount: 0.0,
+            },
+            key_end,
+        });
+        Ok((part, p.runs.len() - 1))
+    }
+
+    /// Adds a purchase's revenue to its customer's revenue in region `r`: the first region
+    /// in the customer's sums, others through `pending_region` into `region_revenue`.
+    #[inline]
+    fn add_region_revenue(&mut self, customer: u32, r: u32, amount: f64) {
+        let s = &mut self.sums[customer as usize];
+        if s.region == r {
+            s.region_revenue += amount;
+            return;
+        }
+        if s.region == NO_REGION {
+            s.region = r;
+            s.region_revenue = amount;
+            return;
+        }
+        let key = ((customer as u64) << 32) | r as u64;
+        match &mut self.pending_region {
+            Some((k, sum)) if *k == key => *sum += amount,
+            pending => {
+                if let Some((k, sum)) = pending.replace((key, amount)) {
+                    *self.region_revenue.entry(k).or_insert(0.0) += sum;
+                }
+            }
+        }
+    }
+}
+
+/// The run a shard's last line went to: its (customer, invoice number, day) and its place
+/// in the invoice log.
+#[derive(Clone, Copy)]
+struct OpenRun<'a> {
+    customer: u32,
+    number: Option<Text<'a>>,
+    /// The line's day without an invoice column, else 0.
+    day: i32,
+    part: usize,
+    run: usize,
+}
+
+impl CustomerSums {
+    /// Adds a line of the customer (row `i` of the batch).
+    #[inline]
+    fn add_line(&mut self, b: &Batch, i: usize, day: i32, amount: f64, w: Window) {
+        self.monetary += amount;
+        if amount > 0.0 {
+            self.gross += amount;
+        } else if amount < 0.0 {
+            self.returned += amount;
+        }
+        if day >= w.last_from && day < w.as_of {
+            self.last_period += amount;
+        } else if day >= w.prev_from && day < w.last_from {
+            self.prev_period += amount;
+        }
+        if let Some(cost) = b.cost.and_then(|a| a.get(i)) {
+            self.profit += amount - cost;
+        }
+        self.rows += 1;
+        self.returns += u64::from(b.is_return.get(i) == Some(true));
+    }
+}
+
+impl Invoice {
+    /// Adds a line of the run (row `i` of the batch).
+    #[inline]
+    fn add_line(&mut self, b: &Batch, i: usize, day: i32, amount: f64) {
+        self.amount += amount;
+        // Only purchases date an invoice.
+        if amount > 0.0 {
+            self.day = self.day.min(day);
+        }
+        if let Some(d) = b.due.and_then(|a| a.get(i)) {
+            self.due = self.due.min(d);
+        }
+        if let Some(p) = b.paid.and_then(|a| a.get(i)) {
+            self.paid = self.paid.max(p);
+        }
     }
 }
 
@@ -906,7 +1040,6 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
 }
 
 impl Fold {
-    /// Per-customer rows from the folded state: buyers only, sorted by customer ID.
     /// The row counts per (reason code, return flag, day), sorted.
     fn day_counts(&self) -> DayCounts {
         let mut v: DayCounts = self
@@ -918,15 +1051,51 @@ impl Fold {
         v
     }
 
+    /// Per-customer rows from the folded state: buyers only, sorted by customer ID.
     fn finish(mut self) -> Result<Features> {
-        let (has_cost, has_due, has_region) = (self.has_cost, self.has_due, self.has_region);
-        let as_of = self.as_of;
+        let figures = self.invoice_figures();
+        // Per shard, each customer's main region: (the shard's region index, revenue).
+        let main_region: Vec<Vec<Option<(u32, f64)>>> = if self.has_region {
+            self.shards
+                .par_iter_mut()
+                .map(Shard::main_regions)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let sums: Vec<Vec<CustomerSums>> = self
+            .shards
+            .iter_mut()
+            .map(|s| std::mem::take(&mut s.sums))
+            .collect();
+        let (buyers, left_out) = buyers(&figures, &sums);
+        let order = sorted_by_id(&self.shards, buyers);
+        let values = BuyerValues::gather(
+            &order,
+            &sums,
+            &figures,
+            self.as_of,
+            self.has_cost,
+            self.has_due,
+        );
+        drop((figures, sums));
+        let columns = self.columns(&order, values, &main_region)?;
+        Ok(Features {
+            customers: DataFrame::new(order.len(), columns)?,
+            no_purchase_customers: left_out.customers,
+            no_purchase_rows: left_out.rows,
+            no_purchase_returns: left_out.returns,
+        })
+    }
+
+    /// Per shard, what each customer's invoices give, from the shard's invoice log (which
+    /// is handed back).
+    fn invoice_figures(&mut self) -> Vec<Vec<InvoiceFigures>> {
+        let (as_of, has_due, hasher) = (self.as_of, self.has_due, self.hasher);
         // Parts fold in parallel, each its own customers' invoices in input order, so the
-        // result does not depend on the thread count.
-        let hasher = self.hasher;
-        // A shard at a time, its log handed back after it: the log of the shards not done
-        // yet and the figures of those done are resident together, not the whole log and
-        // the figures.
+        // result does not depend on the thread count. A shard at a time, its log handed back
+        // after it: the log of the shards not done yet and the figures of those done are
+        // resident together, not the whole log and the figures.
         let mut parts: Vec<(usize, Vec<(u32, InvoiceFigures)>)> = Vec::new();
         for (k, shard) in self.shards.iter_mut().enumerate() {
             let logs = std::mem::take(&mut shard.parts);
@@ -956,95 +1125,47 @@ impl Fold {
             });
         drop(parts);
         release_free_memory();
-        // Per shard, each customer's main region: (the shard's region index, revenue).
-        let main_region: Vec<Vec<Option<(u32, f64)>>> = if has_region {
-            self.shards
-                .par_iter_mut()
-                .map(Shard::main_regions)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        figures
+    }
 
-        let shard_sums: Vec<Vec<CustomerSums>> = self
-            .shards
-            .iter_mut()
-            .map(|s| std::mem::take(&mut s.sums))
-            .collect();
-
-        // Customers without a purchase in the window are left out, and their rows counted.
-        // A buyer is `shard << 32 | index in the shard`.
-        let (mut no_buyers, mut no_rows, mut no_returns) = (0u64, 0u64, 0u64);
-        let mut order: Vec<u64> = Vec::new();
-        for (k, (figs, shard)) in figures.iter().zip(&shard_sums).enumerate() {
-            for (i, (f, sums)) in figs.iter().zip(shard).enumerate() {
-                if f.frequency > 0 {
-                    order.push((k as u64) << 32 | i as u64);
-                } else {
-                    no_buyers += 1;
-                    no_rows += sums.rows;
-                    no_returns += sums.returns;
-                }
-            }
+    /// The feature columns of the buyers in `order`, in the table's order.
+    fn columns(
+        &self,
+        order: &[u64],
+        values: BuyerValues,
+        main_region: &[Vec<Option<(u32, f64)>>],
+    ) -> Result<Vec<Column>> {
+        let (has_cost, has_due, has_region) = (self.has_cost, self.has_due, self.has_region);
+        let mut columns = self.computed_columns(order, &values, main_region)?;
+        values.into_columns(&mut columns, has_cost, has_due);
+        // In the table's order, every column built placed once.
+        let ordered = feature_columns(has_cost, has_due, has_region)
+            .into_iter()
+            .map(|name| {
+                let at = columns
+                    .iter()
+                    .position(|c| c.name() == name)
+                    .ok_or_else(|| anyhow!("the feature column {name} was not built"))?;
+                Ok(columns.swap_remove(at))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(extra) = columns.first() {
+            return Err(anyhow!("the feature column {} is not listed", extra.name()));
         }
-        let shards = &self.shards;
-        let key = |g: u64| shards[(g >> 32) as usize].customers.key(g as u32);
-        // IDs are unique across shards, so the order is total. Each buyer carries its ID's
-        // first 16 bytes as a number in the same order, which settles most comparisons
-        // without looking the IDs up (two cache misses each); ties compare the whole IDs.
-        let mut keyed: Vec<(u128, u64)> = order.par_iter().map(|&g| (prefix(key(g)), g)).collect();
-        drop(order);
-        keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a.1).cmp(key(b.1))));
-        let order: Vec<u64> = keyed.into_par_iter().map(|(_, g)| g).collect();
-        let at = |g: u64| ((g >> 32) as usize, g as u32 as usize);
-        // The buyers' values in output order, one vector per value. Each buyer's sums and
-        // figures are read once for all of its values (a pass per column would read them
-        // once per column), blocks of buyers in parallel.
-        let n = order.len();
-        let mut values = BuyerValues::new(n, has_cost, has_due);
-        {
-            let blocks = n.div_ceil(VALUE_BLOCK);
-            let f = blocks_of(&mut values.f, VALUE_BLOCK, blocks);
-            let i = blocks_of(&mut values.i, VALUE_BLOCK, blocks);
-            let d = blocks_of(&mut values.d, VALUE_BLOCK, blocks);
-            order.par_chunks(VALUE_BLOCK).zip(f).zip(i).zip(d).for_each(
-                |(((order, mut f), mut i), mut d)| {
-                    for (r, g) in order.iter().enumerate() {
-                        let (k, x) = at(*g);
-                        let (s, v) = (&shard_sums[k][x], &figures[k][x]);
-                        let fs = [
-                            s.monetary,
-                            s.gross,
-                            s.returned.abs(),
-                            s.last_period,
-                            s.prev_period,
-                            s.profit,
-                            v.overdue_amount,
-                            v.late_sum,
-                        ];
-                        let is = [
-                            (as_of - v.last) as i64,
-                            v.frequency as i64,
-                            v.purchase_days as i64,
-                            (as_of - v.first) as i64,
-                            v.invoices_due as i64,
-                            v.overdue_n as i64,
-                            v.oldest as i64,
-                            v.on_time as i64,
-                            v.late_n as i64,
-                        ];
-                        put(&mut f, r, fs);
-                        put(&mut i, r, is);
-                        put(&mut d, r, [v.first, v.last]);
-                    }
-                },
-            );
-        }
-        drop((figures, shard_sums));
-        let order = &order;
+        Ok(ordered)
+    }
 
-        // The columns that are more than one value, side by side, one task each.
+    /// The columns that are more than one buyer value (the IDs, ratios, main regions), side
+    /// by side, one task each.
+    fn computed_columns(
+        &self,
+        order: &[u64],
+        values: &BuyerValues,
+        main_region: &[Vec<Option<(u32, f64)>>],
+    ) -> Result<Vec<Column>> {
         let (f, i, d) = (&values.f, &values.i, &values.d);
+        let n = order.len();
+        let shards = &self.shards;
         let ratios = |name: &'static str, of: RatioOf| -> ColumnJob {
             Box::new(move || {
                 let values = (0..n).map(|r| {
@@ -1062,7 +1183,7 @@ impl Fold {
                     c::CUSTOMER_ID.into(),
                     order.iter().map(|g| {
                         // Keys were interned from `&str`, so they are UTF-8.
-                        std::str::from_utf8(key(*g)).unwrap_or_default()
+                        std::str::from_utf8(id_of(shards, *g)).unwrap_or_default()
                     }),
                 );
                 Ok(vec![ids.into_column()])
@@ -1080,12 +1201,12 @@ impl Fold {
                 )
             }),
         ];
-        if has_cost {
+        if self.has_cost {
             builds.push(ratios(c::MARGIN, |f, _, _, r| {
                 (f[v::PROFIT][r], f[v::MONETARY][r])
             }));
         }
-        if has_due {
+        if self.has_due {
             builds.extend([
                 ratios(c::ON_TIME_RATE, |_, i, _, r| {
                     (i[v::ON_TIME][r] as f64, i[v::INVOICES_DUE][r] as f64)
@@ -1095,13 +1216,12 @@ impl Fold {
                 }),
             ]);
         }
-        if has_region {
-            let main_region = &main_region;
+        if self.has_region {
             builds.push(Box::new(move || {
                 let names = StringChunked::from_iter_options(
                     c::MAIN_REGION.into(),
                     order.iter().map(|g| {
-                        let (k, i) = at(*g);
+                        let (k, i) = buyer_at(*g);
                         main_region[k][i].map(|(r, _)| {
                             std::str::from_utf8(shards[k].regions.key(r)).unwrap_or_default()
                         })
@@ -1110,58 +1230,58 @@ impl Fold {
                 Ok(vec![names.into_column()])
             }));
         }
-        let mut columns = build_columns(builds)?;
-        // The columns of one value each take their vector as it is.
-        let BuyerValues {
-            f: mut fv,
-            i: mut iv,
-            d: mut dv,
-        } = values;
-        let floats = [
-            (c::MONETARY, v::MONETARY, true),
-            (c::GROSS_REVENUE, v::GROSS, true),
-            (c::RETURNED_VALUE, v::RETURNED, true),
-            (c::MONETARY_LAST_PERIOD, v::LAST_PERIOD, true),
-            (c::MONETARY_PREV_PERIOD, v::PREV_PERIOD, true),
-            (c::PROFIT, v::PROFIT, has_cost),
-            (c::OVERDUE_AMOUNT, v::OVERDUE_AMOUNT, has_due),
-        ];
-        take_columns(&mut columns, &mut fv, &floats);
-        let integers = [
-            (c::RECENCY_DAYS, v::RECENCY, true),
-            (c::FREQUENCY, v::FREQUENCY, true),
-            (c::PURCHASE_DAYS, v::PURCHASE_DAYS, true),
-            (c::TENURE_DAYS, v::TENURE, true),
-            (c::INVOICES_DUE, v::INVOICES_DUE, has_due),
-            (c::OVERDUE_INVOICES, v::OVERDUE_N, has_due),
-            (c::OLDEST_OVERDUE_DAYS, v::OLDEST, has_due),
-        ];
-        take_columns(&mut columns, &mut iv, &integers);
-        for (name, j) in [(c::FIRST_PURCHASE, v::FIRST), (c::LAST_PURCHASE, v::LAST)] {
-            let days = Int32Chunked::from_vec(name.into(), std::mem::take(&mut dv[j]));
-            columns.push(days.into_date().into_column());
-        }
-        // In the table's order, every column built placed once.
-        let ordered = feature_columns(has_cost, has_due, has_region)
-            .into_iter()
-            .map(|name| {
-                let at = columns
-                    .iter()
-                    .position(|c| c.name() == name)
-                    .ok_or_else(|| anyhow!("the feature column {name} was not built"))?;
-                Ok(columns.swap_remove(at))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(extra) = columns.first() {
-            return Err(anyhow!("the feature column {} is not listed", extra.name()));
-        }
-        Ok(Features {
-            customers: DataFrame::new(order.len(), ordered)?,
-            no_purchase_customers: no_buyers,
-            no_purchase_rows: no_rows,
-            no_purchase_returns: no_returns,
-        })
+        build_columns(builds)
     }
+}
+
+/// Customers without a purchase in the window: left out of the features, their rows counted.
+#[derive(Default)]
+struct LeftOut {
+    customers: u64,
+    rows: u64,
+    returns: u64,
+}
+
+/// The buyers, shard by shard, and the customers left out. A buyer is `shard << 32 | index
+/// in the shard`.
+fn buyers(figures: &[Vec<InvoiceFigures>], sums: &[Vec<CustomerSums>]) -> (Vec<u64>, LeftOut) {
+    let mut left_out = LeftOut::default();
+    let mut order: Vec<u64> = Vec::new();
+    for (k, (figs, shard)) in figures.iter().zip(sums).enumerate() {
+        for (i, (f, sums)) in figs.iter().zip(shard).enumerate() {
+            if f.frequency > 0 {
+                order.push((k as u64) << 32 | i as u64);
+            } else {
+                left_out.customers += 1;
+                left_out.rows += sums.rows;
+                left_out.returns += sums.returns;
+            }
+        }
+    }
+    (order, left_out)
+}
+
+/// A buyer (see [`buyers`]) as (shard, index in the shard).
+#[inline]
+fn buyer_at(g: u64) -> (usize, usize) {
+    ((g >> 32) as usize, g as u32 as usize)
+}
+
+/// A buyer's customer ID.
+fn id_of(shards: &[Shard], g: u64) -> &[u8] {
+    shards[(g >> 32) as usize].customers.key(g as u32)
+}
+
+/// The buyers sorted by customer ID.
+fn sorted_by_id(shards: &[Shard], buyers: Vec<u64>) -> Vec<u64> {
+    let key = |g: u64| id_of(shards, g);
+    // IDs are unique across shards, so the order is total. Each buyer carries its ID's
+    // first 16 bytes as a number in the same order, which settles most comparisons
+    // without looking the IDs up (two cache misses each); ties compare the whole IDs.
+    let mut keyed: Vec<(u128, u64)> = buyers.par_iter().map(|&g| (prefix(key(g)), g)).collect();
+    drop(buyers);
+    keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a.1).cmp(key(b.1))));
+    keyed.into_par_iter().map(|(_, g)| g).collect()
 }
 
 /// The first 16 bytes of `key`, zero-padded, as a big-endian number: where two keys'
@@ -1226,6 +1346,92 @@ impl BuyerValues {
             f,
             i,
             d: std::array::from_fn(|_| vec![0; n]),
+        }
+    }
+
+    /// The values of the buyers in `order`. Each buyer's sums and figures are read once for
+    /// all of its values (a pass per column would read them once per column), blocks of
+    /// buyers in parallel.
+    fn gather(
+        order: &[u64],
+        sums: &[Vec<CustomerSums>],
+        figures: &[Vec<InvoiceFigures>],
+        as_of: i32,
+        has_cost: bool,
+        has_due: bool,
+    ) -> Self {
+        let n = order.len();
+        let mut values = BuyerValues::new(n, has_cost, has_due);
+        let blocks = n.div_ceil(VALUE_BLOCK);
+        let f = blocks_of(&mut values.f, VALUE_BLOCK, blocks);
+        let i = blocks_of(&mut values.i, VALUE_BLOCK, blocks);
+        let d = blocks_of(&mut values.d, VALUE_BLOCK, blocks);
+        order.par_chunks(VALUE_BLOCK).zip(f).zip(i).zip(d).for_each(
+            |(((order, mut f), mut i), mut d)| {
+                for (r, g) in order.iter().enumerate() {
+                    let (k, x) = buyer_at(*g);
+                    let (s, v) = (&sums[k][x], &figures[k][x]);
+                    let fs = [
+                        s.monetary,
+                        s.gross,
+                        s.returned.abs(),
+                        s.last_period,
+                        s.prev_period,
+                        s.profit,
+                        v.overdue_amount,
+                        v.late_sum,
+                    ];
+                    let is = [
+                        (as_of - v.last) as i64,
+                        v.frequency as i64,
+                        v.purchase_days as i64,
+                        (as_of - v.first) as i64,
+                        v.invoices_due as i64,
+                        v.overdue_n as i64,
+                        v.oldest as i64,
+                        v.on_time as i64,
+                        v.late_n as i64,
+                    ];
+                    put(&mut f, r, fs);
+                    put(&mut i, r, is);
+                    put(&mut d, r, [v.first, v.last]);
+                }
+            },
+        );
+        values
+    }
+
+    /// Moves the values that are a column each into columns of their own, for the columns
+    /// the input gives.
+    fn into_columns(self, columns: &mut Vec<Column>, has_cost: bool, has_due: bool) {
+        let BuyerValues {
+            f: mut fv,
+            i: mut iv,
+            d: mut dv,
+        } = self;
+        let floats = [
+            (c::MONETARY, v::MONETARY, true),
+            (c::GROSS_REVENUE, v::GROSS, true),
+            (c::RETURNED_VALUE, v::RETURNED, true),
+            (c::MONETARY_LAST_PERIOD, v::LAST_PERIOD, true),
+            (c::MONETARY_PREV_PERIOD, v::PREV_PERIOD, true),
+            (c::PROFIT, v::PROFIT, has_cost),
+            (c::OVERDUE_AMOUNT, v::OVERDUE_AMOUNT, has_due),
+        ];
+        take_columns(columns, &mut fv, &floats);
+        let integers = [
+            (c::RECENCY_DAYS, v::RECENCY, true),
+            (c::FREQUENCY, v::FREQUENCY, true),
+            (c::PURCHASE_DAYS, v::PURCHASE_DAYS, true),
+            (c::TENURE_DAYS, v::TENURE, true),
+            (c::INVOICES_DUE, v::INVOICES_DUE, has_due),
+            (c::OVERDUE_INVOICES, v::OVERDUE_N, has_due),
+            (c::OLDEST_OVERDUE_DAYS, v::OLDEST, has_due),
+        ];
+        take_columns(columns, &mut iv, &integers);
+        for (name, j) in [(c::FIRST_PURCHASE, v::FIRST), (c::LAST_PURCHASE, v::LAST)] {
+            let days = Int32Chunked::from_vec(name.into(), std::mem::take(&mut dv[j]));
+            columns.push(days.into_date().into_column());
         }
     }
 }

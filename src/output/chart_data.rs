@@ -76,15 +76,15 @@ pub fn chart_data(run: &RunResults, max_points: usize) -> Result<ChartData> {
         data.sizes_over_time = h
             .sizes
             .iter()
-            .map(|(d, v)| (d.to_string(), v.clone()))
+            .map(|s| (s.as_of.to_string(), s.counts.clone()))
             .collect();
-        data.migration = h.last_matrix.clone().map(|(from, to, counts)| {
+        data.migration = h.last_matrix.clone().map(|m| {
             let n = h.sizes.len();
             Migration {
-                from,
-                to,
-                counts,
-                dates: format!("{} -> {}", h.sizes[n - 2].0, h.sizes[n - 1].0),
+                from: m.from,
+                to: m.to,
+                counts: m.counts,
+                dates: format!("{} -> {}", h.sizes[n - 2].as_of, h.sizes[n - 1].as_of),
             }
         });
     }

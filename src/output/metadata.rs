@@ -3,6 +3,7 @@
 
 use super::RunResults;
 use crate::clean::QualityRow;
+use crate::compare::Metric;
 use crate::load::InputFile;
 use crate::tiers::params::GradingParams;
 
@@ -32,7 +33,7 @@ pub struct RunMetadata {
     /// single as_of.
     pub history: Option<serde_json::Value>,
     /// Rules versus clusters: adjusted Rand index, mutual information, agreement.
-    pub comparison: Option<Vec<(String, f64)>>,
+    pub comparison: Option<Vec<Metric>>,
     /// Things a person should know about this run (collapsed score bins, ...).
     pub notes: Vec<String>,
     pub outputs: Vec<String>,
@@ -43,7 +44,7 @@ pub fn run_metadata(run: &RunResults, notes: Vec<String>, outputs: Vec<String>) 
     let p = &run.plan.pipeline;
     let history = run.history.map(|h| {
         serde_json::json!({
-            "as_of": h.sizes.iter().map(|s| s.0.to_string()).collect::<Vec<_>>(),
+            "as_of": h.sizes.iter().map(|s| s.as_of.to_string()).collect::<Vec<_>>(),
             "as_of_sources": h.sources,
             "clustering": "one model, fitted on the latest snapshot, assigns the customers of every snapshot",
             "rules": "the same pipeline rules at every snapshot; quantile RFM cut points and percentile ranks are recomputed from each snapshot's customers",
