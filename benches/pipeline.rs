@@ -1,7 +1,7 @@
 //! `cargo bench`: the whole pipeline on generated data, per stage (load+features, tiers,
 //! k-means, compare, charts, writing): wall seconds, rows per second and peak memory.
 //! Sizes from TIERING_BENCH_ROWS (comma-separated, default 1000000); the same code as
-//! `tiering bench`, which is the command the README's table comes from.
+//! `tiering bench`, which is the command the table in docs/performance.md comes from.
 
 fn main() -> anyhow::Result<()> {
     let sizes: Vec<u64> = std::env::var("TIERING_BENCH_ROWS")

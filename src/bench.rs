@@ -1,6 +1,6 @@
 //! `tiering bench`: generates transaction histories of several sizes (about ten transactions
 //! per customer), runs the whole pipeline on each, and reports per stage the wall seconds,
-//! rows per second and peak resident memory. The README's table comes from here.
+//! rows per second and peak resident memory. The table in docs/performance.md comes from here.
 
 use std::path::{Path, PathBuf};
 

@@ -15,8 +15,8 @@ pub const REGION: &str = "region";
 pub const IS_RETURN: &str = "is_return";
 /// Set by cleaning: why the row is left out, null when kept.
 pub const DROP_REASON: &str = "drop_reason";
-/// Set by loading with `duplicates = "drop"`: a 64-bit hash of every column of the input row,
-/// and the input file's index, for the duplicate check of the feature pass.
+/// Set by loading: a 64-bit hash of every column of the input row, and the input file's index,
+/// for the exact-duplicate check of the feature pass (duplicates are counted in every mode).
 pub const ROW_FINGERPRINT: &str = "__row_fingerprint";
 pub const FILE_INDEX: &str = "__file_index";
 
@@ -51,3 +51,82 @@ pub const DQ_STEP: &str = "step";
 pub const DQ_ROWS: &str = "rows";
 pub const DQ_SHARE: &str = "share_of_read";
 pub const DQ_ACTION: &str = "action";
+
+// Shared by the summary tables (tier_summary, segment_summary, thresholds, cluster_profiles,
+// comparison, migration).
+pub const CUSTOMERS: &str = "customers";
+pub const CUSTOMER_SHARE: &str = "customer_share";
+pub const REVENUE: &str = "revenue";
+pub const REVENUE_SHARE: &str = "revenue_share";
+pub const PROFIT_SHARE: &str = "profit_share";
+
+// tiers.parquet (grading), after the customers.parquet columns.
+pub const R_SCORE: &str = "r_score";
+pub const F_SCORE: &str = "f_score";
+pub const M_SCORE: &str = "m_score";
+pub const RFM_CODE: &str = "rfm_code";
+pub const SEGMENT: &str = "segment";
+pub const SCORE: &str = "score";
+pub const TIER_BASE: &str = "tier_before_risk";
+pub const RISK: &str = "risk_level";
+pub const RISK_REASONS: &str = "risk_reasons";
+pub const TIER: &str = "tier";
+pub const TIER_RANK: &str = "tier_rank";
+pub const DOWNGRADED: &str = "downgraded";
+pub const REASON: &str = "reason";
+
+// tier_summary.parquet and segment_summary.parquet (and their means in cluster_profiles)
+pub const MEAN_RECENCY_DAYS: &str = "mean_recency_days";
+pub const MEAN_FREQUENCY: &str = "mean_frequency";
+pub const MEAN_MONETARY: &str = "mean_monetary";
+pub const MEAN_SCORE: &str = "mean_score";
+pub const CUSTOMERS_BEFORE_RISK: &str = "customers_before_risk";
+pub const DOWNGRADED_INTO: &str = "downgraded_into";
+
+// rfm_thresholds.parquet
+pub const DIMENSION: &str = "dimension";
+pub const ABOVE: &str = "above";
+pub const UP_TO: &str = "up_to";
+pub const NOTE: &str = "note";
+
+// alerts.parquet
+pub const ALERT: &str = "alert";
+pub const SEVERITY: &str = "severity";
+pub const DETAIL: &str = "detail";
+
+// clusters.parquet
+pub const CLUSTER: &str = "cluster";
+pub const CLUSTER_TIER: &str = "cluster_tier";
+pub const DISTANCE: &str = "distance_to_centroid";
+
+// k_selection.parquet
+pub const K: &str = "k";
+pub const INERTIA: &str = "inertia";
+pub const SILHOUETTE: &str = "silhouette";
+pub const CALINSKI_HARABASZ: &str = "calinski_harabasz";
+pub const DAVIES_BOULDIN: &str = "davies_bouldin";
+pub const CHOSEN: &str = "chosen";
+
+// comparison.parquet, crosstab.parquet, group_profiles.parquet, disagreements.parquet
+pub const METRIC: &str = "metric";
+pub const VALUE: &str = "value";
+pub const MEANING: &str = "meaning";
+pub const SHARE_OF_TIER: &str = "share_of_tier";
+pub const GAP: &str = "gap";
+pub const DIRECTION: &str = "direction";
+pub const GROUP: &str = "group";
+pub const NAME: &str = "name";
+
+// tier_history.parquet, migration.parquet, movements.parquet, stability.parquet
+pub const AS_OF: &str = "as_of";
+pub const FROM_AS_OF: &str = "from_as_of";
+pub const TO_AS_OF: &str = "to_as_of";
+pub const FROM_TIER: &str = "from_tier";
+pub const TO_TIER: &str = "to_tier";
+pub const CUSTOMERS_IN_BOTH: &str = "customers_in_both";
+pub const KEPT_TIER: &str = "kept_tier";
+pub const STABILITY: &str = "stability";
+pub const UPGRADES: &str = "upgrades";
+pub const DOWNGRADES: &str = "downgrades";
+pub const NEW_CUSTOMERS: &str = "new";
+pub const LEFT_CUSTOMERS: &str = "left";

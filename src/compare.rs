@@ -11,7 +11,7 @@ use crate::stats::{mean_and_median, Floats};
 use crate::tiers::clusters::ClusterOutput;
 use crate::tiers::metrics::{adjusted_rand_index, contingency, normalized_mutual_info};
 use crate::tiers::params::GradingParams;
-use crate::tiers::rules::{cols as tc, Rows, TierRows};
+use crate::tiers::rules::{Rows, TierRows};
 
 /// How many disagreeing customers are listed.
 pub const DISAGREEMENTS: usize = 100;
@@ -120,15 +120,15 @@ fn metrics_frame(summary: &[Metric]) -> Result<DataFrame> {
         summary.len(),
         vec![
             Column::new(
-                "metric".into(),
+                c::METRIC.into(),
                 summary.iter().map(|m| m.name).collect::<Vec<_>>(),
             ),
             Column::new(
-                "value".into(),
+                c::VALUE.into(),
                 summary.iter().map(|m| m.value).collect::<Vec<_>>(),
             ),
             Column::new(
-                "meaning".into(),
+                c::MEANING.into(),
                 summary.iter().map(|m| m.meaning).collect::<Vec<_>>(),
             ),
         ],
@@ -159,35 +159,35 @@ fn crosstab(
         cells.len(),
         vec![
             Column::new(
-                tc::TIER.into(),
+                c::TIER.into(),
                 cells
                     .iter()
                     .map(|&(tier, _)| g.tier_names[tier].clone())
                     .collect::<Vec<_>>(),
             ),
             Column::new(
-                "cluster".into(),
+                c::CLUSTER.into(),
                 cells
                     .iter()
                     .map(|&(_, cluster)| cluster as i32 + 1)
                     .collect::<Vec<_>>(),
             ),
             Column::new(
-                "cluster_tier".into(),
+                c::CLUSTER_TIER.into(),
                 cells
                     .iter()
                     .map(|&(_, cluster)| cl.tier_of_cluster.as_ref().map(|x| x[cluster].clone()))
                     .collect::<Vec<_>>(),
             ),
             Column::new(
-                "customers".into(),
+                c::CUSTOMERS.into(),
                 cells
                     .iter()
                     .map(|&(tier, cluster)| counts[tier][cluster] as i64)
                     .collect::<Vec<_>>(),
             ),
             Column::new(
-                "share_of_tier".into(),
+                c::SHARE_OF_TIER.into(),
                 cells
                     .iter()
                     .map(|&(tier, cluster)| {
@@ -196,7 +196,7 @@ fn crosstab(
                     .collect::<Vec<_>>(),
             ),
             Column::new(
-                "revenue".into(),
+                c::REVENUE.into(),
                 cells
                     .iter()
                     .map(|&(tier, cluster)| revenue[tier][cluster])
@@ -245,17 +245,17 @@ fn disagreements(
     // Only the selected rows' text is read: the whole columns would be a string per customer.
     let picked = tiers
         .frame(Rows::Picked(&order))?
-        .select([tc::TIER, tc::SCORE, tc::REASON])?;
-    out.with_column(picked.column(tc::TIER)?.clone())?;
+        .select([c::TIER, c::SCORE, c::REASON])?;
+    out.with_column(picked.column(c::TIER)?.clone())?;
     out.with_column(Column::new(
-        "cluster".into(),
+        c::CLUSTER.into(),
         order
             .iter()
             .map(|i| cl.labels[*i] as i32 + 1)
             .collect::<Vec<_>>(),
     ))?;
     out.with_column(Column::new(
-        "cluster_tier".into(),
+        c::CLUSTER_TIER.into(),
         order
             .iter()
             .map(|i| {
@@ -266,11 +266,11 @@ fn disagreements(
             .collect::<Vec<_>>(),
     ))?;
     out.with_column(Column::new(
-        "gap".into(),
+        c::GAP.into(),
         order.iter().map(|i| gap[*i]).collect::<Vec<_>>(),
     ))?;
     out.with_column(Column::new(
-        "direction".into(),
+        c::DIRECTION.into(),
         order
             .iter()
             .map(|i| {
@@ -282,8 +282,8 @@ fn disagreements(
             })
             .collect::<Vec<_>>(),
     ))?;
-    out.with_column(picked.column(tc::SCORE)?.clone())?;
-    out.with_column(picked.column(tc::REASON)?.clone())?;
+    out.with_column(picked.column(c::SCORE)?.clone())?;
+    out.with_column(picked.column(c::REASON)?.clone())?;
     Ok(out)
 }
 
@@ -375,15 +375,15 @@ fn group_profiles(
     let share: Vec<f64> = size.iter().map(|s| *s as f64 / n).collect();
     let mut columns = vec![
         Column::new(
-            "group".into(),
+            c::GROUP.into(),
             groups.iter().map(|g| g.kind).collect::<Vec<_>>(),
         ),
         Column::new(
-            "name".into(),
+            c::NAME.into(),
             groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
         ),
-        Column::new("customers".into(), size),
-        Column::new("customer_share".into(), share),
+        Column::new(c::CUSTOMERS.into(), size),
+        Column::new(c::CUSTOMER_SHARE.into(), share),
     ];
     for ((f, mean), median) in features.iter().zip(means).zip(medians) {
         columns.push(Column::new(format!("mean_{f}").into(), mean));

@@ -11,7 +11,6 @@ use polars::prelude::*;
 
 use crate::clean::epoch_days;
 use crate::columns as c;
-use crate::tiers::rules::cols as tc;
 
 /// The state of a customer absent from the earlier snapshot.
 pub const NEW: &str = "new";
@@ -80,14 +79,14 @@ type Grades = Vec<(String, Grade)>;
 
 fn grades(df: &DataFrame) -> Result<Grades> {
     let ids = df.column(c::CUSTOMER_ID)?.str()?.clone();
-    let tier = df.column(tc::TIER)?.str()?.clone();
-    let rank = df.column(tc::TIER_RANK)?.i32()?.clone();
-    let score = df.column(tc::SCORE)?.f64()?.clone();
-    let r = df.column(tc::R_SCORE)?.i32()?.clone();
-    let f = df.column(tc::F_SCORE)?.i32()?.clone();
-    let m = df.column(tc::M_SCORE)?.i32()?.clone();
-    let risk = df.column(tc::RISK)?.str()?.clone();
-    let reasons = df.column(tc::RISK_REASONS)?.str()?.clone();
+    let tier = df.column(c::TIER)?.str()?.clone();
+    let rank = df.column(c::TIER_RANK)?.i32()?.clone();
+    let score = df.column(c::SCORE)?.f64()?.clone();
+    let r = df.column(c::R_SCORE)?.i32()?.clone();
+    let f = df.column(c::F_SCORE)?.i32()?.clone();
+    let m = df.column(c::M_SCORE)?.i32()?.clone();
+    let risk = df.column(c::RISK)?.str()?.clone();
+    let reasons = df.column(c::RISK_REASONS)?.str()?.clone();
     let monetary = df.column(c::MONETARY)?.cast(&DataType::Float64)?;
     let monetary = monetary.f64()?;
     let profit = match df.column(c::PROFIT) {
@@ -265,21 +264,21 @@ fn stack_snapshots(snaps: &[Snapshot]) -> Result<DataFrame> {
     for s in snaps {
         let mut keep = vec![
             c::CUSTOMER_ID,
-            tc::SCORE,
-            tc::TIER,
-            tc::TIER_RANK,
-            tc::RISK,
-            tc::SEGMENT,
-            tc::RFM_CODE,
+            c::SCORE,
+            c::TIER,
+            c::TIER_RANK,
+            c::RISK,
+            c::SEGMENT,
+            c::RFM_CODE,
             c::MONETARY,
         ];
         keep.retain(|k| s.tiers.schema().get(k).is_some());
         let mut df = s.tiers.select(keep)?;
         let n = df.height();
-        df.insert_column(1, date_column("as_of", vec![s.as_of; n])?)?;
+        df.insert_column(1, date_column(c::AS_OF, vec![s.as_of; n])?)?;
         if let Some(cl) = &s.clusters {
             df.with_column(Column::new(
-                "cluster".into(),
+                c::CLUSTER.into(),
                 cl.iter().map(|x| *x as i32 + 1).collect::<Vec<_>>(),
             ))?;
         }
@@ -432,18 +431,21 @@ where
 /// `from_as_of` and `to_as_of`, the period of every row.
 fn period_columns<R>(rows: &[&R], period: impl Fn(&R) -> Period) -> Result<[Column; 2]> {
     Ok([
-        date_column("from_as_of", rows.iter().map(|r| period(*r).from).collect())?,
-        date_column("to_as_of", rows.iter().map(|r| period(*r).to).collect())?,
+        date_column(
+            c::FROM_AS_OF,
+            rows.iter().map(|r| period(*r).from).collect(),
+        )?,
+        date_column(c::TO_AS_OF, rows.iter().map(|r| period(*r).to).collect())?,
     ])
 }
 
 fn migration_frame(rows: &[&MigrationRow]) -> Result<DataFrame> {
     let mut columns = Vec::from(period_columns(rows, |m| m.period)?);
     columns.extend([
-        column("from_tier", rows, |m| m.from_tier.as_str()),
-        column("to_tier", rows, |m| m.to_tier.as_str()),
-        column("customers", rows, |m| m.customers as i64),
-        column("revenue", rows, |m| m.revenue),
+        column(c::FROM_TIER, rows, |m| m.from_tier.as_str()),
+        column(c::TO_TIER, rows, |m| m.to_tier.as_str()),
+        column(c::CUSTOMERS, rows, |m| m.customers as i64),
+        column(c::REVENUE, rows, |m| m.revenue),
     ]);
     Ok(DataFrame::new(rows.len(), columns)?)
 }
@@ -452,10 +454,10 @@ fn movements_frame(rows: &[&Movement]) -> Result<DataFrame> {
     let mut columns = Vec::from(period_columns(rows, |m| m.period)?);
     columns.extend([
         column(c::CUSTOMER_ID, rows, |m| m.customer_id.as_str()),
-        column("from_tier", rows, |m| m.from_tier.as_str()),
-        column("to_tier", rows, |m| m.to_tier.as_str()),
-        column("direction", rows, |m| m.direction),
-        column("reason", rows, |m| m.reason.as_str()),
+        column(c::FROM_TIER, rows, |m| m.from_tier.as_str()),
+        column(c::TO_TIER, rows, |m| m.to_tier.as_str()),
+        column(c::DIRECTION, rows, |m| m.direction),
+        column(c::REASON, rows, |m| m.reason.as_str()),
     ]);
     Ok(DataFrame::new(rows.len(), columns)?)
 }
@@ -463,15 +465,15 @@ fn movements_frame(rows: &[&Movement]) -> Result<DataFrame> {
 fn stability_frame(rows: &[&StabilityRow]) -> Result<DataFrame> {
     let mut columns = Vec::from(period_columns(rows, |s| s.period)?);
     columns.extend([
-        column("customers_in_both", rows, |s| s.in_both as i64),
-        column("kept_tier", rows, |s| s.kept as i64),
-        column("stability", rows, |s| {
+        column(c::CUSTOMERS_IN_BOTH, rows, |s| s.in_both as i64),
+        column(c::KEPT_TIER, rows, |s| s.kept as i64),
+        column(c::STABILITY, rows, |s| {
             (s.in_both > 0).then(|| s.kept as f64 / s.in_both as f64)
         }),
-        column("upgrades", rows, |s| s.upgrades as i64),
-        column("downgrades", rows, |s| s.downgrades as i64),
-        column("new", rows, |s| s.new as i64),
-        column("left", rows, |s| s.left as i64),
+        column(c::UPGRADES, rows, |s| s.upgrades as i64),
+        column(c::DOWNGRADES, rows, |s| s.downgrades as i64),
+        column(c::NEW_CUSTOMERS, rows, |s| s.new as i64),
+        column(c::LEFT_CUSTOMERS, rows, |s| s.left as i64),
     ]);
     Ok(DataFrame::new(rows.len(), columns)?)
 }

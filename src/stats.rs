@@ -2,6 +2,7 @@
 //! ranks, means and medians, most common values, and per-group summaries. Pure functions;
 //! definitions follow numpy and scikit-learn so figures can be checked against them.
 
+use crate::columns as c;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -190,11 +191,11 @@ pub fn group_columns(
     }
     let mut out = vec![
         Column::new(
-            "customers".into(),
+            c::CUSTOMERS.into(),
             count.iter().map(|c| *c as i64).collect::<Vec<_>>(),
         ),
         Column::new(
-            "customer_share".into(),
+            c::CUSTOMER_SHARE.into(),
             count.iter().map(|c| *c as f64 / n).collect::<Vec<_>>(),
         ),
     ];

@@ -21,7 +21,7 @@ use crate::clean::QualityRow;
 use crate::columns as c;
 use crate::progress::Progress;
 use crate::tiers::clusters::ClusterOutput;
-use crate::tiers::rules::{cols as tc, Grading, Rows};
+use crate::tiers::rules::{Grading, Rows};
 
 /// The outputs of a run being written (see the module doc).
 pub struct Outputs {
@@ -124,7 +124,7 @@ impl Outputs {
                 &staging,
                 f::TIERS_DIR,
                 &run.grading.rows.frame(Rows::All)?,
-                tc::TIER,
+                c::TIER,
                 &run.plan.pipeline.grading.tier_names,
                 &run_json,
             )?;

@@ -12,13 +12,6 @@ use super::kmeans::{cluster, Clustering, FittedTransform, KChoice, KScore};
 use crate::columns as c;
 use crate::stats::{mean_and_median, quantile_unsorted, Floats};
 
-/// Output column names.
-pub mod cols {
-    pub const CLUSTER: &str = "cluster";
-    pub const CLUSTER_TIER: &str = "cluster_tier";
-    pub const DISTANCE: &str = "distance_to_centroid";
-}
-
 /// What clustering produced.
 pub struct ClusterOutput {
     pub k: usize,
@@ -255,20 +248,20 @@ fn assignments(
         vec![
             ids,
             Column::new(
-                cols::CLUSTER.into(),
+                c::CLUSTER.into(),
                 fit.labels.iter().map(|l| *l as i32 + 1).collect::<Vec<_>>(),
             ),
             // Gathered from the k names, not a string per customer.
             match tier_of_cluster {
-                Some(t) => Series::new(cols::CLUSTER_TIER.into(), t)
+                Some(t) => Series::new(c::CLUSTER_TIER.into(), t)
                     .take(&IdxCa::from_vec(
                         "".into(),
                         fit.labels.iter().map(|l| *l as IdxSize).collect(),
                     ))?
                     .into_column(),
-                None => Column::full_null(cols::CLUSTER_TIER.into(), n, &DataType::String),
+                None => Column::full_null(c::CLUSTER_TIER.into(), n, &DataType::String),
             },
-            Column::new(cols::DISTANCE.into(), std::mem::take(&mut fit.distances)),
+            Column::new(c::DISTANCE.into(), std::mem::take(&mut fit.distances)),
         ],
     )?)
 }
@@ -283,15 +276,15 @@ fn centroids(
     let k = fit.k;
     let original = transform.inverse(fit.centroids.view());
     let mut ccols = vec![
-        Column::new(cols::CLUSTER.into(), (1..=k as i32).collect::<Vec<_>>()),
+        Column::new(c::CLUSTER.into(), (1..=k as i32).collect::<Vec<_>>()),
         Column::new(
-            cols::CLUSTER_TIER.into(),
+            c::CLUSTER_TIER.into(),
             (0..k)
                 .map(|i| tier_of_cluster.map(|t| t[i].clone()))
                 .collect::<Vec<_>>(),
         ),
         Column::new(
-            "customers".into(),
+            c::CUSTOMERS.into(),
             fit.sizes.iter().map(|s| *s as i64).collect::<Vec<_>>(),
         ),
     ];
@@ -311,30 +304,30 @@ fn k_selection(scores: &[KScore]) -> Result<DataFrame> {
         scores.len(),
         vec![
             Column::new(
-                "k".into(),
+                c::K.into(),
                 scores.iter().map(|s| s.k as i32).collect::<Vec<_>>(),
             ),
             Column::new(
-                "inertia".into(),
+                c::INERTIA.into(),
                 scores.iter().map(|s| s.inertia).collect::<Vec<_>>(),
             ),
             Column::new(
-                "silhouette".into(),
+                c::SILHOUETTE.into(),
                 scores.iter().map(|s| s.silhouette).collect::<Vec<_>>(),
             ),
             Column::new(
-                "calinski_harabasz".into(),
+                c::CALINSKI_HARABASZ.into(),
                 scores
                     .iter()
                     .map(|s| s.calinski_harabasz)
                     .collect::<Vec<_>>(),
             ),
             Column::new(
-                "davies_bouldin".into(),
+                c::DAVIES_BOULDIN.into(),
                 scores.iter().map(|s| s.davies_bouldin).collect::<Vec<_>>(),
             ),
             Column::new(
-                "chosen".into(),
+                c::CHOSEN.into(),
                 scores.iter().map(|s| s.chosen).collect::<Vec<_>>(),
             ),
         ],
@@ -354,27 +347,27 @@ fn profiles(
     let total: f64 = monetary.iter().flatten().sum();
     let members = |g: usize| (0..labels.len()).filter(move |i| labels[*i] == g);
     let mut cols_out = vec![
-        Column::new(cols::CLUSTER.into(), (1..=k as i32).collect::<Vec<_>>()),
+        Column::new(c::CLUSTER.into(), (1..=k as i32).collect::<Vec<_>>()),
         Column::new(
-            cols::CLUSTER_TIER.into(),
+            c::CLUSTER_TIER.into(),
             (0..k)
                 .map(|g| tiers.map(|t| t[g].clone()))
                 .collect::<Vec<_>>(),
         ),
         Column::new(
-            "customers".into(),
+            c::CUSTOMERS.into(),
             (0..k)
                 .map(|g| members(g).count() as i64)
                 .collect::<Vec<_>>(),
         ),
         Column::new(
-            "customer_share".into(),
+            c::CUSTOMER_SHARE.into(),
             (0..k)
                 .map(|g| members(g).count() as f64 / n)
                 .collect::<Vec<_>>(),
         ),
         Column::new(
-            "revenue_share".into(),
+            c::REVENUE_SHARE.into(),
             (0..k)
                 .map(|g| {
                     let r: f64 = members(g).filter_map(|i| monetary.get(i)).sum();

@@ -8,7 +8,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::text::{fixed, gather, labels, money, pct, text_column};
-use super::{cols, Inputs};
+use super::Inputs;
 use crate::columns as c;
 use crate::stats::Floats;
 use crate::tiers::params::GradingParams;
@@ -72,7 +72,7 @@ pub(super) fn alerts(
     let extra = AlertInputs::read(customers)?;
     let (recency, monetary) = (&inputs.recency, &inputs.monetary);
     let rows = most_urgent_first(find_alerts(p, &extra, tier, recency, between), monetary);
-    let detail = text_column("detail", rows.len(), |r, out| {
+    let detail = text_column(c::DETAIL, rows.len(), |r, out| {
         write_detail(rows[r], &extra, recency, between, out)
     });
     let who: Vec<usize> = rows.iter().map(|r| r.customer).collect();
@@ -83,12 +83,12 @@ pub(super) fn alerts(
         rows.len(),
         vec![
             gather(inputs.ids.as_materialized_series(), who.iter().copied())?,
-            labels("alert", &KINDS, kinds.iter().copied())?,
-            labels("severity", &SEVERITY, severity.iter().copied())?,
+            labels(c::ALERT, &KINDS, kinds.iter().copied())?,
+            labels(c::SEVERITY, &SEVERITY, severity.iter().copied())?,
             detail.into_column(),
-            labels(cols::TIER, &p.tier_names, tiers.iter().copied())?,
+            labels(c::TIER, &p.tier_names, tiers.iter().copied())?,
             Column::new(
-                cols::SCORE.into(),
+                c::SCORE.into(),
                 who.iter().map(|i| score[*i]).collect::<Vec<_>>(),
             ),
             Column::new(

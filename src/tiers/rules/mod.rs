@@ -38,26 +38,9 @@ pub use self::risk::RISK_LEVELS;
 pub use self::rows::{Rows, TierRows};
 pub use self::summary::{TierSummary, Total};
 
-/// Output column names of the grading tables.
-pub mod cols {
-    pub const R_SCORE: &str = "r_score";
-    pub const F_SCORE: &str = "f_score";
-    pub const M_SCORE: &str = "m_score";
-    pub const RFM_CODE: &str = "rfm_code";
-    pub const SEGMENT: &str = "segment";
-    pub const SCORE: &str = "score";
-    pub const TIER_BASE: &str = "tier_before_risk";
-    pub const RISK: &str = "risk_level";
-    pub const RISK_REASONS: &str = "risk_reasons";
-    pub const TIER: &str = "tier";
-    pub const TIER_RANK: &str = "tier_rank";
-    pub const DOWNGRADED: &str = "downgraded";
-    pub const REASON: &str = "reason";
-}
-
 /// Everything the grading step produces.
 pub struct Grading {
-    /// One row per customer (see README: tiers.parquet), built as it is read.
+    /// One row per customer (docs/outputs.md: tiers.parquet), built as it is read.
     pub rows: Arc<TierRows>,
     /// Per tier, typed; `tier_summary` is its table.
     pub per_tier: TierSummary,

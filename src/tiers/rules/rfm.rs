@@ -2,6 +2,7 @@
 //! that shows the cuts, RFM codes and the segments the rules name. Scores only: tiers, risk
 //! and text of reasons are decided elsewhere.
 
+use crate::columns as c;
 use anyhow::Result;
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -160,27 +161,27 @@ pub(super) fn thresholds_table(rows: &[ThresholdRow]) -> Result<DataFrame> {
         rows.len(),
         vec![
             Column::new(
-                "dimension".into(),
+                c::DIMENSION.into(),
                 rows.iter().map(|t| t.dimension).collect::<Vec<_>>(),
             ),
             Column::new(
-                "score".into(),
+                c::SCORE.into(),
                 rows.iter().map(|t| t.score as i32).collect::<Vec<_>>(),
             ),
             Column::new(
-                "above".into(),
+                c::ABOVE.into(),
                 rows.iter().map(|t| t.above).collect::<Vec<_>>(),
             ),
             Column::new(
-                "up_to".into(),
+                c::UP_TO.into(),
                 rows.iter().map(|t| t.up_to).collect::<Vec<_>>(),
             ),
             Column::new(
-                "customers".into(),
+                c::CUSTOMERS.into(),
                 rows.iter().map(|t| t.customers as i64).collect::<Vec<_>>(),
             ),
             Column::new(
-                "note".into(),
+                c::NOTE.into(),
                 rows.iter().map(|t| t.note.clone()).collect::<Vec<_>>(),
             ),
         ],

@@ -9,7 +9,6 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use super::base::BaseReason;
-use super::cols;
 use super::policy::policy_columns;
 use super::rfm::Coded;
 use super::risk::{RiskInputs, RISK_LEVELS};
@@ -146,19 +145,19 @@ impl TierRows {
         let score = |x: u8| x as i32;
         let float = |x: f64| x;
         let mut builds: Vec<ColumnJob> = vec![
-            picked(cols::R_SCORE, &self.scores[0], idx, score),
-            picked(cols::F_SCORE, &self.scores[1], idx, score),
-            picked(cols::M_SCORE, &self.scores[2], idx, score),
+            picked(c::R_SCORE, &self.scores[0], idx, score),
+            picked(c::F_SCORE, &self.scores[1], idx, score),
+            picked(c::M_SCORE, &self.scores[2], idx, score),
             Box::new(move || {
                 Ok(vec![labels(
-                    cols::RFM_CODE,
+                    c::RFM_CODE,
                     &self.codes.names,
                     at(&self.codes.index, idx),
                 )?])
             }),
             Box::new(move || {
                 Ok(vec![labels(
-                    cols::SEGMENT,
+                    c::SEGMENT,
                     &self.segments.names,
                     at(&self.segments.index, idx),
                 )?])
@@ -167,7 +166,7 @@ impl TierRows {
         for comp in &self.comps {
             builds.push(picked(&comp.column, &comp.points, idx, float));
         }
-        builds.push(picked(cols::SCORE, &self.score, idx, float));
+        builds.push(picked(c::SCORE, &self.score, idx, float));
         builds
     }
 
@@ -176,21 +175,21 @@ impl TierRows {
         let p = &self.p;
         let names = &p.tier_names;
         vec![
-            Box::new(move || Ok(vec![labels(cols::TIER_BASE, names, at(&self.base, idx))?])),
+            Box::new(move || Ok(vec![labels(c::TIER_BASE, names, at(&self.base, idx))?])),
             Box::new(move || {
                 Ok(vec![labels(
-                    cols::RISK,
+                    c::RISK,
                     &RISK_LEVELS,
                     idx.iter().map(|i| self.risk[*i] as usize),
                 )?])
             }),
             Box::new(move || {
-                let text = text_column(cols::RISK_REASONS, idx.len(), |k, out| {
+                let text = text_column(c::RISK_REASONS, idx.len(), |k, out| {
                     self.risk_inputs.write(p, idx[k], out).map(|_| ())
                 });
                 Ok(vec![text.into_column()])
             }),
-            Box::new(move || Ok(vec![labels(cols::TIER, names, at(&self.tier, idx))?])),
+            Box::new(move || Ok(vec![labels(c::TIER, names, at(&self.tier, idx))?])),
             Box::new(move || {
                 let rank = idx
                     .iter()
@@ -201,12 +200,12 @@ impl TierRows {
                     .map(|i| self.tier[*i] != self.base[*i])
                     .collect::<Vec<_>>();
                 Ok(vec![
-                    Column::new(cols::TIER_RANK.into(), rank),
-                    Column::new(cols::DOWNGRADED.into(), downgraded),
+                    Column::new(c::TIER_RANK.into(), rank),
+                    Column::new(c::DOWNGRADED.into(), downgraded),
                 ])
             }),
             Box::new(move || {
-                let text = text_column(cols::REASON, idx.len(), |k, out| self.reason(idx[k], out));
+                let text = text_column(c::REASON, idx.len(), |k, out| self.reason(idx[k], out));
                 Ok(vec![text.into_column()])
             }),
             Box::new(move || {

@@ -1,10 +1,10 @@
 //! Summaries of a grading: customers, value and means per tier and per segment. Counting
 //! only, with the statistics of `crate::stats`; no tier or segment is decided here.
 
+use crate::columns as c;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
-use super::cols;
 use crate::stats::{group_columns, Floats};
 use crate::tiers::params::GradingParams;
 
@@ -39,27 +39,27 @@ impl TierSummary {
         let k = self.names.len();
         let counts = |v: &[u64]| v.iter().map(|n| *n as i64).collect::<Vec<_>>();
         let mut columns = vec![
-            Column::new(cols::TIER.into(), self.names.clone()),
-            Column::new(cols::TIER_RANK.into(), (1..=k as i32).collect::<Vec<_>>()),
-            Column::new("customers".into(), counts(&self.customers)),
-            Column::new("customer_share".into(), self.customer_share.clone()),
-            Column::new("revenue".into(), self.revenue.sum.clone()),
-            Column::new("revenue_share".into(), self.revenue.share.clone()),
+            Column::new(c::TIER.into(), self.names.clone()),
+            Column::new(c::TIER_RANK.into(), (1..=k as i32).collect::<Vec<_>>()),
+            Column::new(c::CUSTOMERS.into(), counts(&self.customers)),
+            Column::new(c::CUSTOMER_SHARE.into(), self.customer_share.clone()),
+            Column::new(c::REVENUE.into(), self.revenue.sum.clone()),
+            Column::new(c::REVENUE_SHARE.into(), self.revenue.share.clone()),
         ];
         if let Some(profit) = &self.profit {
-            columns.push(Column::new("profit".into(), profit.sum.clone()));
-            columns.push(Column::new("profit_share".into(), profit.share.clone()));
+            columns.push(Column::new(c::PROFIT.into(), profit.sum.clone()));
+            columns.push(Column::new(c::PROFIT_SHARE.into(), profit.share.clone()));
         }
         columns.extend([
-            Column::new("mean_recency_days".into(), self.mean_recency_days.clone()),
-            Column::new("mean_frequency".into(), self.mean_frequency.clone()),
-            Column::new("mean_monetary".into(), self.mean_monetary.clone()),
-            Column::new("mean_score".into(), self.mean_score.clone()),
+            Column::new(c::MEAN_RECENCY_DAYS.into(), self.mean_recency_days.clone()),
+            Column::new(c::MEAN_FREQUENCY.into(), self.mean_frequency.clone()),
+            Column::new(c::MEAN_MONETARY.into(), self.mean_monetary.clone()),
+            Column::new(c::MEAN_SCORE.into(), self.mean_score.clone()),
             Column::new(
-                "customers_before_risk".into(),
+                c::CUSTOMERS_BEFORE_RISK.into(),
                 counts(&self.customers_before_risk),
             ),
-            Column::new("downgraded_into".into(), counts(&self.downgraded_into)),
+            Column::new(c::DOWNGRADED_INTO.into(), counts(&self.downgraded_into)),
         ]);
         Ok(DataFrame::new(k, columns)?)
     }
@@ -77,19 +77,19 @@ pub(super) fn tier_summary(
     let k = p.tier_names.len();
     let [recency, frequency, monetary] = features;
     let score = Floats::new(score.iter().map(|s| Some(*s)));
-    let mut totals = vec![("revenue", monetary)];
+    let mut totals = vec![(c::REVENUE, monetary)];
     if let Some(profit) = profit {
-        totals.push(("profit", profit));
+        totals.push((c::PROFIT, profit));
     }
     let group = Grouped(group_columns(
         tier,
         k,
         &totals,
         &[
-            ("mean_recency_days", recency),
-            ("mean_frequency", frequency),
-            ("mean_monetary", monetary),
-            ("mean_score", &score),
+            (c::MEAN_RECENCY_DAYS, recency),
+            (c::MEAN_FREQUENCY, frequency),
+            (c::MEAN_MONETARY, monetary),
+            (c::MEAN_SCORE, &score),
         ],
     ));
     let total = |name: &str| -> Result<Total> {
@@ -100,14 +100,14 @@ pub(super) fn tier_summary(
     };
     Ok(TierSummary {
         names: p.tier_names.clone(),
-        customers: group.counts("customers")?,
-        customer_share: group.floats("customer_share")?,
-        revenue: total("revenue")?,
-        profit: profit.map(|_| total("profit")).transpose()?,
-        mean_recency_days: group.means("mean_recency_days")?,
-        mean_frequency: group.means("mean_frequency")?,
-        mean_monetary: group.means("mean_monetary")?,
-        mean_score: group.means("mean_score")?,
+        customers: group.counts(c::CUSTOMERS)?,
+        customer_share: group.floats(c::CUSTOMER_SHARE)?,
+        revenue: total(c::REVENUE)?,
+        profit: profit.map(|_| total(c::PROFIT)).transpose()?,
+        mean_recency_days: group.means(c::MEAN_RECENCY_DAYS)?,
+        mean_frequency: group.means(c::MEAN_FREQUENCY)?,
+        mean_monetary: group.means(c::MEAN_MONETARY)?,
+        mean_score: group.means(c::MEAN_SCORE)?,
         customers_before_risk: (0..k)
             .map(|t| base.iter().filter(|b| **b as usize == t).count() as u64)
             .collect(),
@@ -157,15 +157,15 @@ pub(super) fn segment_summary(
     features: [&Floats; 3],
 ) -> Result<DataFrame> {
     let [recency, frequency, monetary] = features;
-    let mut columns = vec![Column::new(cols::SEGMENT.into(), names.to_vec())];
+    let mut columns = vec![Column::new(c::SEGMENT.into(), names.to_vec())];
     columns.extend(group_columns(
         group,
         names.len(),
-        &[("revenue", monetary)],
+        &[(c::REVENUE, monetary)],
         &[
-            ("mean_recency_days", recency),
-            ("mean_frequency", frequency),
-            ("mean_monetary", monetary),
+            (c::MEAN_RECENCY_DAYS, recency),
+            (c::MEAN_FREQUENCY, frequency),
+            (c::MEAN_MONETARY, monetary),
         ],
     ));
     Ok(DataFrame::new(names.len(), columns)?)
