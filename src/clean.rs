@@ -258,9 +258,9 @@ pub fn kept_in_window(
 }
 
 /// Applies the cleaning rules and picks `as_of`, with polars: one group-by pass counts the
-/// rows, and the kept rows are returned as a plan. Runs use
-/// [`crate::features::clean_and_fold`], which counts in the same pass as the features; this
-/// is the specification it is tested against.
+/// rows, and the kept rows are returned as a plan. Runs use the feature pass
+/// (`features::clean_and_fold`), which counts in the same pass as the features; this is the
+/// specification it is tested against.
 #[cfg(test)]
 pub fn clean_transactions(tx: LazyFrame, p: &CleanParams) -> Result<Cleaned> {
     let marked = mark_transactions(tx, p.cleaning, p.today)?;

@@ -46,6 +46,44 @@ pub const MAIN_REGION: &str = "main_region";
 pub const MONETARY_LAST_PERIOD: &str = "monetary_last_period";
 pub const MONETARY_PREV_PERIOD: &str = "monetary_previous_period";
 
+/// The columns of customers.parquet, in order, for the input columns present.
+pub fn customer_columns(has_cost: bool, has_due: bool, has_region: bool) -> Vec<&'static str> {
+    let mut order = vec![
+        CUSTOMER_ID,
+        RECENCY_DAYS,
+        FREQUENCY,
+        PURCHASE_DAYS,
+        MONETARY,
+        GROSS_REVENUE,
+        RETURNED_VALUE,
+        RETURN_RATE,
+        AVG_ORDER_VALUE,
+        FIRST_PURCHASE,
+        LAST_PURCHASE,
+        TENURE_DAYS,
+        MEAN_DAYS_BETWEEN,
+        MONETARY_LAST_PERIOD,
+        MONETARY_PREV_PERIOD,
+    ];
+    if has_cost {
+        order.extend([PROFIT, MARGIN]);
+    }
+    if has_due {
+        order.extend([
+            INVOICES_DUE,
+            ON_TIME_RATE,
+            MEAN_DAYS_LATE,
+            OVERDUE_INVOICES,
+            OVERDUE_AMOUNT,
+            OLDEST_OVERDUE_DAYS,
+        ]);
+    }
+    if has_region {
+        order.push(MAIN_REGION);
+    }
+    order
+}
+
 // data_quality.parquet
 pub const DQ_STEP: &str = "step";
 pub const DQ_ROWS: &str = "rows";

@@ -32,7 +32,7 @@ use hashbrown::{HashMap, HashTable};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::{feature_columns, FeatureParams, Features};
+use super::{FeatureParams, Features};
 use crate::alloc::{release_free_memory, release_mapped_files};
 use crate::clean::{
     epoch_days, latest_day, mark_transactions, settle, CleanParams, DayCounts, DayKey, QualityRow,
@@ -1139,7 +1139,7 @@ impl Fold {
         let mut columns = self.computed_columns(order, &values, main_region)?;
         values.into_columns(&mut columns, has_cost, has_due);
         // In the table's order, every column built placed once.
-        let ordered = feature_columns(has_cost, has_due, has_region)
+        let ordered = c::customer_columns(has_cost, has_due, has_region)
             .into_iter()
             .map(|name| {
                 let at = columns

@@ -14,8 +14,6 @@
 
 use chrono::NaiveDate;
 
-use crate::columns as c;
-
 pub mod fold;
 /// The specification the fold is tested against; not part of a run.
 #[cfg(test)]
@@ -41,52 +39,11 @@ pub struct Features {
     pub no_purchase_returns: u64,
 }
 
-/// The columns of the features table, in order, for the input columns present.
-pub(crate) fn feature_columns(
-    has_cost: bool,
-    has_due: bool,
-    has_region: bool,
-) -> Vec<&'static str> {
-    let mut order = vec![
-        c::CUSTOMER_ID,
-        c::RECENCY_DAYS,
-        c::FREQUENCY,
-        c::PURCHASE_DAYS,
-        c::MONETARY,
-        c::GROSS_REVENUE,
-        c::RETURNED_VALUE,
-        c::RETURN_RATE,
-        c::AVG_ORDER_VALUE,
-        c::FIRST_PURCHASE,
-        c::LAST_PURCHASE,
-        c::TENURE_DAYS,
-        c::MEAN_DAYS_BETWEEN,
-        c::MONETARY_LAST_PERIOD,
-        c::MONETARY_PREV_PERIOD,
-    ];
-    if has_cost {
-        order.extend([c::PROFIT, c::MARGIN]);
-    }
-    if has_due {
-        order.extend([
-            c::INVOICES_DUE,
-            c::ON_TIME_RATE,
-            c::MEAN_DAYS_LATE,
-            c::OVERDUE_INVOICES,
-            c::OVERDUE_AMOUNT,
-            c::OLDEST_OVERDUE_DAYS,
-        ]);
-    }
-    if has_region {
-        order.push(c::MAIN_REGION);
-    }
-    order
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clean::{clean_transactions, CleanParams};
+    use crate::columns as c;
     use crate::config::Pipeline;
     use crate::generate::{generate_transactions, GenerateParams};
     use crate::load::load_transactions;

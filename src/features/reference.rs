@@ -229,7 +229,7 @@ pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
             JoinArgs::new(JoinType::Left),
         );
     }
-    let mut order = super::feature_columns(has(c::COST), has(c::DUE_DATE), has(c::REGION));
+    let mut order = c::customer_columns(has(c::COST), has(c::DUE_DATE), has(c::REGION));
     order.extend([ROWS, RETURNS]);
     Ok(out
         .select(order.into_iter().map(col).collect::<Vec<_>>())

@@ -147,7 +147,7 @@ impl ClusteringParams {
 /// Numeric columns of customers.parquet that can be clustered on, given the data: the
 /// features table's columns without the ID, the dates and the region name.
 pub fn clusterable_columns(available: Available) -> Vec<&'static str> {
-    crate::features::feature_columns(available.profit, available.payments, false)
+    c::customer_columns(available.profit, available.payments, false)
         .into_iter()
         .filter(|n| ![c::CUSTOMER_ID, c::FIRST_PURCHASE, c::LAST_PURCHASE].contains(n))
         .collect()
