@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::charts::{ChartData, Migration};
+use super::charts::{ChartData, CustomerPoint, KPoint, Migration};
 use super::RunResults;
 use crate::columns as c;
 use crate::compare::tier_indices;
@@ -40,13 +40,11 @@ pub fn chart_data(run: &RunResults, max_points: usize) -> Result<ChartData> {
     let stride = t.len().div_ceil(max_points.max(1)).max(1);
     let points = (0..t.len())
         .step_by(stride)
-        .map(|i| {
-            (
-                recency.get(i).unwrap_or(0.0),
-                monetary.get(i).unwrap_or(0.0),
-                t[i],
-                cl.map(|c| c.labels[i]),
-            )
+        .map(|i| CustomerPoint {
+            recency_days: recency.get(i).unwrap_or(0.0),
+            monetary: monetary.get(i).unwrap_or(0.0),
+            tier: t[i],
+            cluster: cl.map(|c| c.labels[i]),
         })
         .collect();
     let mut data = ChartData {
@@ -64,7 +62,12 @@ pub fn chart_data(run: &RunResults, max_points: usize) -> Result<ChartData> {
             .map(|c| {
                 c.scores
                     .iter()
-                    .map(|s| (s.k, s.inertia, s.silhouette, s.chosen))
+                    .map(|s| KPoint {
+                        k: s.k,
+                        inertia: s.inertia,
+                        silhouette: s.silhouette,
+                        chosen: s.chosen,
+                    })
                     .collect()
             })
             .unwrap_or_default(),

@@ -43,11 +43,11 @@ pub struct ChartData {
     pub bins: usize,
     pub rfm_mean_monetary: Vec<Vec<Option<f64>>>,
     pub rfm_customers: Vec<Vec<u64>>,
-    /// (recency days, monetary, tier index, cluster index) per plotted customer.
-    pub points: Vec<(f64, f64, usize, Option<usize>)>,
+    /// The plotted customers (an even sample when there are many).
+    pub points: Vec<CustomerPoint>,
     pub cluster_names: Vec<String>,
-    /// (k, inertia, silhouette, chosen)
-    pub k_selection: Vec<(usize, f64, Option<f64>, bool)>,
+    /// One per k tried.
+    pub k_selection: Vec<KPoint>,
     /// Customers per tier (rows) and cluster (columns).
     pub crosstab: Vec<Vec<u64>>,
     /// Migration of the last pair of snapshots: from states (rows), to states (columns),
@@ -55,6 +55,26 @@ pub struct ChartData {
     pub migration: Option<Migration>,
     /// Customers per tier at each snapshot date.
     pub sizes_over_time: Vec<(String, Vec<u64>)>,
+}
+
+/// One customer on the recency-monetary scatter.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomerPoint {
+    pub recency_days: f64,
+    pub monetary: f64,
+    /// Index into `tier_names`.
+    pub tier: usize,
+    /// Index into `cluster_names`, when clustering ran.
+    pub cluster: Option<usize>,
+}
+
+/// One k tried by the clustering.
+#[derive(Debug, Clone, Copy)]
+pub struct KPoint {
+    pub k: usize,
+    pub inertia: f64,
+    pub silhouette: Option<f64>,
+    pub chosen: bool,
 }
 
 /// Customers moving between states from one as-of date to the next.
@@ -149,14 +169,17 @@ fn finite_only(d: &ChartData) -> ChartData {
             .points
             .iter()
             .copied()
-            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .filter(|p| p.recency_days.is_finite() && p.monetary.is_finite())
             .collect(),
         k_selection: d
             .k_selection
             .iter()
             .copied()
-            .filter(|k| k.1.is_finite())
-            .map(|(k, inertia, s, chosen)| (k, inertia, s.filter(|x| x.is_finite()), chosen))
+            .filter(|k| k.inertia.is_finite())
+            .map(|k| KPoint {
+                silhouette: k.silhouette.filter(|x| x.is_finite()),
+                ..k
+            })
             .collect(),
         ..d.clone()
     }
@@ -475,18 +498,23 @@ impl Scatter<'_> {
         area: &DrawingArea<DB, Shift>,
         title: &str,
         names: &[String],
-        group: impl Fn(&(f64, f64, usize, Option<usize>)) -> Option<usize>,
+        group: impl Fn(&CustomerPoint) -> Option<usize>,
     ) -> Result<()>
     where
         DB::ErrorType: 'static,
     {
         let d = self.0;
-        let xmax = d.points.iter().map(|p| p.0).fold(1.0f64, f64::max) * 1.05;
-        let ymax = d.points.iter().map(|p| p.1).fold(10.0f64, f64::max) * 1.5;
+        let xmax = d
+            .points
+            .iter()
+            .map(|p| p.recency_days)
+            .fold(1.0f64, f64::max)
+            * 1.05;
+        let ymax = d.points.iter().map(|p| p.monetary).fold(10.0f64, f64::max) * 1.5;
         let ymin = d
             .points
             .iter()
-            .map(|p| p.1)
+            .map(|p| p.monetary)
             .filter(|v| *v > 0.0)
             .fold(ymax, f64::min)
             .max(0.01)
@@ -513,8 +541,8 @@ impl Scatter<'_> {
                 .draw_series(
                     d.points
                         .iter()
-                        .filter(|p| group(p) == Some(g) && p.1 > 0.0)
-                        .map(|p| Circle::new((p.0, p.1), 2, c.mix(0.6).filled())),
+                        .filter(|p| group(p) == Some(g) && p.monetary > 0.0)
+                        .map(|p| Circle::new((p.recency_days, p.monetary), 2, c.mix(0.6).filled())),
                 )
                 .map_err(err)?
                 .label(name.as_str())
@@ -537,7 +565,7 @@ impl Chart for Scatter<'_> {
                 root,
                 &format!("Recency vs monetary by rule tier ({n} customers)"),
                 &d.tier_names,
-                |p| Some(p.2),
+                |p| Some(p.tier),
             );
         }
         let areas = root.split_evenly((1, 2));
@@ -545,13 +573,13 @@ impl Chart for Scatter<'_> {
             &areas[0],
             &format!("By rule tier ({n} customers)"),
             &d.tier_names,
-            |p| Some(p.2),
+            |p| Some(p.tier),
         )?;
         self.panel(
             &areas[1],
             &format!("By k-means cluster ({n} customers)"),
             &d.cluster_names,
-            |p| p.3,
+            |p| p.cluster,
         )?;
         Ok(())
     }
@@ -569,21 +597,24 @@ impl Chart for KSelection<'_> {
     {
         let d = self.0;
         let areas = root.split_evenly((1, 2));
-        let kmin = d.k_selection.iter().map(|k| k.0).min().unwrap_or(1) as f64;
-        let kmax = d.k_selection.iter().map(|k| k.0).max().unwrap_or(2) as f64;
-        let chosen = d.k_selection.iter().find(|k| k.3).map(|k| k.0);
+        let kmin = d.k_selection.iter().map(|k| k.k).min().unwrap_or(1) as f64;
+        let kmax = d.k_selection.iter().map(|k| k.k).max().unwrap_or(2) as f64;
+        let chosen = d.k_selection.iter().find(|k| k.chosen).map(|k| k.k);
         let panels: [Panel; 2] = [
             (
                 "Inertia by k (elbow)",
                 "inertia (sum of squared distances)",
-                d.k_selection.iter().map(|k| (k.0 as f64, k.1)).collect(),
+                d.k_selection
+                    .iter()
+                    .map(|k| (k.k as f64, k.inertia))
+                    .collect(),
             ),
             (
                 "Silhouette by k (higher is better)",
                 "mean silhouette (sample)",
                 d.k_selection
                     .iter()
-                    .filter_map(|k| k.2.map(|s| (k.0 as f64, s)))
+                    .filter_map(|k| k.silhouette.map(|s| (k.k as f64, s)))
                     .collect(),
             ),
         ];
@@ -805,13 +836,33 @@ mod tests {
             bins: 5,
             rfm_mean_monetary: vec![vec![Some(10.0); 5]; 5],
             rfm_customers: vec![vec![1; 5]; 5],
-            points: vec![
-                (10.0, 800.0, 0, Some(0)),
-                (50.0, 100.0, 1, Some(1)),
-                (300.0, 20.0, 2, Some(1)),
-            ],
+            points: [
+                (10.0, 800.0, 0, 0),
+                (50.0, 100.0, 1, 1),
+                (300.0, 20.0, 2, 1),
+            ]
+            .map(|(recency_days, monetary, tier, cluster)| CustomerPoint {
+                recency_days,
+                monetary,
+                tier,
+                cluster: Some(cluster),
+            })
+            .into(),
             cluster_names: vec!["1".into(), "2".into()],
-            k_selection: vec![(2, 10.0, Some(0.5), true), (3, 6.0, Some(0.4), false)],
+            k_selection: vec![
+                KPoint {
+                    k: 2,
+                    inertia: 10.0,
+                    silhouette: Some(0.5),
+                    chosen: true,
+                },
+                KPoint {
+                    k: 3,
+                    inertia: 6.0,
+                    silhouette: Some(0.4),
+                    chosen: false,
+                },
+            ],
             crosstab: vec![vec![1, 0], vec![0, 1], vec![0, 1]],
             migration: Some(Migration {
                 from: vec!["A".into(), "B".into(), "new".into()],
