@@ -3,6 +3,10 @@
 //! Sizes from TIERING_BENCH_ROWS (comma-separated, default 1000000); the same code as
 //! `tiering bench`, which is the command the README's table comes from.
 
+/// The allocator of the `tiering` binary, so the figures are the command's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let sizes: Vec<u64> = std::env::var("TIERING_BENCH_ROWS")
         .unwrap_or_else(|_| "1000000".into())

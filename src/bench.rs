@@ -78,9 +78,6 @@ pub fn run_bench(
         let abs: PathBuf = std::fs::canonicalize(&data)?;
         std::fs::write(&toml_path, bench_pipeline(&abs, k, duplicates))?;
         let p = Pipeline::load(&toml_path)?;
-        // Each size starts as a fresh process would: the previous size's freed memory is
-        // handed back first, or it would count in this size's peak.
-        crate::alloc::release_free_memory();
         reset_peak_rss();
         let progress = Progress::new(!verbose, false);
         let plan = RunPlan::resolve(

@@ -11,9 +11,10 @@ use tiering::pipeline::run;
 use tiering::plan::{AsOfArg, RunPlan};
 use tiering::progress::{thousands, Progress};
 
-/// Large blocks on transparent huge pages: see `tiering::alloc`.
+/// mimalloc: it hands freed memory back to the system on its own, where glibc's allocator
+/// keeps what the stream's threads freed in their arenas (see docs/performance.md).
 #[global_allocator]
-static ALLOC: tiering::alloc::HugePageAlloc = tiering::alloc::HugePageAlloc;
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -10,7 +10,6 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::alloc::release_free_memory;
 use crate::clean::{account_no_purchase, no_customers, CleanParams};
 use crate::compare::{compare, Comparison};
 use crate::config::Pipeline;
@@ -48,18 +47,12 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
     let mut loaded = read_inputs(p, progress)?;
     notes.extend(loaded.notes.iter().cloned());
     let mut features = compute_features(&mut loaded, plan, progress)?;
-    // The pass's garbage (batches, the invoice log) is the largest of the run: handed back
-    // before grading, which would otherwise peak on top of it.
-    release_free_memory();
 
     let mut out = Outputs::begin(&target, p.output.partition_by_tier)?;
     out.start_customers(&mut features.features.customers)?;
     let customers = &features.features.customers;
     let mut grading = grade(customers, p, progress)?;
     notes.extend(grading.notes.iter().cloned());
-    // Grading's working vectors and the blocks just joined go back too: the tables it keeps
-    // are what the rest needs.
-    release_free_memory();
     out.start_grading(&mut grading)?;
     let clusters = cluster(customers, p, progress, &mut notes)?;
     if let Some(cl) = &clusters {

@@ -21,7 +21,6 @@
 //! same formulas as polars expressions; the tests hold the two against each other.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, Result};
@@ -33,7 +32,6 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::{feature_columns, FeatureParams, Features};
-use crate::alloc::{release_free_memory, release_mapped_files};
 use crate::clean::{
     epoch_days, latest_day, mark_transactions, settle, CleanParams, DayCounts, DayKey, QualityRow,
 };
@@ -1103,7 +1101,6 @@ impl Fold {
                 logs.into_par_iter()
                     .map(|p| (k, p.figures(&hasher, as_of, has_due))),
             );
-            release_free_memory();
         }
         let mut figures: Vec<Vec<InvoiceFigures>> = self
             .shards
@@ -1124,7 +1121,6 @@ impl Fold {
                 }
             });
         drop(parts);
-        release_free_memory();
         figures
     }
 
@@ -1479,9 +1475,6 @@ fn put<T: Copy, const N: usize>(blocks: &mut [&mut [T]], r: usize, values: [T; N
     }
 }
 
-/// Batches between two [`release_mapped_files`] calls: a few MB of input each.
-const RELEASE_EVERY: u64 = 16;
-
 /// Folds marked transactions (see [`mark_transactions`]) in one streaming pass: every row is
 /// counted, and rows without a reason dated in `[start, as_of)` are folded.
 fn run_fold(
@@ -1530,21 +1523,12 @@ fn run_fold(
         drop_duplicates,
     ))));
     let sink = fold.clone();
-    let batches = AtomicU64::new(0);
     let callback = move |df: DataFrame| -> PolarsResult<bool> {
         let mut guard = sink
             .lock()
             .map_err(|_| polars_err!(ComputeError: "poisoned"))?;
         if let Some(f) = guard.as_mut() {
             f.add_batch(&df)?;
-        }
-        // The input's pages read so far would otherwise stay resident until the pass ends,
-        // and the blocks the invoice log outgrew until the allocator reuses them: with the
-        // log's parts growing at the same pace, they all double at about the same time (at
-        // 100 M transactions, 0.9 GB within a second).
-        if batches.fetch_add(1, Ordering::Relaxed) % RELEASE_EVERY == RELEASE_EVERY - 1 {
-            release_mapped_files();
-            release_free_memory();
         }
         // false: keep sending batches.
         Ok(false)
@@ -1636,8 +1620,6 @@ pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Resu
             drop_duplicates,
         )?;
     }
-    // The stream's batches are freed, but stay with the threads that decoded them.
-    crate::alloc::release_free_memory();
     Ok(CleanFeatures {
         as_of,
         quality,
