@@ -1171,6 +1171,25 @@ fn bench_prints_every_stage_with_rows_per_second_and_memory() {
             "{stage} missing:\n{table}"
         );
     }
+    assert!(
+        table.contains("| peak RSS MiB | peak anon MiB |"),
+        "{table}"
+    );
+    // The total row: resident and anonymous peaks, both measured (not zero), anonymous
+    // memory part of the resident set.
+    let total = table
+        .lines()
+        .find(|l| l.contains("| **total** |"))
+        .expect("a total row");
+    let peaks: Vec<f64> = total
+        .split('|')
+        .map(|c| c.trim().trim_matches('*'))
+        .filter(|c| !c.is_empty())
+        .skip(5)
+        .map(|c| c.parse().unwrap())
+        .collect();
+    assert_eq!(peaks.len(), 2, "{total}");
+    assert!(peaks[1] > 1.0 && peaks[1] <= peaks[0], "{total}");
     assert!(dir.path().join("tx-3000.parquet").exists());
     assert!(dir.path().join("out-3000/report.html").exists());
 }
