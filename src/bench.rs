@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::config::Pipeline;
-use crate::generate::{generate_to_file, GenerateParams};
+use crate::generate::{generate_to_file, GenerateParams, Order};
 use crate::pipeline::run;
 use crate::plan::{AsOfArg, RunPlan};
 use crate::progress::{reset_peak_rss, thousands, Progress, StageRecord};
@@ -48,20 +48,37 @@ k = {k}
     )
 }
 
-/// Generates (unless present) and runs each size; `k` is `4` or `"auto"`, `duplicates`
-/// `keep` or `drop`.
+/// What to benchmark besides the sizes.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// `4` or `"auto"`.
+    pub k: String,
+    /// `keep` or `drop`.
+    pub duplicates: String,
+    /// The order of the generated lines.
+    pub order: Order,
+    pub verbose: bool,
+}
+
+/// The input file of a size: `tx-<rows>.parquet`, `tx-<rows>-shuffled.parquet`.
+pub fn input_file(dir: &Path, rows: u64, order: Order) -> PathBuf {
+    match order {
+        Order::Date => dir.join(format!("tx-{rows}.parquet")),
+        Order::Shuffled => dir.join(format!("tx-{rows}-shuffled.parquet")),
+    }
+}
+
+/// Generates (unless present) and runs each size.
 pub fn run_bench(
     sizes: &[u64],
     dir: &Path,
-    k: &str,
-    duplicates: &str,
+    o: &BenchOptions,
     today: chrono::NaiveDate,
-    verbose: bool,
 ) -> Result<Vec<BenchResult>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut results = Vec::new();
     for &rows in sizes {
-        let data = dir.join(format!("tx-{rows}.parquet"));
+        let data = input_file(dir, rows, o.order);
         let customers = (rows / 10).max(10);
         let mut generate_seconds = None;
         if !data.exists() {
@@ -70,6 +87,7 @@ pub fn run_bench(
                 customers: customers as usize,
                 seed: 1,
                 days: 365,
+                order: o.order,
                 ..Default::default()
             };
             generate_to_file(&params, &data, |_| {})?;
@@ -77,10 +95,10 @@ pub fn run_bench(
         }
         let toml_path = dir.join(format!("bench-{rows}.toml"));
         let abs: PathBuf = std::fs::canonicalize(&data)?;
-        std::fs::write(&toml_path, bench_pipeline(&abs, k, duplicates))?;
+        std::fs::write(&toml_path, bench_pipeline(&abs, &o.k, &o.duplicates))?;
         let p = Pipeline::load(&toml_path)?;
         reset_peak_rss();
-        let progress = Progress::new(!verbose, false).with_anon_sampling();
+        let progress = Progress::new(!o.verbose, false).with_anon_sampling();
         let plan = RunPlan::resolve(
             p,
             AsOfArg::None,

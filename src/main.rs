@@ -68,6 +68,7 @@ fn generate_command(args: GenerateArgs) -> Result<()> {
         seed: args.seed,
         end: parse_iso_date(&args.end).map_err(|e| e.context("--end"))?,
         days: args.days,
+        order: args.order,
         ..Default::default()
     };
     let rows = generate_to_file(&params, &args.out, |chunks| {
@@ -96,13 +97,17 @@ fn bench_command(args: BenchArgs) -> Result<()> {
             .map(|k| k.to_string())
             .map_err(|_| anyhow::anyhow!("--k must be a number of clusters or auto, got {n:?}"))?,
     };
+    let options = tiering::bench::BenchOptions {
+        k,
+        duplicates: args.duplicates,
+        order: args.order,
+        verbose: args.verbose,
+    };
     let results = tiering::bench::run_bench(
         &args.rows,
         &args.dir,
-        &k,
-        &args.duplicates,
+        &options,
         chrono::Local::now().date_naive(),
-        args.verbose,
     )?;
     println!("{}", tiering::bench::format_results(&results));
     Ok(())
