@@ -6,7 +6,7 @@
 
 /// The allocator of the `tiering` binary, so the figures are the command's.
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> anyhow::Result<()> {
     let sizes: Vec<u64> = std::env::var("TIERING_BENCH_ROWS")

@@ -11,10 +11,11 @@ use tiering::pipeline::run;
 use tiering::plan::{AsOfArg, RunPlan};
 use tiering::progress::{thousands, Progress};
 
-/// mimalloc: it hands freed memory back to the system on its own, where glibc's allocator
-/// keeps what the stream's threads freed in their arenas (see docs/performance.md).
+/// jemalloc, as polars' own Python package uses on Linux: it hands freed memory back to the
+/// system on its own, where glibc's allocator keeps what the stream's threads freed in their
+/// arenas (see docs/performance.md).
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
