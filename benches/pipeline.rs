@@ -1,7 +1,12 @@
 //! `cargo bench`: the whole pipeline on generated data, per stage (load+features, tiers,
 //! k-means, compare, charts, writing): wall seconds, rows per second and peak memory.
-//! Sizes from TIERING_BENCH_ROWS (comma-separated, default 1000000); the same code as
-//! `tiering bench`, which is the command the table in docs/performance.md comes from.
+//! Sizes from TIERING_BENCH_ROWS (comma-separated, default 1000000), the order of the
+//! generated lines from TIERING_BENCH_ORDER (`date` or `shuffled`, default `date`); the same
+//! code as `tiering bench`, which is the command docs/performance.md's table comes from.
+
+/// The allocator of the `tiering` binary, so the figures are the command's.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> anyhow::Result<()> {
     let sizes: Vec<u64> = std::env::var("TIERING_BENCH_ROWS")
@@ -10,13 +15,21 @@ fn main() -> anyhow::Result<()> {
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()?;
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let order = match std::env::var("TIERING_BENCH_ORDER").as_deref() {
+        Ok("shuffled") => tiering::generate::Order::Shuffled,
+        _ => tiering::generate::Order::Date,
+    };
+    let options = tiering::bench::BenchOptions {
+        k: "4".into(),
+        duplicates: "keep".into(),
+        order,
+        verbose: false,
+    };
     let results = tiering::bench::run_bench(
         &sizes,
         &dir,
-        "4",
-        "keep",
+        &options,
         chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-        false,
     )?;
     println!("{}", tiering::bench::format_results(&results));
     Ok(())

@@ -1,16 +1,17 @@
 //! `tiering bench`: generates transaction histories of several sizes (about ten transactions
 //! per customer), runs the whole pipeline on each, and reports per stage the wall seconds,
-//! rows per second and peak resident memory. The table in docs/performance.md comes from here.
+//! rows per second, peak resident memory and peak anonymous memory. The table of
+//! docs/performance.md comes from here.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::config::Pipeline;
-use crate::generate::{generate_to_file, GenerateParams};
+use crate::generate::{generate_to_file, GenerateParams, Order};
 use crate::pipeline::run;
 use crate::plan::{AsOfArg, RunPlan};
-use crate::progress::{peak_rss_mib, reset_peak_rss, thousands, Progress, StageRecord};
+use crate::progress::{reset_peak_rss, thousands, Progress, StageRecord};
 
 /// One benchmark size.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -47,20 +48,37 @@ k = {k}
     )
 }
 
-/// Generates (unless present) and runs each size; `k` is `4` or `"auto"`, `duplicates`
-/// `keep` or `drop`.
+/// What to benchmark besides the sizes.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// `4` or `"auto"`.
+    pub k: String,
+    /// `keep` or `drop`.
+    pub duplicates: String,
+    /// The order of the generated lines.
+    pub order: Order,
+    pub verbose: bool,
+}
+
+/// The input file of a size: `tx-<rows>.parquet`, `tx-<rows>-shuffled.parquet`.
+pub fn input_file(dir: &Path, rows: u64, order: Order) -> PathBuf {
+    match order {
+        Order::Date => dir.join(format!("tx-{rows}.parquet")),
+        Order::Shuffled => dir.join(format!("tx-{rows}-shuffled.parquet")),
+    }
+}
+
+/// Generates (unless present) and runs each size.
 pub fn run_bench(
     sizes: &[u64],
     dir: &Path,
-    k: &str,
-    duplicates: &str,
+    o: &BenchOptions,
     today: chrono::NaiveDate,
-    verbose: bool,
 ) -> Result<Vec<BenchResult>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut results = Vec::new();
     for &rows in sizes {
-        let data = dir.join(format!("tx-{rows}.parquet"));
+        let data = input_file(dir, rows, o.order);
         let customers = (rows / 10).max(10);
         let mut generate_seconds = None;
         if !data.exists() {
@@ -69,6 +87,7 @@ pub fn run_bench(
                 customers: customers as usize,
                 seed: 1,
                 days: 365,
+                order: o.order,
                 ..Default::default()
             };
             generate_to_file(&params, &data, |_| {})?;
@@ -76,13 +95,10 @@ pub fn run_bench(
         }
         let toml_path = dir.join(format!("bench-{rows}.toml"));
         let abs: PathBuf = std::fs::canonicalize(&data)?;
-        std::fs::write(&toml_path, bench_pipeline(&abs, k, duplicates))?;
+        std::fs::write(&toml_path, bench_pipeline(&abs, &o.k, &o.duplicates))?;
         let p = Pipeline::load(&toml_path)?;
-        // Each size starts as a fresh process would: the previous size's freed memory is
-        // handed back first, or it would count in this size's peak.
-        crate::alloc::release_free_memory();
         reset_peak_rss();
-        let progress = Progress::new(!verbose, false);
+        let progress = Progress::new(!o.verbose, false).with_anon_sampling();
         let plan = RunPlan::resolve(
             p,
             AsOfArg::None,
@@ -115,14 +131,15 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("writing", &["write"]),
 ];
 
-/// A Markdown table of the results.
+/// A Markdown table of the results: per stage group, the largest resident set (`VmHWM`, file
+/// pages included) and the largest anonymous memory (`RssAnon`) of its stages.
 pub fn format_results(results: &[BenchResult]) -> String {
     let mut out = String::from(
-        "| transactions | customers | stage | seconds | rows/s | peak MiB |\n|---:|---:|---|---:|---:|---:|\n",
+        "| transactions | customers | stage | seconds | rows/s | peak RSS MiB | peak anon MiB |\n|---:|---:|---|---:|---:|---:|---:|\n",
     );
     for r in results {
         let mut total = 0.0;
-        let mut peak: f64 = 0.0;
+        let (mut peak, mut peak_anon): (f64, f64) = (0.0, 0.0);
         for (label, names) in GROUPS {
             let parts: Vec<&StageRecord> = r
                 .stages
@@ -134,30 +151,34 @@ pub fn format_results(results: &[BenchResult]) -> String {
             }
             let secs: f64 = parts.iter().map(|s| s.seconds).sum();
             let mib = parts.iter().filter_map(|s| s.peak_mib).fold(0.0, f64::max);
+            let anon = parts
+                .iter()
+                .filter_map(|s| s.peak_anon_mib)
+                .fold(0.0, f64::max);
             total += secs;
             peak = peak.max(mib);
+            peak_anon = peak_anon.max(anon);
             out.push_str(&format!(
-                "| {} | {} | {label} | {secs:.2} | {} | {mib:.0} |\n",
+                "| {} | {} | {label} | {secs:.2} | {} | {mib:.0} | {anon:.0} |\n",
                 thousands(r.rows),
                 thousands(r.customers),
                 thousands((r.rows as f64 / secs.max(1e-9)) as u64)
             ));
         }
         out.push_str(&format!(
-            "| {} | {} | **total** | **{total:.2}** | {} | **{peak:.0}** |\n",
+            "| {} | {} | **total** | **{total:.2}** | {} | **{peak:.0}** | **{peak_anon:.0}** |\n",
             thousands(r.rows),
             thousands(r.customers),
             thousands((r.rows as f64 / total.max(1e-9)) as u64)
         ));
         if let Some(g) = r.generate_seconds {
             out.push_str(&format!(
-                "| {} | {} | (generate input) | {g:.2} | {} | |\n",
+                "| {} | {} | (generate input) | {g:.2} | {} | | |\n",
                 thousands(r.rows),
                 thousands(r.customers),
                 thousands((r.rows as f64 / g.max(1e-9)) as u64)
             ));
         }
     }
-    let _ = peak_rss_mib;
     out
 }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::generate::Order;
+
 /// Grades a company's customers from transaction history: per-customer features (RFM, profit,
 /// payment behaviour), written as Parquet for BI tools.
 #[derive(Debug, Parser)]
@@ -40,6 +42,10 @@ pub struct BenchArgs {
     /// "drop" (the pipeline default), which measures the cost of the check.
     #[arg(long, default_value = "keep", value_parser = ["keep", "drop"])]
     pub duplicates: String,
+    /// The order of the generated lines: "date" (each invoice's lines together) or
+    /// "shuffled" (an invoice's lines scattered over the file); see `generate --order`.
+    #[arg(long, value_enum, default_value_t = Order::Date)]
+    pub order: Order,
     /// Show the pipeline's stage lines while it runs.
     #[arg(long, short)]
     pub verbose: bool,
@@ -84,6 +90,11 @@ pub struct GenerateArgs {
     /// Output file; .csv or .parquet.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// The order of the lines: "date" (by date, each invoice's lines together) or "shuffled"
+    /// (the same lines in a random order seeded by --seed, an invoice's lines scattered over
+    /// the file; holds the whole table in memory, about 200 bytes a line).
+    #[arg(long, value_enum, default_value_t = Order::Date)]
+    pub order: Order,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,

@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{anyhow, Result};
 use chrono::{Datelike, Duration, NaiveDate};
 use polars::prelude::*;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -25,6 +26,21 @@ pub struct GenerateParams {
     pub days: u32,
     /// Customers per chunk (see [`generate_chunks`]); the rows do not depend on it.
     pub chunk_customers: usize,
+    /// The order of the lines in the file (see [`Order`]).
+    pub order: Order,
+}
+
+/// The order of the lines [`generate_to_file`] writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Order {
+    /// By date, each invoice's lines together, as an ERP export lists them: chunk after chunk
+    /// of [`CHUNK_CUSTOMERS`] customers, each chunk sorted by date and invoice.
+    #[default]
+    Date,
+    /// The same lines in a random order (seeded): an invoice's lines lie apart, anywhere in
+    /// the file, as in an export partitioned by product. The whole table is held in memory
+    /// to shuffle it (about 200 bytes a line).
+    Shuffled,
 }
 
 impl Default for GenerateParams {
@@ -35,6 +51,7 @@ impl Default for GenerateParams {
             end: NaiveDate::from_ymd_opt(2025, 12, 31).expect("valid date"),
             days: 730,
             chunk_customers: CHUNK_CUSTOMERS,
+            order: Order::Date,
         }
     }
 }
@@ -334,11 +351,64 @@ impl Customer {
 }
 
 /// Generates the transactions into `out` (CSV or Parquet, by extension; see
-/// [`DataFileWriter`]) and returns the rows written. Chunks are generated on this thread
-/// while a writer thread encodes the one before, so the two overlap. `on_chunk` hears the
-/// number of chunks generated so far (handed to the writer, which may not have written the
-/// last one or two yet). The file is the one writing each chunk in turn gives.
+/// [`DataFileWriter`]) in the order `p.order` and returns the rows written. `on_chunk` hears
+/// the number of chunks generated so far.
 pub fn generate_to_file(
+    p: &GenerateParams,
+    out: &Path,
+    on_chunk: impl FnMut(usize),
+) -> Result<u64> {
+    match p.order {
+        Order::Date => generate_in_date_order(p, out, on_chunk),
+        Order::Shuffled => generate_shuffled(p, out, on_chunk),
+    }
+}
+
+/// Seeds the shuffle, with the generator's seed: not the stream the rows are drawn from.
+const SHUFFLE_SEED: u64 = 0x5348_5546_464c_4544;
+
+/// Lines per write of a shuffled file: about one chunk's.
+const SHUFFLED_WRITE_ROWS: usize = 500_000;
+
+/// The lines of [`Order::Date`], all of them generated first, then written in a random
+/// order (a permutation seeded by `p.seed`), [`SHUFFLED_WRITE_ROWS`] at a time.
+fn generate_shuffled(
+    p: &GenerateParams,
+    out: &Path,
+    mut on_chunk: impl FnMut(usize),
+) -> Result<u64> {
+    let mut file = DataFileWriter::new(out)?;
+    let mut all: Option<DataFrame> = None;
+    let mut chunks = 0;
+    generate_chunks(p, |df| {
+        match all.as_mut() {
+            Some(a) => {
+                a.vstack_mut(&df)?;
+            }
+            None => all = Some(df),
+        }
+        chunks += 1;
+        on_chunk(chunks);
+        Ok(())
+    })?;
+    let mut all = all.ok_or_else(|| anyhow!("no chunk generated"))?;
+    all.rechunk_mut_par();
+    let mut order: Vec<IdxSize> = (0..all.height() as IdxSize).collect();
+    order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(
+        p.seed ^ SHUFFLE_SEED,
+    ));
+    for rows in order.chunks(SHUFFLED_WRITE_ROWS) {
+        let part = all.take(&IdxCa::from_vec("row".into(), rows.to_vec()))?;
+        file.write(&part)?;
+    }
+    file.finish()
+}
+
+/// [`Order::Date`]: chunks are generated on this thread while a writer thread encodes the
+/// one before, so the two overlap. `on_chunk` hears the number of chunks handed to the
+/// writer, which may not have written the last one or two yet. The file is the one writing
+/// each chunk in turn gives.
+fn generate_in_date_order(
     p: &GenerateParams,
     out: &Path,
     mut on_chunk: impl FnMut(usize),
@@ -468,6 +538,58 @@ mod tests {
             .map(|l| l.split(',').nth(4).unwrap().parse::<i64>().unwrap())
             .sum();
         assert_eq!(quantity, 65988);
+    }
+
+    /// Runs of consecutive lines with the same invoice number (the first field), and the
+    /// number of invoices.
+    fn invoice_runs(lines: &[&str]) -> (usize, usize) {
+        let invoice = |l: &str| l.split(',').next().unwrap().to_string();
+        let runs = 1 + lines
+            .windows(2)
+            .filter(|w| invoice(w[0]) != invoice(w[1]))
+            .count();
+        let invoices: std::collections::HashSet<String> =
+            lines.iter().map(|l| invoice(l)).collect();
+        (runs, invoices.len())
+    }
+
+    /// Shuffled, the file holds the lines of the date-order file, each invoice's lines apart;
+    /// the same seed gives the same file.
+    #[test]
+    fn shuffled_file_holds_the_same_lines_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, order| {
+            let out = dir.path().join(name);
+            let p = GenerateParams {
+                order,
+                chunk_customers: 60,
+                ..small()
+            };
+            let rows = generate_to_file(&p, &out, |_| {}).unwrap();
+            assert_eq!(rows, 4032);
+            std::fs::read_to_string(&out).unwrap()
+        };
+        let date = write("date.csv", Order::Date);
+        let shuffled = write("shuffled.csv", Order::Shuffled);
+        assert_eq!(write("again.csv", Order::Shuffled), shuffled);
+        let d: Vec<&str> = date.lines().collect();
+        let s: Vec<&str> = shuffled.lines().collect();
+        assert_eq!(d[0], s[0], "the header");
+        assert_eq!(d.len(), s.len());
+        assert_ne!(d[1..], s[1..]);
+        let (mut ds, mut ss) = (d[1..].to_vec(), s[1..].to_vec());
+        ds.sort_unstable();
+        ss.sort_unstable();
+        assert_eq!(ds, ss, "the same lines");
+        // In date order each invoice's lines are together: one run each. Shuffled, nearly
+        // every line of a multi-line invoice starts a run of its own.
+        let (runs, invoices) = invoice_runs(&d[1..]);
+        assert_eq!(runs, invoices);
+        let (runs, _) = invoice_runs(&s[1..]);
+        assert!(
+            runs > invoices * 3 / 2,
+            "{runs} runs of {invoices} invoices"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::clean::epoch_days;
 use crate::columns as c;
@@ -219,13 +220,19 @@ struct PairChanges {
     matrix: StateMatrix,
 }
 
-/// Builds the history tables from snapshots in ascending as_of order.
+/// Builds the history tables from snapshots in ascending as_of order. Snapshots are read,
+/// and pairs of them compared, in parallel; every result is kept in snapshot order.
 pub fn build_history(snaps: &[Snapshot], tier_names: &[String]) -> Result<HistoryTables> {
-    let tier_history = stack_snapshots(snaps)?;
-    let graded = snaps
-        .iter()
-        .map(|s| grades(&s.tiers))
-        .collect::<Result<Vec<_>>>()?;
+    let (tier_history, graded) = rayon::join(
+        || stack_snapshots(snaps),
+        || {
+            snaps
+                .par_iter()
+                .map(|s| grades(&s.tiers))
+                .collect::<Result<Vec<_>>>()
+        },
+    );
+    let (tier_history, graded) = (tier_history?, graded?);
     let sizes = snaps
         .iter()
         .zip(&graded)
@@ -233,8 +240,8 @@ pub fn build_history(snaps: &[Snapshot], tier_names: &[String]) -> Result<Histor
         .collect();
     let states = States::new(tier_names);
     let pairs: Vec<PairChanges> = snaps
-        .windows(2)
-        .zip(graded.windows(2))
+        .par_windows(2)
+        .zip(graded.par_windows(2))
         .map(|(s, g)| {
             let period = Period {
                 from: s[0].as_of,

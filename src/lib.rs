@@ -4,7 +4,6 @@
 //! [`load`] (the only reader) -> [`clean`] -> [`features`] -> [`tiers`] -> [`output`] (the only
 //! writer).
 
-pub mod alloc;
 pub mod bench;
 pub mod clean;
 pub mod cli;

@@ -11,9 +11,11 @@ use tiering::pipeline::run;
 use tiering::plan::{AsOfArg, RunPlan};
 use tiering::progress::{thousands, Progress};
 
-/// Large blocks on transparent huge pages: see `tiering::alloc`.
+/// jemalloc, as polars' own Python package uses on Linux: it hands freed memory back to the
+/// system on its own, where glibc's allocator keeps what the stream's threads freed in their
+/// arenas (see docs/performance.md).
 #[global_allocator]
-static ALLOC: tiering::alloc::HugePageAlloc = tiering::alloc::HugePageAlloc;
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -67,6 +69,7 @@ fn generate_command(args: GenerateArgs) -> Result<()> {
         seed: args.seed,
         end: parse_iso_date(&args.end).map_err(|e| e.context("--end"))?,
         days: args.days,
+        order: args.order,
         ..Default::default()
     };
     let rows = generate_to_file(&params, &args.out, |chunks| {
@@ -95,13 +98,17 @@ fn bench_command(args: BenchArgs) -> Result<()> {
             .map(|k| k.to_string())
             .map_err(|_| anyhow::anyhow!("--k must be a number of clusters or auto, got {n:?}"))?,
     };
+    let options = tiering::bench::BenchOptions {
+        k,
+        duplicates: args.duplicates,
+        order: args.order,
+        verbose: args.verbose,
+    };
     let results = tiering::bench::run_bench(
         &args.rows,
         &args.dir,
-        &k,
-        &args.duplicates,
+        &options,
         chrono::Local::now().date_naive(),
-        args.verbose,
     )?;
     println!("{}", tiering::bench::format_results(&results));
     Ok(())

@@ -10,11 +10,11 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::alloc::release_free_memory;
 use crate::clean::{account_no_purchase, no_customers, CleanParams};
 use crate::compare::{compare, Comparison};
 use crate::config::Pipeline;
-use crate::features::{clean_and_fold, CleanFeatures};
+use crate::features::Features;
+use crate::features::{clean_and_fold_history, CleanFeatures, EarlierFeatures};
 use crate::history::{build_history, HistoryTables, Snapshot};
 use crate::load::{catch_panic, load_transactions, pass_error, Loaded};
 use crate::output::{OutputTarget, Outputs, RunMetadata, RunResults};
@@ -48,18 +48,13 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
     let mut loaded = read_inputs(p, progress)?;
     notes.extend(loaded.notes.iter().cloned());
     let mut features = compute_features(&mut loaded, plan, progress)?;
-    // The pass's garbage (batches, the invoice log) is the largest of the run: handed back
-    // before grading, which would otherwise peak on top of it.
-    release_free_memory();
+    let earlier = std::mem::take(&mut features.earlier);
 
     let mut out = Outputs::begin(&target, p.output.partition_by_tier)?;
     out.start_customers(&mut features.features.customers)?;
     let customers = &features.features.customers;
     let mut grading = grade(customers, p, progress)?;
     notes.extend(grading.notes.iter().cloned());
-    // Grading's working vectors and the blocks just joined go back too: the tables it keeps
-    // are what the rest needs.
-    release_free_memory();
     out.start_grading(&mut grading)?;
     let clusters = cluster(customers, p, progress, &mut notes)?;
     if let Some(cl) = &clusters {
@@ -73,6 +68,7 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
         &loaded,
         plan,
         &features,
+        earlier,
         &grading,
         clusters.as_deref(),
         progress,
@@ -124,8 +120,9 @@ fn read_inputs(p: &Pipeline, progress: &Progress) -> Result<Loaded> {
 }
 
 /// Stage 2: cleans the transactions and computes the customer features in one pass, at the
-/// plan's as-of date (or the day after the last transaction kept). Every row is accounted
-/// for; a run left without a customer is an error that says which rules dropped the rows.
+/// plan's as-of date (or the day after the last transaction kept), and in the same pass
+/// those of the earlier snapshots of a history run. Every row is accounted for; a run left
+/// without a customer is an error that says which rules dropped the rows.
 fn compute_features(
     loaded: &mut Loaded,
     plan: &RunPlan,
@@ -139,8 +136,18 @@ fn compute_features(
         today: plan.today,
         rows_read: loaded.rows_read(),
     };
+    // The earlier snapshots' dates, given the graded one's.
+    let earlier = |as_of: NaiveDate| -> Vec<NaiveDate> {
+        let dates = plan.snapshot_dates(as_of);
+        dates[..dates.len() - 1].iter().map(|(d, _)| *d).collect()
+    };
     let mut features = catch_panic(|| {
-        clean_and_fold(loaded.transactions.clone(), &params, p.features.period_days)
+        clean_and_fold_history(
+            loaded.transactions.clone(),
+            &params,
+            p.features.period_days,
+            &earlier,
+        )
     })
     .map_err(|e| pass_error(loaded, p, e))?;
     for (f, n) in loaded.files.iter_mut().zip(&features.duplicates) {
@@ -246,12 +253,14 @@ fn compare_with_rules(
     Ok(cmp)
 }
 
-/// Stage 6: with several as-of dates, grades every earlier snapshot with the same rules (and
-/// places its customers with the one cluster model), then tracks who moved.
+/// Stage 6: with several as-of dates, grades every earlier snapshot (its features come from
+/// the feature pass) with the same rules (and places its customers with the one cluster
+/// model), then tracks who moved.
 fn grade_history(
     loaded: &Loaded,
     plan: &RunPlan,
     features: &CleanFeatures,
+    earlier: Vec<EarlierFeatures>,
     grading: &Grading,
     clusters: Option<&ClusterOutput>,
     progress: &Progress,
@@ -262,11 +271,18 @@ fn grade_history(
         return Ok(None);
     }
     let mut snaps = Vec::with_capacity(dates.len());
-    for (d, _) in &dates[..dates.len() - 1] {
-        let (snap_customers, tiers) =
-            catch_panic(|| grade_snapshot(&loaded.transactions, loaded.rows_read(), plan, *d))
-                .map_err(|e| pass_error(loaded, p, e))
-                .with_context(|| format!("grading the snapshot as of {d}"))?;
+    if earlier.len() + 1 != dates.len() {
+        anyhow::bail!(
+            "the feature pass folded {} earlier snapshots, the plan has {}",
+            earlier.len(),
+            dates.len() - 1
+        );
+    }
+    for e in earlier {
+        let d = e.as_of;
+        let (snap_customers, tiers) = catch_panic(|| grade_snapshot(e.features, p))
+            .map_err(|e| pass_error(loaded, p, e))
+            .with_context(|| format!("grading the snapshot as of {d}"))?;
         // One model for every snapshot, so cluster numbers mean the same everywhere.
         let clusters = match clusters {
             Some(cl) => Some(cl.model.assign(&snap_customers)?),
@@ -277,7 +293,7 @@ fn grade_history(
             &format!("{d}: {} customers", thousands(tiers.height() as u64)),
         );
         snaps.push(Snapshot {
-            as_of: *d,
+            as_of: d,
             tiers,
             clusters,
         });
@@ -312,25 +328,10 @@ fn tier_line(summary: &TierSummary) -> String {
         .join(", ")
 }
 
-/// Cleans, computes features and grades one earlier snapshot: the same rules, only the
-/// transactions before `as_of`. Returns (customers, tiers).
-fn grade_snapshot(
-    tx: &LazyFrame,
-    rows_read: u64,
-    plan: &RunPlan,
-    as_of: NaiveDate,
-) -> Result<(DataFrame, DataFrame)> {
-    let p = &plan.pipeline;
-    let params = CleanParams {
-        cleaning: &p.cleaning,
-        as_of: Some(as_of),
-        lookback_days: p.features.lookback_days,
-        today: plan.today,
-        rows_read,
-    };
-    let customers = clean_and_fold(tx.clone(), &params, p.features.period_days)?
-        .features
-        .customers;
+/// Grades one earlier snapshot from its features (or its error: no row in its window) with
+/// the same rules. Returns (customers, tiers).
+fn grade_snapshot(features: Result<Features>, p: &Pipeline) -> Result<(DataFrame, DataFrame)> {
+    let customers = features?.customers;
     let grading = assign_rule_tiers(&customers, &p.grading)?;
     Ok((customers, grading.rows.frame(Rows::All)?))
 }

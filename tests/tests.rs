@@ -387,6 +387,84 @@ fn generate_is_deterministic_and_runs_through_the_pipeline() {
     assert!(t.rows() > 30 && t.rows() <= 50, "{} customers", t.rows());
 }
 
+/// The same lines in date order and shuffled (each invoice's lines apart) give the same
+/// outputs: every table of a history run with four as-of dates. Sums add up in input order,
+/// so floats may differ in their last bits: they are compared to 1e-9 relative, everything
+/// else exactly.
+#[test]
+fn input_order_does_not_change_the_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut outs = Vec::new();
+    for order in ["date", "shuffled"] {
+        let data = dir.path().join(format!("{order}.csv"));
+        let o = tiering(&[
+            "generate",
+            "--customers",
+            "400",
+            "--seed",
+            "5",
+            "--order",
+            order,
+            "--out",
+            data.to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let pipeline = dir.path().join(format!("{order}.toml"));
+        std::fs::write(
+            &pipeline,
+            std::fs::read_to_string(root().join("pipelines/default.toml"))
+                .unwrap()
+                .replace(
+                    "../notebooks-data/transactions.csv",
+                    &format!("{order}.csv"),
+                ),
+        )
+        .unwrap();
+        let out = dir.path().join(format!("out-{order}"));
+        run_ok(
+            &pipeline,
+            &out,
+            &["--as-of", "2025-04-01,2025-07-01,2025-10-01,2026-01-01"],
+        );
+        outs.push(out);
+    }
+    assert_eq!(names_in(&outs[0]), names_in(&outs[1]));
+    let tables: Vec<String> = names_in(&outs[0])
+        .into_iter()
+        .filter(|n| n.ends_with(".parquet"))
+        .collect();
+    for table in [
+        "customers",
+        "tiers",
+        "tier_history",
+        "movements",
+        "stability",
+    ] {
+        assert!(tables.contains(&format!("{table}.parquet")), "{tables:?}");
+    }
+    for f in &tables {
+        let (a, b) = (
+            read_parquet(&outs[0].join(f)),
+            read_parquet(&outs[1].join(f)),
+        );
+        assert_eq!(a.names(), b.names(), "{f}");
+        assert_eq!(a.rows(), b.rows(), "{f}");
+        for (i, name) in a.names().iter().enumerate() {
+            let (x, y) = (a.batch.column(i), b.batch.column(i));
+            if x.data_type() == &arrow_schema::DataType::Float64 {
+                for (r, (u, v)) in a.f64s(name).into_iter().zip(b.f64s(name)).enumerate() {
+                    close(u, v, &format!("{f}, {name}, row {r}"));
+                }
+            } else {
+                assert!(x.as_ref() == y.as_ref(), "{f}, {name}");
+            }
+        }
+    }
+    let history = read_parquet(&outs[0].join("tier_history.parquet"));
+    assert!(history.rows() > 1000, "{} rows", history.rows());
+}
+
 // ---- bad input: each exits 1 with a message naming the file, the column and the fix ----
 
 /// Writes a pipeline over one of the `bad/` files into `dir`.
@@ -1171,6 +1249,25 @@ fn bench_prints_every_stage_with_rows_per_second_and_memory() {
             "{stage} missing:\n{table}"
         );
     }
+    assert!(
+        table.contains("| peak RSS MiB | peak anon MiB |"),
+        "{table}"
+    );
+    // The total row: resident and anonymous peaks, both measured (not zero), anonymous
+    // memory part of the resident set.
+    let total = table
+        .lines()
+        .find(|l| l.contains("| **total** |"))
+        .expect("a total row");
+    let peaks: Vec<f64> = total
+        .split('|')
+        .map(|c| c.trim().trim_matches('*'))
+        .filter(|c| !c.is_empty())
+        .skip(5)
+        .map(|c| c.parse().unwrap())
+        .collect();
+    assert_eq!(peaks.len(), 2, "{total}");
+    assert!(peaks[1] > 1.0 && peaks[1] <= peaks[0], "{total}");
     assert!(dir.path().join("tx-3000.parquet").exists());
     assert!(dir.path().join("out-3000/report.html").exists());
 }

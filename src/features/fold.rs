@@ -21,7 +21,6 @@
 //! same formulas as polars expressions; the tests hold the two against each other.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, Result};
@@ -33,7 +32,6 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::{FeatureParams, Features};
-use crate::alloc::{release_free_memory, release_mapped_files};
 use crate::clean::{
     epoch_days, latest_day, mark_transactions, settle, CleanParams, DayCounts, DayKey, QualityRow,
 };
@@ -94,10 +92,6 @@ impl Interner {
             // A fixed seed: the same input gives the same indices, and so the same output.
             hasher: FixedState::with_seed(KEY_SEED),
         }
-    }
-
-    fn len(&self) -> usize {
-        self.ends.len()
     }
 
     /// Key `i`.
@@ -540,10 +534,11 @@ impl RunPart {
 
 /// The state of the pass.
 struct Fold {
-    as_of: i32,
-    /// The first day of the lookback window, if any.
-    start: Option<i32>,
-    period: i32,
+    /// The snapshots folded, ascending: each one's window of days.
+    windows: Vec<Window>,
+    /// Rows dated in `[fold_from, fold_to)` are folded: every window lies inside.
+    fold_from: Option<i32>,
+    fold_to: i32,
     has_invoice: bool,
     has_cost: bool,
     has_due: bool,
@@ -561,22 +556,39 @@ struct Fold {
     duplicates: Option<DuplicateCheck>,
 }
 
-/// The customers whose IDs hash to one shard (see [`shard_of`]), with everything kept per
-/// customer. Indices are the shard's own.
+/// The customers whose IDs hash to one shard (see [`shard_of`]): their IDs and region names,
+/// interned once, and what each snapshot keeps of them.
 struct Shard {
     customers: Interner,
+    regions: Interner,
+    /// One per snapshot, in the order of `Fold::windows`.
+    views: Vec<View>,
+}
+
+/// What one snapshot keeps per customer of a shard: the lines in its window, folded. Indices
+/// are the view's own.
+struct View {
+    w: Window,
+    /// The shard's customer index -> the view's, [`NOT_SEEN`] before the customer's first line
+    /// in the window. `None` when the pass folds one snapshot: every line folded is in its
+    /// window, so the two indices are the same.
+    local: Option<Vec<u32>>,
+    /// The view's customer index -> the shard's, with `local`.
+    global: Vec<u32>,
     sums: Vec<CustomerSums>,
     /// Invoice runs, split by customer (see [`part_of`]) so that merging the runs of one
     /// invoice works on one cache-sized part at a time (and the parts in parallel) instead of
     /// probing one table the size of all invoices for every run.
     parts: Vec<RunPart>,
-    regions: Interner,
     /// Purchase revenue per (customer, region) beyond the customer's first region, keyed
     /// `customer << 32 | region`.
     region_revenue: HashMap<u64, f64, FixedState>,
     /// The run of lines with the same (customer, region) not yet added to `region_revenue`.
     pending_region: Option<(u64, f64)>,
 }
+
+/// `View::local` of a customer the view has no line of yet.
+const NOT_SEEN: u32 = u32::MAX;
 
 type TextArray = <StringType as PolarsDataType>::Array;
 type DayArray = <Int32Type as PolarsDataType>::Array;
@@ -662,37 +674,61 @@ impl BatchColumns {
     }
 }
 
-/// What a shard needs to know of the pass to fold a row.
+/// A snapshot's window of days: lines dated in `[start, as_of)` are folded into it.
 #[derive(Clone, Copy)]
 struct Window {
     as_of: i32,
+    /// The first day of the lookback window, if any.
+    start: Option<i32>,
     /// The first days of the last and of the previous period.
     last_from: i32,
     prev_from: i32,
     has_invoice: bool,
 }
 
+impl Window {
+    #[inline]
+    fn holds(&self, day: i32) -> bool {
+        day < self.as_of && self.start.is_none_or(|s| day >= s)
+    }
+}
+
 impl Fold {
+    /// A pass that folds a snapshot per `(as_of, start)` of `windows`, ascending.
     fn new(
-        as_of: i32,
-        start: Option<i32>,
+        windows: &[(i32, Option<i32>)],
         period: i32,
         schema: &Schema,
         drop_duplicates: bool,
     ) -> Self {
         let has = |n: &str| schema.get(n).is_some();
+        let has_invoice = has(c::INVOICE_ID);
+        let windows: Vec<Window> = windows
+            .iter()
+            .map(|&(as_of, start)| Window {
+                as_of,
+                start,
+                last_from: as_of - period,
+                prev_from: as_of - 2 * period,
+                has_invoice,
+            })
+            .collect();
+        let fold_to = windows.iter().map(|w| w.as_of).max().unwrap_or(i32::MIN);
+        // Without a lookback a window has no first day, and neither has the pass.
+        let fold_from = windows.iter().map(|w| w.start).min().unwrap_or(None);
+        let single = windows.len() == 1;
         Fold {
-            as_of,
-            start,
-            period,
-            has_invoice: has(c::INVOICE_ID),
+            fold_from,
+            fold_to,
+            shards: (0..SHARDS).map(|_| Shard::new(&windows, single)).collect(),
+            windows,
+            has_invoice,
             has_cost: has(c::COST),
             has_due: has(c::DUE_DATE),
             has_region: has(c::REGION),
             counts: HashMap::with_hasher(FixedState::with_seed(2)),
             // The interners' hasher, so that a customer's hash is its key's in the table.
             hasher: FixedState::with_seed(KEY_SEED),
-            shards: (0..SHARDS).map(|_| Shard::new()).collect(),
             rows: vec![Vec::new(); SHARDS],
             duplicates: has(c::ROW_FINGERPRINT).then(|| DuplicateCheck {
                 drop: drop_duplicates,
@@ -753,7 +789,7 @@ impl Fold {
             else {
                 continue;
             };
-            if day >= self.as_of || self.start.is_some_and(|s| day < s) {
+            if day >= self.fold_to || self.fold_from.is_some_and(|s| day < s) {
                 continue;
             }
             let hash = match last_customer {
@@ -772,27 +808,33 @@ impl Fold {
         if let (Some(check), Some(block)) = (&mut self.duplicates, prev_block) {
             check.last_key = Some(block.key(has_invoice));
         }
-        let w = Window {
-            as_of: self.as_of,
-            last_from: self.as_of - self.period,
-            prev_from: self.as_of - 2 * self.period,
-            has_invoice,
-        };
         self.shards
             .par_iter_mut()
             .zip(&self.rows)
-            .try_for_each(|(shard, rows)| shard.add_rows(&b, rows, w))
+            .try_for_each(|(shard, rows)| shard.add_rows(&b, rows))
     }
 }
 
-impl Shard {
+impl View {
+    fn new(w: Window, single: bool) -> Self {
+        View {
+            w,
+            local: (!single).then(Vec::new),
+            global: Vec::new(),
+            sums: Vec::new(),
+            parts: (0..1 << PART_BITS).map(|_| RunPart::default()).collect(),
+            region_revenue: HashMap::with_hasher(FixedState::with_seed(1)),
+            pending_region: None,
+        }
+    }
+
     /// Each customer's main region: the most purchase revenue, ties to the first name, as
     /// (index in `regions`, revenue).
-    fn main_regions(&mut self) -> Vec<Option<(u32, f64)>> {
+    fn main_regions(&mut self, regions: &Interner) -> Vec<Option<(u32, f64)>> {
         if let Some((k, sum)) = self.pending_region.take() {
             *self.region_revenue.entry(k).or_insert(0.0) += sum;
         }
-        let name = |r: u32| self.regions.key(r);
+        let name = |r: u32| regions.key(r);
         let mut main: Vec<Option<(u32, f64)>> = self
             .sums
             .iter()
@@ -811,84 +853,83 @@ impl Shard {
         main
     }
 
-    fn new() -> Self {
-        Shard {
-            customers: Interner::new(),
-            sums: Vec::new(),
-            parts: (0..1 << PART_BITS).map(|_| RunPart::default()).collect(),
-            regions: Interner::new(),
-            region_revenue: HashMap::with_hasher(FixedState::with_seed(1)),
-            pending_region: None,
+    /// The view's index of the shard's customer `cust`, a new one at the customer's first
+    /// line in the view.
+    #[inline]
+    fn customer(&mut self, cust: u32) -> u32 {
+        let Some(local) = &mut self.local else {
+            // One snapshot: the shard's indices, new ones in order.
+            if cust as usize >= self.sums.len() {
+                self.sums.resize(cust as usize + 1, CustomerSums::default());
+            }
+            return cust;
+        };
+        if local.len() <= cust as usize {
+            local.resize(cust as usize + 1, NOT_SEEN);
+        }
+        let k = &mut local[cust as usize];
+        if *k == NOT_SEEN {
+            *k = self.sums.len() as u32;
+            self.global.push(cust);
+            self.sums.push(CustomerSums::default());
+        }
+        *k
+    }
+
+    /// The shard's index of the view's customer `k`.
+    #[inline]
+    fn shard_index(&self, k: u32) -> u32 {
+        match self.local {
+            None => k,
+            Some(_) => self.global[k as usize],
         }
     }
 
-    /// Folds rows of a batch, in input order: (row, hash of its customer ID), every row kept
-    /// and with a customer, day and amount. The loop runs once per row kept: the per-line
-    /// steps are `#[inline]`; only a new run (a new invoice) calls out, to `start_run`.
-    fn add_rows(&mut self, b: &Batch, rows: &[(u32, u64)], w: Window) -> PolarsResult<()> {
-        // Lines of one invoice (and one customer) are usually next to each other: the last
-        // lookups are remembered, which saves most hash-table probes.
-        let mut last_customer: Option<(u64, Text, u32)> = None;
-        let mut last_run: Option<OpenRun> = None;
-        let mut last_region: Option<(Text, u32)> = None;
-        for &(i, hash) in rows {
-            let i = i as usize;
-            let (Some(id), Some(day), Some(amount)) =
-                (text_at(b.customer, i), b.day.get(i), b.amount.get(i))
-            else {
-                continue;
-            };
-            let cust = match last_customer {
-                Some((h, prev, k)) if h == hash && same_text(prev, id) => k,
-                _ => {
-                    let (k, new) = self.customers.intern_hashed(id.1.as_bytes(), hash);
-                    if new {
-                        self.sums.push(CustomerSums::default());
-                    }
-                    last_customer = Some((hash, id, k));
-                    k
-                }
-            };
-            self.sums[cust as usize].add_line(b, i, day, amount, w);
+    /// Folds row `i` of a batch, a line of the shard's customer `cust` in the view's window:
+    /// its sums, its invoice run (`last_run`, the view's run of the shard's previous line in
+    /// the window) and, for a purchase with region `region`, its region's revenue.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn add_line<'a>(
+        &mut self,
+        b: &Batch<'a>,
+        i: usize,
+        cust: u32,
+        (day, amount): (i32, f64),
+        number: Option<Text<'a>>,
+        region: Option<u32>,
+        last_run: &mut Option<OpenRun<'a>>,
+    ) -> PolarsResult<()> {
+        let w = self.w;
+        let cust = self.customer(cust);
+        self.sums[cust as usize].add_line(b, i, day, amount, w);
 
-            // Without an invoice column a customer's day is the invoice.
-            let number = b.invoice.and_then(|a| text_at(a, i));
-            let day_key = if w.has_invoice { 0 } else { day };
-            let run = match last_run {
-                Some(r)
-                    if r.customer == cust
-                        && r.day == day_key
-                        && same_opt_text(r.number, number) =>
-                {
-                    r
-                }
-                _ => {
-                    let (part, run) = self.start_run(cust, number, day, w.has_invoice)?;
-                    let r = OpenRun {
-                        customer: cust,
-                        number,
-                        day: day_key,
-                        part,
-                        run,
-                    };
-                    last_run = Some(r);
-                    r
-                }
-            };
-            self.parts[run.part].runs[run.run]
-                .invoice
-                .add_line(b, i, day, amount);
-            if let (true, Some(r)) = (amount > 0.0, b.region.and_then(|a| text_at(a, i))) {
-                let r = match last_region {
-                    Some((prev, k)) if same_text(prev, r) => k,
-                    _ => {
-                        let (k, _) = self.regions.intern(r.1.as_bytes());
-                        last_region = Some((r, k));
-                        k
-                    }
-                };
-                self.add_region_revenue(cust, r, amount);
+        // Without an invoice column a customer's day is the invoice.
+        let day_key = if w.has_invoice { 0 } else { day };
+        let run = match *last_run {
+            Some(r)
+                if r.customer == cust && r.day == day_key && same_opt_text(r.number, number) =>
+            {
+                r
             }
+            _ => {
+                let (part, run) = self.start_run(cust, number, day, w.has_invoice)?;
+                let r = OpenRun {
+                    customer: cust,
+                    number,
+                    day: day_key,
+                    part,
+                    run,
+                };
+                *last_run = Some(r);
+                r
+            }
+        };
+        self.parts[run.part].runs[run.run]
+            .invoice
+            .add_line(b, i, day, amount);
+        if let Some(r) = region {
+            self.add_region_revenue(cust, r, amount);
         }
         Ok(())
     }
@@ -952,6 +993,63 @@ impl Shard {
                 }
             }
         }
+    }
+}
+
+impl Shard {
+    fn new(windows: &[Window], single: bool) -> Self {
+        Shard {
+            customers: Interner::new(),
+            regions: Interner::new(),
+            views: windows.iter().map(|w| View::new(*w, single)).collect(),
+        }
+    }
+
+    /// Folds rows of a batch, in input order: (row, hash of its customer ID), every row kept
+    /// and with a customer, day and amount, into the views whose window holds it. The loop
+    /// runs once per row kept: the per-line steps are `#[inline]`; only a new run (a new
+    /// invoice) calls out, to `start_run`.
+    fn add_rows(&mut self, b: &Batch, rows: &[(u32, u64)]) -> PolarsResult<()> {
+        // Lines of one invoice (and one customer) are usually next to each other: the last
+        // lookups are remembered, which saves most hash-table probes. Each view has its own
+        // last run: the run of the shard's previous line in its window.
+        let mut last_customer: Option<(u64, Text, u32)> = None;
+        let mut last_runs: Vec<Option<OpenRun>> = vec![None; self.views.len()];
+        let mut last_region: Option<(Text, u32)> = None;
+        for &(i, hash) in rows {
+            let i = i as usize;
+            let (Some(id), Some(day), Some(amount)) =
+                (text_at(b.customer, i), b.day.get(i), b.amount.get(i))
+            else {
+                continue;
+            };
+            let cust = match last_customer {
+                Some((h, prev, k)) if h == hash && same_text(prev, id) => k,
+                _ => {
+                    let (k, _) = self.customers.intern_hashed(id.1.as_bytes(), hash);
+                    last_customer = Some((hash, id, k));
+                    k
+                }
+            };
+            let number = b.invoice.and_then(|a| text_at(a, i));
+            let region = match (amount > 0.0, b.region.and_then(|a| text_at(a, i))) {
+                (true, Some(r)) => Some(match last_region {
+                    Some((prev, k)) if same_text(prev, r) => k,
+                    _ => {
+                        let (k, _) = self.regions.intern(r.1.as_bytes());
+                        last_region = Some((r, k));
+                        k
+                    }
+                }),
+                _ => None,
+            };
+            for (view, last_run) in self.views.iter_mut().zip(&mut last_runs) {
+                if view.w.holds(day) {
+                    view.add_line(b, i, cust, (day, amount), number, region, last_run)?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1051,14 +1149,23 @@ impl Fold {
         v
     }
 
-    /// Per-customer rows from the folded state: buyers only, sorted by customer ID.
-    fn finish(mut self) -> Result<Features> {
-        let figures = self.invoice_figures();
+    /// Per snapshot, in the order of the windows, the per-customer rows from the folded state:
+    /// buyers only, sorted by customer ID. A snapshot's state is handed back once its table
+    /// is built.
+    fn finish(mut self) -> Result<Vec<Features>> {
+        (0..self.windows.len())
+            .map(|v| self.finish_view(v))
+            .collect()
+    }
+
+    /// The features of snapshot `v` (see [`Fold::finish`]).
+    fn finish_view(&mut self, v: usize) -> Result<Features> {
+        let figures = self.invoice_figures(v);
         // Per shard, each customer's main region: (the shard's region index, revenue).
         let main_region: Vec<Vec<Option<(u32, f64)>>> = if self.has_region {
             self.shards
                 .par_iter_mut()
-                .map(Shard::main_regions)
+                .map(|s| s.views[v].main_regions(&s.regions))
                 .collect()
         } else {
             Vec::new()
@@ -1066,20 +1173,25 @@ impl Fold {
         let sums: Vec<Vec<CustomerSums>> = self
             .shards
             .iter_mut()
-            .map(|s| std::mem::take(&mut s.sums))
+            .map(|s| std::mem::take(&mut s.views[v].sums))
             .collect();
         let (buyers, left_out) = buyers(&figures, &sums);
-        let order = sorted_by_id(&self.shards, buyers);
+        let order = sorted_by_id(&self.shards, v, buyers);
         let values = BuyerValues::gather(
             &order,
             &sums,
             &figures,
-            self.as_of,
+            self.windows[v].as_of,
             self.has_cost,
             self.has_due,
         );
         drop((figures, sums));
-        let columns = self.columns(&order, values, &main_region)?;
+        let columns = self.columns(v, &order, values, &main_region)?;
+        for s in &mut self.shards {
+            let view = &mut s.views[v];
+            view.global = Vec::new();
+            view.region_revenue = HashMap::default();
+        }
         Ok(Features {
             customers: DataFrame::new(order.len(), columns)?,
             no_purchase_customers: left_out.customers,
@@ -1088,27 +1200,26 @@ impl Fold {
         })
     }
 
-    /// Per shard, what each customer's invoices give, from the shard's invoice log (which
-    /// is handed back).
-    fn invoice_figures(&mut self) -> Vec<Vec<InvoiceFigures>> {
-        let (as_of, has_due, hasher) = (self.as_of, self.has_due, self.hasher);
+    /// Per shard, what each customer of snapshot `v` gets from its invoices, from the
+    /// snapshot's invoice log (which is handed back).
+    fn invoice_figures(&mut self, v: usize) -> Vec<Vec<InvoiceFigures>> {
+        let (as_of, has_due, hasher) = (self.windows[v].as_of, self.has_due, self.hasher);
         // Parts fold in parallel, each its own customers' invoices in input order, so the
         // result does not depend on the thread count. A shard at a time, its log handed back
         // after it: the log of the shards not done yet and the figures of those done are
         // resident together, not the whole log and the figures.
         let mut parts: Vec<(usize, Vec<(u32, InvoiceFigures)>)> = Vec::new();
         for (k, shard) in self.shards.iter_mut().enumerate() {
-            let logs = std::mem::take(&mut shard.parts);
+            let logs = std::mem::take(&mut shard.views[v].parts);
             parts.par_extend(
                 logs.into_par_iter()
                     .map(|p| (k, p.figures(&hasher, as_of, has_due))),
             );
-            release_free_memory();
         }
         let mut figures: Vec<Vec<InvoiceFigures>> = self
             .shards
             .iter()
-            .map(|s| vec![InvoiceFigures::default(); s.customers.len()])
+            .map(|s| vec![InvoiceFigures::default(); s.views[v].sums.len()])
             .collect();
         // Each shard's parts lie together, in shard order.
         figures
@@ -1124,19 +1235,19 @@ impl Fold {
                 }
             });
         drop(parts);
-        release_free_memory();
         figures
     }
 
-    /// The feature columns of the buyers in `order`, in the table's order.
+    /// The feature columns of the buyers in `order` of snapshot `view`, in the table's order.
     fn columns(
         &self,
+        view: usize,
         order: &[u64],
         values: BuyerValues,
         main_region: &[Vec<Option<(u32, f64)>>],
     ) -> Result<Vec<Column>> {
         let (has_cost, has_due, has_region) = (self.has_cost, self.has_due, self.has_region);
-        let mut columns = self.computed_columns(order, &values, main_region)?;
+        let mut columns = self.computed_columns(view, order, &values, main_region)?;
         values.into_columns(&mut columns, has_cost, has_due);
         // In the table's order, every column built placed once.
         let ordered = c::customer_columns(has_cost, has_due, has_region)
@@ -1159,6 +1270,7 @@ impl Fold {
     /// by side, one task each.
     fn computed_columns(
         &self,
+        view: usize,
         order: &[u64],
         values: &BuyerValues,
         main_region: &[Vec<Option<(u32, f64)>>],
@@ -1183,7 +1295,7 @@ impl Fold {
                     c::CUSTOMER_ID.into(),
                     order.iter().map(|g| {
                         // Keys were interned from `&str`, so they are UTF-8.
-                        std::str::from_utf8(id_of(shards, *g)).unwrap_or_default()
+                        std::str::from_utf8(id_of(shards, view, *g)).unwrap_or_default()
                     }),
                 );
                 Ok(vec![ids.into_column()])
@@ -1267,14 +1379,16 @@ fn buyer_at(g: u64) -> (usize, usize) {
     ((g >> 32) as usize, g as u32 as usize)
 }
 
-/// A buyer's customer ID.
-fn id_of(shards: &[Shard], g: u64) -> &[u8] {
-    shards[(g >> 32) as usize].customers.key(g as u32)
+/// The customer ID of a buyer of snapshot `view`.
+fn id_of(shards: &[Shard], view: usize, g: u64) -> &[u8] {
+    let (k, i) = buyer_at(g);
+    let s = &shards[k];
+    s.customers.key(s.views[view].shard_index(i as u32))
 }
 
-/// The buyers sorted by customer ID.
-fn sorted_by_id(shards: &[Shard], buyers: Vec<u64>) -> Vec<u64> {
-    let key = |g: u64| id_of(shards, g);
+/// The buyers of snapshot `view` sorted by customer ID.
+fn sorted_by_id(shards: &[Shard], view: usize, buyers: Vec<u64>) -> Vec<u64> {
+    let key = |g: u64| id_of(shards, view, g);
     // IDs are unique across shards, so the order is total. Each buyer carries its ID's
     // first 16 bytes as a number in the same order, which settles most comparisons
     // without looking the IDs up (two cache misses each); ties compare the whole IDs.
@@ -1479,15 +1593,11 @@ fn put<T: Copy, const N: usize>(blocks: &mut [&mut [T]], r: usize, values: [T; N
     }
 }
 
-/// Batches between two [`release_mapped_files`] calls: a few MB of input each.
-const RELEASE_EVERY: u64 = 16;
-
 /// Folds marked transactions (see [`mark_transactions`]) in one streaming pass: every row is
 /// counted, and rows without a reason dated in `[start, as_of)` are folded.
 fn run_fold(
     marked: LazyFrame,
-    as_of: i32,
-    start: Option<i32>,
+    windows: &[(i32, Option<i32>)],
     period_days: u32,
     drop_duplicates: bool,
 ) -> Result<Fold> {
@@ -1523,28 +1633,18 @@ fn run_fold(
         exprs.push(col(c::FILE_INDEX));
     }
     let fold = Arc::new(Mutex::new(Some(Fold::new(
-        as_of,
-        start,
+        windows,
         period_days as i32,
         &schema,
         drop_duplicates,
     ))));
     let sink = fold.clone();
-    let batches = AtomicU64::new(0);
     let callback = move |df: DataFrame| -> PolarsResult<bool> {
         let mut guard = sink
             .lock()
             .map_err(|_| polars_err!(ComputeError: "poisoned"))?;
         if let Some(f) = guard.as_mut() {
             f.add_batch(&df)?;
-        }
-        // The input's pages read so far would otherwise stay resident until the pass ends,
-        // and the blocks the invoice log outgrew until the allocator reuses them: with the
-        // log's parts growing at the same pace, they all double at about the same time (at
-        // 100 M transactions, 0.9 GB within a second).
-        if batches.fetch_add(1, Ordering::Relaxed) % RELEASE_EVERY == RELEASE_EVERY - 1 {
-            release_mapped_files();
-            release_free_memory();
         }
         // false: keep sending batches.
         Ok(false)
@@ -1570,10 +1670,15 @@ fn run_fold(
 /// rows of the customers left out for having none.
 pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
     let marked = tx.with_column(lit(0i32).alias(c::DROP_REASON));
-    run_fold(marked, epoch_days(p.as_of), None, p.period_days, true)?.finish()
+    let mut features =
+        run_fold(marked, &[(epoch_days(p.as_of), None)], p.period_days, true)?.finish()?;
+    features
+        .pop()
+        .ok_or_else(|| anyhow!("the feature pass gave no table"))
 }
 
-/// What one pass over the input gives: `as_of`, the account of every row, the features.
+/// What one pass over the input gives: `as_of`, the account of every row, the features, and
+/// the features of the earlier snapshots of a history run.
 pub struct CleanFeatures {
     pub as_of: NaiveDate,
     pub quality: Vec<QualityRow>,
@@ -1581,6 +1686,15 @@ pub struct CleanFeatures {
     /// are left out).
     pub duplicates: Vec<u64>,
     pub features: Features,
+    /// The earlier snapshots, ascending, folded in the same pass.
+    pub earlier: Vec<EarlierFeatures>,
+}
+
+/// An earlier snapshot of a history run.
+pub struct EarlierFeatures {
+    pub as_of: NaiveDate,
+    /// Its features, or why it has none: no row is left in its window.
+    pub features: Result<Features>,
 }
 
 impl CleanFeatures {
@@ -1596,11 +1710,24 @@ impl CleanFeatures {
 /// Cleans the normalised transactions `tx` and computes the features in one streaming pass:
 /// what cleaning (`crate::clean::clean_transactions`, the test specification) and
 /// [`customer_features`] compute in two.
+pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Result<CleanFeatures> {
+    clean_and_fold_history(tx, cp, period_days, &|_| Vec::new())
+}
+
+/// [`clean_and_fold`], and in the same pass the features of earlier snapshots: those at
+/// the dates `earlier` gives for the run's `as_of` (the ones before it count). Each line
+/// is folded into every snapshot whose window holds it, in input order, so a snapshot's
+/// features are the ones a run at its date alone computes, to the bit.
 ///
 /// Without a given `as_of` the pass starts from the day after the latest date (a scan of the
 /// date column alone). That is `as_of` unless every row of the latest days is dropped by
 /// another rule; the pass's own counts tell, and the features are then folded once more.
-pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Result<CleanFeatures> {
+pub fn clean_and_fold_history(
+    tx: LazyFrame,
+    cp: &CleanParams,
+    period_days: u32,
+    earlier: &dyn Fn(NaiveDate) -> Vec<NaiveDate>,
+) -> Result<CleanFeatures> {
     let marked = mark_transactions(tx.clone(), cp.cleaning, cp.today)?;
     let guess = match cp.as_of {
         Some(d) => epoch_days(d),
@@ -1612,38 +1739,64 @@ pub fn clean_and_fold(tx: LazyFrame, cp: &CleanParams, period_days: u32) -> Resu
         },
     };
     let start = |as_of: i32| cp.lookback_days.map(|d| as_of - d as i32);
+    // Every snapshot's (as_of, start), ascending, the run's last.
+    let windows = |as_of: i32| -> Vec<(i32, Option<i32>)> {
+        let mut days: Vec<i32> = earlier(day_date(as_of))
+            .into_iter()
+            .map(epoch_days)
+            .filter(|d| *d < as_of)
+            .collect();
+        days.push(as_of);
+        days.into_iter().map(|d| (d, start(d))).collect()
+    };
     let drop_duplicates = cp.cleaning.duplicates == DropOrKeep::Drop;
     let mut fold = run_fold(
         marked.clone(),
-        guess,
-        start(guess),
+        &windows(guess),
         period_days,
         drop_duplicates,
     )?;
-    let (as_of, quality) = settle(
-        &fold.day_counts(),
-        cp,
-        fold.duplicates_per_file().iter().sum(),
-    )?;
+    let counts = fold.day_counts();
+    let duplicates: u64 = fold.duplicates_per_file().iter().sum();
+    let (as_of, quality) = settle(&counts, cp, duplicates)?;
     let as_of_day = epoch_days(as_of);
     if as_of_day != guess {
         drop(fold);
-        fold = run_fold(
-            marked,
-            as_of_day,
-            start(as_of_day),
-            period_days,
-            drop_duplicates,
-        )?;
+        fold = run_fold(marked, &windows(as_of_day), period_days, drop_duplicates)?;
     }
-    // The stream's batches are freed, but stay with the threads that decoded them.
-    crate::alloc::release_free_memory();
+    let duplicates_per_file = fold.duplicates_per_file().to_vec();
+    let mut features = fold.finish()?;
+    let main = features
+        .pop()
+        .ok_or_else(|| anyhow!("the feature pass gave no table"))?;
+    // Each earlier snapshot is accounted for as a run at its date would: a snapshot without
+    // a row left in its window is an error there.
+    let earlier = windows(as_of_day)
+        .into_iter()
+        .zip(features)
+        .map(|((day, _), features)| {
+            let at = CleanParams {
+                as_of: Some(day_date(day)),
+                ..cp.clone()
+            };
+            EarlierFeatures {
+                as_of: day_date(day),
+                features: settle(&counts, &at, duplicates).map(|_| features),
+            }
+        })
+        .collect();
     Ok(CleanFeatures {
         as_of,
         quality,
-        duplicates: fold.duplicates_per_file().to_vec(),
-        features: fold.finish()?,
+        duplicates: duplicates_per_file,
+        features: main,
+        earlier,
     })
+}
+
+/// The date of a day number (days since 1970-01-01).
+fn day_date(day: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::Duration::days(day as i64)
 }
 
 #[cfg(test)]
@@ -1858,7 +2011,7 @@ mod tests {
         };
         let first = batch(&["I1", "I1"], &[7, 8], 1);
         let as_of = epoch_days(NaiveDate::from_ymd_opt(2024, 2, 1).unwrap());
-        let mut fold = Fold::new(as_of, None, 30, first.schema(), true);
+        let mut fold = Fold::new(&[(as_of, None)], 30, first.schema(), true);
         fold.add_batch(&first).unwrap();
         // 7 repeats I1's first line; then I2 starts a block where 7 is new.
         fold.add_batch(&batch(&["I1", "I2", "I2"], &[7, 7, 9], 1))

@@ -19,7 +19,9 @@ pub mod fold;
 #[cfg(test)]
 mod reference;
 
-pub use fold::{clean_and_fold, customer_features, CleanFeatures};
+pub use fold::{
+    clean_and_fold, clean_and_fold_history, customer_features, CleanFeatures, EarlierFeatures,
+};
 
 /// What the feature step needs to know.
 #[derive(Debug, Clone, Copy)]
@@ -160,6 +162,109 @@ mod tests {
         assert_eq!(fold.no_purchase_customers, reference.no_purchase_customers);
         assert_eq!(fold.no_purchase_rows, reference.no_purchase_rows);
         assert_eq!(fold.no_purchase_returns, reference.no_purchase_returns);
+    }
+
+    /// Every snapshot of a history folded in one pass against a pass per date: the same
+    /// features to the bit, with a lookback window on lines in date order and without one on
+    /// shuffled lines; a snapshot before every line is the same error as a run at its date.
+    #[test]
+    fn one_pass_history_matches_a_pass_per_date() {
+        use crate::features::{clean_and_fold, clean_and_fold_history};
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let date = |s: &str| crate::config::parse_iso_date(s).unwrap();
+        for (lookback, shuffle) in [("lookback_days = 120", false), ("", true)] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut df = generate_transactions(&GenerateParams {
+                customers: 300,
+                seed: 9,
+                ..Default::default()
+            })
+            .unwrap();
+            if shuffle {
+                let mut order: Vec<IdxSize> = (0..df.height() as IdxSize).collect();
+                order.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5));
+                df = df.take(&IdxCa::from_vec("i".into(), order)).unwrap();
+            }
+            let data = dir.path().join("tx.parquet");
+            ParquetWriter::new(std::fs::File::create(&data).unwrap())
+                .finish(&mut df)
+                .unwrap();
+            let text = format!(
+                "name = \"t\"\n[features]\n{lookback}\n[input]\npaths = {data:?}\n[input.columns]\n{EVERY_COLUMN}\n{RETURNS_BY_PREFIX}\n"
+            );
+            let toml = dir.path().join("p.toml");
+            std::fs::write(&toml, &text).unwrap();
+            let p = Pipeline::load(&toml).unwrap();
+            let loaded = load_transactions(&p).unwrap();
+            let cp = |as_of: Option<chrono::NaiveDate>| CleanParams {
+                cleaning: &p.cleaning,
+                as_of,
+                lookback_days: p.features.lookback_days,
+                today: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+                rows_read: loaded.rows_read(),
+            };
+            let dates = [
+                "2023-06-01",
+                "2024-03-01",
+                "2024-09-15",
+                "2025-01-01",
+                "2025-06-30",
+            ]
+            .map(date);
+            let tx = &loaded.transactions;
+            let all =
+                clean_and_fold_history(tx.clone(), &cp(None), 90, &|_| dates.to_vec()).unwrap();
+            let alone = clean_and_fold(tx.clone(), &cp(None), 90).unwrap();
+            assert_eq!(all.as_of, date("2026-01-01"));
+            assert_eq!(all.as_of, alone.as_of);
+            assert_eq!(all.quality, alone.quality);
+            assert!(all
+                .features
+                .customers
+                .equals_missing(&alone.features.customers));
+            assert_eq!(all.earlier.len(), dates.len());
+            // Before the first line: no row in the window, the same error as a run then.
+            let first = &all.earlier[0];
+            assert_eq!(first.as_of, dates[0]);
+            let (Err(one), Err(other)) = (
+                &first.features,
+                clean_and_fold(tx.clone(), &cp(Some(dates[0])), 90).map(|f| f.features),
+            ) else {
+                panic!("a snapshot before the first line has features");
+            };
+            assert_eq!(format!("{one:#}"), format!("{other:#}"));
+            for (e, d) in all.earlier.iter().zip(dates).skip(1) {
+                assert_eq!(e.as_of, d);
+                let f = e.features.as_ref().unwrap();
+                let at = clean_and_fold(tx.clone(), &cp(Some(d)), 90)
+                    .unwrap()
+                    .features;
+                assert!(f.customers.height() > 50, "{d}: {}", f.customers.height());
+                assert!(f.customers.equals_missing(&at.customers), "{d} {lookback}");
+                assert_eq!(
+                    (
+                        f.no_purchase_customers,
+                        f.no_purchase_rows,
+                        f.no_purchase_returns
+                    ),
+                    (
+                        at.no_purchase_customers,
+                        at.no_purchase_rows,
+                        at.no_purchase_returns
+                    ),
+                    "{d}"
+                );
+            }
+            // Later snapshots know more customers (without a lookback nobody leaves).
+            let heights: Vec<usize> = all.earlier[1..]
+                .iter()
+                .map(|e| e.features.as_ref().unwrap().customers.height())
+                .collect();
+            if lookback.is_empty() {
+                assert!(heights.windows(2).all(|h| h[0] < h[1]), "{heights:?}");
+            }
+        }
     }
 
     #[test]
