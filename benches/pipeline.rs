@@ -17,7 +17,8 @@ fn main() -> anyhow::Result<()> {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     let order = match std::env::var("TIERING_BENCH_ORDER").as_deref() {
         Ok("shuffled") => tiering::generate::Order::Shuffled,
-        _ => tiering::generate::Order::Date,
+        Ok("date") | Err(_) => tiering::generate::Order::Date,
+        Ok(other) => anyhow::bail!("TIERING_BENCH_ORDER must be date or shuffled, got {other:?}"),
     };
     let options = tiering::bench::BenchOptions {
         k: "4".into(),
