@@ -60,34 +60,34 @@ pub struct HistoryTables {
     pub sources: Vec<&'static str>,
 }
 
-/// What a snapshot knows of one customer.
+/// What a snapshot knows of one customer; the texts are borrowed from its tiers table.
 #[derive(Clone)]
-struct Grade {
-    tier: String,
+struct Grade<'a> {
+    tier: &'a str,
     rank: i32,
     score: f64,
     r: i32,
     f: i32,
     m: i32,
-    risk: String,
-    risk_reasons: String,
+    risk: &'a str,
+    risk_reasons: &'a str,
     monetary: f64,
     profit: Option<f64>,
 }
 
 /// Every customer's grade in one snapshot: (customer ID, grade), in table order.
-type Grades = Vec<(String, Grade)>;
+type Grades<'a> = Vec<(&'a str, Grade<'a>)>;
 
-fn grades(df: &DataFrame) -> Result<Grades> {
-    let ids = df.column(c::CUSTOMER_ID)?.str()?.clone();
-    let tier = df.column(c::TIER)?.str()?.clone();
-    let rank = df.column(c::TIER_RANK)?.i32()?.clone();
-    let score = df.column(c::SCORE)?.f64()?.clone();
-    let r = df.column(c::R_SCORE)?.i32()?.clone();
-    let f = df.column(c::F_SCORE)?.i32()?.clone();
-    let m = df.column(c::M_SCORE)?.i32()?.clone();
-    let risk = df.column(c::RISK)?.str()?.clone();
-    let reasons = df.column(c::RISK_REASONS)?.str()?.clone();
+fn grades(df: &DataFrame) -> Result<Grades<'_>> {
+    let ids = df.column(c::CUSTOMER_ID)?.str()?;
+    let tier = df.column(c::TIER)?.str()?;
+    let rank = df.column(c::TIER_RANK)?.i32()?;
+    let score = df.column(c::SCORE)?.f64()?;
+    let r = df.column(c::R_SCORE)?.i32()?;
+    let f = df.column(c::F_SCORE)?.i32()?;
+    let m = df.column(c::M_SCORE)?.i32()?;
+    let risk = df.column(c::RISK)?.str()?;
+    let reasons = df.column(c::RISK_REASONS)?.str()?;
     let monetary = df.column(c::MONETARY)?.cast(&DataType::Float64)?;
     let monetary = monetary.f64()?;
     let profit = match df.column(c::PROFIT) {
@@ -97,16 +97,16 @@ fn grades(df: &DataFrame) -> Result<Grades> {
     Ok((0..df.height())
         .map(|i| {
             (
-                ids.get(i).unwrap_or("").to_string(),
+                ids.get(i).unwrap_or(""),
                 Grade {
-                    tier: tier.get(i).unwrap_or("").to_string(),
+                    tier: tier.get(i).unwrap_or(""),
                     rank: rank.get(i).unwrap_or(0),
                     score: score.get(i).unwrap_or(0.0),
                     r: r.get(i).unwrap_or(0),
                     f: f.get(i).unwrap_or(0),
                     m: m.get(i).unwrap_or(0),
-                    risk: risk.get(i).unwrap_or("").to_string(),
-                    risk_reasons: reasons.get(i).unwrap_or("").to_string(),
+                    risk: risk.get(i).unwrap_or(""),
+                    risk_reasons: reasons.get(i).unwrap_or(""),
                     monetary: monetary.get(i).unwrap_or(0.0),
                     profit: profit.as_ref().and_then(|p| p.get(i)),
                 },
@@ -303,7 +303,7 @@ fn tier_sizes(as_of: NaiveDate, grades: &Grades, tier_names: &[String]) -> TierS
         as_of,
         counts: tier_names
             .iter()
-            .map(|t| grades.iter().filter(|(_, x)| &x.tier == t).count() as u64)
+            .map(|t| grades.iter().filter(|(_, x)| x.tier == t).count() as u64)
             .collect(),
     }
 }
@@ -311,11 +311,11 @@ fn tier_sizes(as_of: NaiveDate, grades: &Grades, tier_names: &[String]) -> TierS
 /// The migration, movements and stability of one pair of snapshots: the customers of the
 /// later one in its order, then those who left, by ID.
 fn pair_changes(period: Period, before: &Grades, after: &Grades, states: &States) -> PairChanges {
-    let ga: HashMap<&str, &Grade> = before.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let gb: HashMap<&str, &Grade> = after.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let mut flows: HashMap<(String, String), Flow> = HashMap::new();
-    let mut flow = |from: &str, to: &str, revenue: f64| {
-        let e = flows.entry((from.to_string(), to.to_string())).or_default();
+    let ga: HashMap<&str, &Grade> = before.iter().map(|(k, v)| (*k, v)).collect();
+    let gb: HashMap<&str, &Grade> = after.iter().map(|(k, v)| (*k, v)).collect();
+    let mut flows: HashMap<(&str, &str), Flow> = HashMap::new();
+    let mut flow = |from, to, revenue: f64| {
+        let e = flows.entry((from, to)).or_default();
         e.customers += 1;
         e.revenue += revenue;
     };
@@ -340,10 +340,10 @@ fn pair_changes(period: Period, before: &Grades, after: &Grades, states: &States
         left: 0,
     };
     for (id, g) in after {
-        match ga.get(id.as_str()) {
+        match ga.get(id) {
             Some(old) => {
                 stability.in_both += 1;
-                flow(&old.tier, &g.tier, g.monetary);
+                flow(old.tier, g.tier, g.monetary);
                 if old.rank == g.rank {
                     stability.kept += 1;
                 } else {
@@ -354,14 +354,14 @@ fn pair_changes(period: Period, before: &Grades, after: &Grades, states: &States
                         stability.downgrades += 1;
                         "down"
                     };
-                    moved(id, &old.tier, &g.tier, direction, movement_reason(old, g));
+                    moved(id, old.tier, g.tier, direction, movement_reason(old, g));
                 }
             }
             None => {
                 stability.new += 1;
-                flow(NEW, &g.tier, g.monetary);
+                flow(NEW, g.tier, g.monetary);
                 let reason = format!("first graded at {}: score {:.2}", period.to, g.score);
-                moved(id, NEW, &g.tier, NEW, reason);
+                moved(id, NEW, g.tier, NEW, reason);
             }
         }
     }
@@ -373,9 +373,9 @@ fn pair_changes(period: Period, before: &Grades, after: &Grades, states: &States
     gone.sort_by(|x, y| x.0.cmp(y.0));
     for (id, old) in gone {
         stability.left += 1;
-        flow(&old.tier, LEFT, old.monetary);
+        flow(old.tier, LEFT, old.monetary);
         let reason = "no purchase in the window at the later date".to_string();
-        moved(id, &old.tier, LEFT, LEFT, reason);
+        moved(id, old.tier, LEFT, LEFT, reason);
     }
     let (migration, matrix) = migration_rows(period, &flows, states);
     PairChanges {
@@ -389,14 +389,14 @@ fn pair_changes(period: Period, before: &Grades, after: &Grades, states: &States
 /// The paths customers took over a period, in state order, and the same counts as a matrix.
 fn migration_rows(
     period: Period,
-    flows: &HashMap<(String, String), Flow>,
+    flows: &HashMap<(&str, &str), Flow>,
     states: &States,
 ) -> (Vec<MigrationRow>, StateMatrix) {
     let mut rows = Vec::new();
     let mut counts = vec![vec![0u64; states.to.len()]; states.from.len()];
     for (fi, from) in states.from.iter().enumerate() {
         for (ti, to) in states.to.iter().enumerate() {
-            if let Some(f) = flows.get(&(from.clone(), to.clone())) {
+            if let Some(f) = flows.get(&(from.as_str(), to.as_str())) {
                 counts[fi][ti] = f.customers;
                 rows.push(MigrationRow {
                     period,
