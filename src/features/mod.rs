@@ -52,6 +52,38 @@ mod tests {
     use polars::prelude::*;
     use reference::reference_features;
 
+    /// Writes `df` as Parquet in `dir`, its lines shuffled with `shuffle_seed` if given, with a
+    /// pipeline file of the given `[features]` keys, column mapping and further sections, and
+    /// loads it.
+    fn write_and_load(
+        dir: &std::path::Path,
+        mut df: DataFrame,
+        shuffle_seed: Option<u64>,
+        features: &str,
+        columns: &str,
+        rest: &str,
+    ) -> (Pipeline, crate::load::Loaded) {
+        if let Some(seed) = shuffle_seed {
+            use rand::seq::SliceRandom;
+            use rand::SeedableRng;
+            let mut order: Vec<IdxSize> = (0..df.height() as IdxSize).collect();
+            order.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed));
+            df = df.take(&IdxCa::from_vec("i".into(), order)).unwrap();
+        }
+        let data = dir.join("tx.parquet");
+        ParquetWriter::new(std::fs::File::create(&data).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let text = format!(
+            "name = \"t\"\n[features]\n{features}\n[input]\npaths = {data:?}\n[input.columns]\n{columns}\n{rest}\n"
+        );
+        let toml = dir.join("p.toml");
+        std::fs::write(&toml, &text).unwrap();
+        let p = Pipeline::load(&toml).unwrap();
+        let loaded = load_transactions(&p).unwrap();
+        (p, loaded)
+    }
+
     /// Generated history (returns, late and unpaid invoices, regions) graded mid-way, so
     /// payments due after as_of and lines after it are exercised; `columns` is the mapping.
     fn both(
@@ -81,26 +113,16 @@ mod tests {
             let mixed = nulls.zip_with(&mask, &region).unwrap();
             df.replace("region", mixed.into_column()).unwrap();
         }
-        if shuffle {
-            // Lines in random order: invoices come in many runs, and the customers of every
-            // shard of the fold take turns.
-            use rand::seq::SliceRandom;
-            use rand::SeedableRng;
-            let mut order: Vec<IdxSize> = (0..df.height() as IdxSize).collect();
-            order.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11));
-            df = df.take(&IdxCa::from_vec("i".into(), order)).unwrap();
-        }
-        let data = dir.path().join("tx.parquet");
-        ParquetWriter::new(std::fs::File::create(&data).unwrap())
-            .finish(&mut df)
-            .unwrap();
-        let text = format!(
-            "name = \"t\"\n[features]\nlookback_days = 400\n[input]\npaths = {data:?}\n[input.columns]\n{columns}\n{cleaning}\n"
+        // Shuffled: invoices come in many runs, and the customers of every shard of the fold
+        // take turns.
+        let (p, loaded) = write_and_load(
+            dir.path(),
+            df,
+            shuffle.then_some(11),
+            "lookback_days = 400",
+            columns,
+            cleaning,
         );
-        let toml = dir.path().join("p.toml");
-        std::fs::write(&toml, &text).unwrap();
-        let p = Pipeline::load(&toml).unwrap();
-        let loaded = load_transactions(&p).unwrap();
         let params = CleanParams {
             cleaning: &p.cleaning,
             as_of: Some(crate::config::parse_iso_date(as_of).unwrap()),
@@ -170,33 +192,23 @@ mod tests {
     #[test]
     fn one_pass_history_matches_a_pass_per_date() {
         use crate::features::{clean_and_fold, clean_and_fold_history};
-        use rand::seq::SliceRandom;
-        use rand::SeedableRng;
         let date = |s: &str| crate::config::parse_iso_date(s).unwrap();
         for (lookback, shuffle) in [("lookback_days = 120", false), ("", true)] {
             let dir = tempfile::tempdir().unwrap();
-            let mut df = generate_transactions(&GenerateParams {
+            let df = generate_transactions(&GenerateParams {
                 customers: 300,
                 seed: 9,
                 ..Default::default()
             })
             .unwrap();
-            if shuffle {
-                let mut order: Vec<IdxSize> = (0..df.height() as IdxSize).collect();
-                order.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5));
-                df = df.take(&IdxCa::from_vec("i".into(), order)).unwrap();
-            }
-            let data = dir.path().join("tx.parquet");
-            ParquetWriter::new(std::fs::File::create(&data).unwrap())
-                .finish(&mut df)
-                .unwrap();
-            let text = format!(
-                "name = \"t\"\n[features]\n{lookback}\n[input]\npaths = {data:?}\n[input.columns]\n{EVERY_COLUMN}\n{RETURNS_BY_PREFIX}\n"
+            let (p, loaded) = write_and_load(
+                dir.path(),
+                df,
+                shuffle.then_some(5),
+                lookback,
+                EVERY_COLUMN,
+                RETURNS_BY_PREFIX,
             );
-            let toml = dir.path().join("p.toml");
-            std::fs::write(&toml, &text).unwrap();
-            let p = Pipeline::load(&toml).unwrap();
-            let loaded = load_transactions(&p).unwrap();
             let cp = |as_of: Option<chrono::NaiveDate>| CleanParams {
                 cleaning: &p.cleaning,
                 as_of,
