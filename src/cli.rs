@@ -22,6 +22,10 @@ pub enum Command {
     Run(RunArgs),
     /// Write synthetic B2B transaction history (deterministic for a seed) as CSV or Parquet.
     Generate(GenerateArgs),
+    /// Check the purchase model on a holdout period: fit it on the purchases before
+    /// --holdout-from and compare, per number of repeat purchases before that date, the
+    /// purchases it expects up to the as-of date with those that happened.
+    Validate(ValidateArgs),
     /// Benchmark the whole pipeline on generated data of several sizes: per stage wall
     /// seconds, rows per second and peak memory, as a Markdown table.
     Bench(BenchArgs),
@@ -71,6 +75,26 @@ pub struct RunArgs {
     /// More detail on stderr: per-file counts and the date formats chosen.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The pipeline file (TOML); its [potential] settings are used (the defaults without).
+    #[arg(default_value = "pipelines/default.toml")]
+    pub pipeline: PathBuf,
+    /// First day of the holdout period, YYYY-MM-DD: purchases before it fit the model.
+    #[arg(long, value_name = "DATE")]
+    pub holdout_from: String,
+    /// End of the holdout period, exclusive, YYYY-MM-DD (default: as for `run`, the
+    /// pipeline's as-of date or the day after the last transaction).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Output folder (default out/<name>-validation).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,8 @@ pub const FIRST_PURCHASE: &str = "first_purchase";
 pub const LAST_PURCHASE: &str = "last_purchase";
 pub const TENURE_DAYS: &str = "tenure_days";
 pub const MEAN_DAYS_BETWEEN: &str = "mean_days_between_purchases";
+/// The mean value of the purchase days after the first (the Gamma-Gamma model's zbar).
+pub const MEAN_REPEAT_VALUE: &str = "mean_repeat_value";
 pub const PROFIT: &str = "profit";
 pub const MARGIN: &str = "margin";
 pub const INVOICES_DUE: &str = "invoices_due";
@@ -62,6 +64,7 @@ pub fn customer_columns(has_cost: bool, has_due: bool, has_region: bool) -> Vec<
         LAST_PURCHASE,
         TENURE_DAYS,
         MEAN_DAYS_BETWEEN,
+        MEAN_REPEAT_VALUE,
         MONETARY_LAST_PERIOD,
         MONETARY_PREV_PERIOD,
     ];
@@ -83,6 +86,33 @@ pub fn customer_columns(has_cost: bool, has_due: bool, has_region: bool) -> Vec<
     }
     order
 }
+
+// potential.parquet (after customer_id): the BG/NBD summary in the time unit, and the models'
+// values per customer.
+pub const POT_X: &str = "x";
+pub const POT_T_X: &str = "t_x";
+pub const POT_T: &str = "T";
+pub const POT_ZBAR: &str = "zbar";
+pub const P_ALIVE: &str = "p_alive";
+pub const EXPECTED_PURCHASES: &str = "expected_purchases";
+pub const EXPECTED_SPEND: &str = "expected_spend";
+pub const CLV: &str = "clv";
+/// Spend in the last period against the period before, as a rate.
+pub const GROWTH: &str = "growth";
+
+// potential_fits.parquet and potential_by_tier.parquet
+pub const MODEL: &str = "model";
+pub const PARAMETER: &str = "parameter";
+pub const MEAN_P_ALIVE: &str = "mean_p_alive";
+pub const MEAN_EXPECTED_PURCHASES: &str = "mean_expected_purchases";
+pub const MEAN_CLV: &str = "mean_clv";
+pub const TOTAL_CLV: &str = "total_clv";
+pub const CLV_SHARE: &str = "clv_share";
+
+// validation.parquet (tiering validate)
+pub const CALIBRATION_REPEATS: &str = "calibration_repeat_purchases";
+pub const PREDICTED: &str = "mean_predicted_purchases";
+pub const ACTUAL: &str = "mean_actual_purchases";
 
 // data_quality.parquet
 pub const DQ_STEP: &str = "step";

@@ -19,6 +19,7 @@ pub mod output;
 pub mod par;
 pub mod pipeline;
 pub mod plan;
+pub mod potential;
 pub mod progress;
 pub mod stats;
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use tiering::cli::{BenchArgs, Cli, Command, GenerateArgs, RunArgs};
+use tiering::cli::{BenchArgs, Cli, Command, GenerateArgs, RunArgs, ValidateArgs};
 use tiering::config::{parse_iso_date, Pipeline};
 use tiering::generate::{generate_to_file, GenerateParams};
 use tiering::pipeline::run;
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     let result = std::panic::catch_unwind(|| match cli.command {
         Command::Run(args) => run_command(args),
         Command::Generate(args) => generate_command(args),
+        Command::Validate(args) => validate_command(args),
         Command::Bench(args) => bench_command(args),
     })
     .unwrap_or_else(|payload| {
@@ -57,6 +58,36 @@ fn run_command(args: RunArgs) -> Result<()> {
             thousands(result.metadata.customers),
             progress.elapsed_secs(),
             result.out_dir.display()
+        ),
+    );
+    Ok(())
+}
+
+fn validate_command(args: ValidateArgs) -> Result<()> {
+    let progress = Progress::new(args.quiet, false);
+    let pipeline = Pipeline::load(&args.pipeline)?;
+    let holdout_from =
+        parse_iso_date(&args.holdout_from).map_err(|e| e.context("--holdout-from"))?;
+    let as_of = match &args.as_of {
+        Some(d) => AsOfArg::One(parse_iso_date(d).map_err(|e| e.context("--as-of"))?),
+        None => AsOfArg::None,
+    };
+    let today = chrono::Local::now().date_naive();
+    let given = args.out.is_some();
+    let mut plan = RunPlan::resolve(pipeline, as_of, args.out, today);
+    if !given {
+        // Beside the run's outputs, not in place of them.
+        let name = format!("{}-validation", plan.pipeline.name);
+        plan.out = plan.out.with_file_name(name);
+    }
+    let (dir, summary) = tiering::pipeline::validate(&plan, holdout_from, &progress)?;
+    progress.stage(
+        "done",
+        &format!(
+            "mean absolute error {:.3} in {:.2}s -> {}",
+            summary.mean_absolute_error,
+            progress.elapsed_secs(),
+            dir.display()
         ),
     );
     Ok(())

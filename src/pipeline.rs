@@ -16,8 +16,11 @@ use crate::config::Pipeline;
 use crate::features::{clean_and_fold_history, CleanFeatures, EarlierFeatures, Features};
 use crate::history::{build_history, HistoryTables, Snapshot};
 use crate::load::{catch_panic, load_transactions, pass_error, Loaded};
+use crate::output::validation::write_validation;
 use crate::output::{OutputTarget, Outputs, RunMetadata, RunResults};
 use crate::plan::RunPlan;
+use crate::potential::validate::ValidationSummary;
+use crate::potential::{assess, with_potential, Potential, PotentialResults, RawPotential};
 use crate::progress::{thousands, Progress};
 use crate::tiers::clusters::{fit_clusters, ClusterOutput, Clustered};
 use crate::tiers::rules::{assign_rule_tiers, Grading, Rows, TierRows, TierSummary};
@@ -52,15 +55,28 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
     let mut out = Outputs::begin(&target, p.output.partition_by_tier)?;
     out.start_customers(&mut features.features.customers)?;
     let customers = &features.features.customers;
-    let mut grading = grade(customers, p, progress)?;
+    let potential = assess_potential(customers, features.as_of, p, progress)?;
+    if let Some(pot) = &potential {
+        notes.extend(pot.report.notes.iter().cloned());
+    }
+    // Grading, clustering and the comparison read the potential columns beside the features.
+    let graded = match &potential {
+        Some(pot) => &with_potential(customers, &pot.table)?,
+        None => customers,
+    };
+    let mut grading = grade(graded, p, progress)?;
     notes.extend(grading.notes.iter().cloned());
     out.start_grading(&mut grading)?;
-    let clusters = cluster(customers, p, progress, &mut notes)?;
+    let potential = match potential {
+        Some(pot) => Some(PotentialResults::new(pot, &grading, p)?),
+        None => None,
+    };
+    let clusters = cluster(graded, p, progress, &mut notes)?;
     if let Some(cl) = &clusters {
         out.start_clusters(cl)?;
     }
     let comparison = match &clusters {
-        Some(cl) => Some(compare_with_rules(customers, &grading, p, cl, progress)?),
+        Some(cl) => Some(compare_with_rules(graded, &grading, p, cl, progress)?),
         None => None,
     };
     let history = grade_history(
@@ -82,6 +98,7 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
         clusters: clusters.as_deref(),
         comparison: comparison.as_ref(),
         history: history.as_ref(),
+        potential: potential.as_ref(),
     };
     let (out_dir, metadata) = out.finish(&results, notes, progress)?;
     Ok(RunResult {
@@ -188,6 +205,43 @@ fn compute_features(
     Ok(features)
 }
 
+/// Stage 2b: the purchase and spend models, when the pipeline has `[potential]`.
+fn assess_potential(
+    customers: &DataFrame,
+    as_of: NaiveDate,
+    p: &Pipeline,
+    progress: &Progress,
+) -> Result<Option<Potential>> {
+    let Some(pp) = &p.potential else {
+        return Ok(None);
+    };
+    let pot = assess(customers, as_of, pp)?;
+    let r = &pot.report;
+    let fits = match (&r.bgnbd, &r.gamma_gamma) {
+        (Some(b), g) => format!(
+            "BG/NBD r {:.4}, alpha {:.4}, a {:.4}, b {:.4} on {} distinct summaries{}",
+            b.params.r,
+            b.params.alpha,
+            b.params.a,
+            b.params.b,
+            thousands(r.distinct_summaries),
+            match g {
+                Some(g) => format!(
+                    "; Gamma-Gamma p {:.4}, q {:.4}, v {:.4}",
+                    g.params.p, g.params.q, g.params.v
+                ),
+                None => String::new(),
+            }
+        ),
+        (None, _) => "models skipped".to_string(),
+    };
+    progress.stage("potential", &fits);
+    for note in &r.notes {
+        progress.stage("note", note);
+    }
+    Ok(Some(pot))
+}
+
 /// Stage 3: the rule-based grades.
 fn grade(customers: &DataFrame, p: &Pipeline, progress: &Progress) -> Result<Grading> {
     let grading = assign_rule_tiers(customers, &p.grading)?;
@@ -279,7 +333,7 @@ fn grade_history(
     }
     for e in earlier {
         let d = e.as_of;
-        let (snap_customers, tiers) = catch_panic(|| grade_snapshot(e.features, p))
+        let (snap_customers, tiers) = catch_panic(|| grade_snapshot(e.features, d, p))
             .map_err(|e| pass_error(loaded, p, e))
             .with_context(|| format!("grading the snapshot as of {d}"))?;
         // One model for every snapshot, so cluster numbers mean the same everywhere.
@@ -315,6 +369,83 @@ fn grade_history(
     Ok(Some(tables))
 }
 
+/// `tiering validate`: fits the purchase model on the purchases before `holdout_from` and
+/// compares its expected purchases up to the plan's as-of date with those that happened.
+/// The whole history before `holdout_from` is the calibration period (`lookback_days` does
+/// not apply). Writes the check's files; returns the folder and its figures.
+pub fn validate(
+    plan: &RunPlan,
+    holdout_from: NaiveDate,
+    progress: &Progress,
+) -> Result<(PathBuf, ValidationSummary)> {
+    let p = &plan.pipeline;
+    let target = OutputTarget::check(&plan.out, plan.out_source.describe())?;
+    let params = match &p.potential {
+        Some(pp) => pp.clone(),
+        None => RawPotential::default()
+            .check()?
+            .context("the default [potential] settings")?,
+    };
+    let mut loaded = read_inputs(p, progress)?;
+    let clean = CleanParams {
+        cleaning: &p.cleaning,
+        as_of: plan.as_of.date,
+        lookback_days: None,
+        today: plan.today,
+        rows_read: loaded.rows_read(),
+    };
+    let mut features = catch_panic(|| {
+        clean_and_fold_history(
+            loaded.transactions.clone(),
+            &clean,
+            p.features.period_days,
+            &|_| vec![holdout_from],
+        )
+    })
+    .map_err(|e| pass_error(&loaded, p, e))?;
+    for (f, n) in loaded.files.iter_mut().zip(&features.duplicates) {
+        f.duplicates = *n;
+    }
+    let end = features.as_of;
+    if holdout_from >= end {
+        anyhow::bail!(
+            "--holdout-from {holdout_from} must be before the end of the data the check reads ({end}, the as-of date): give an earlier date or a later --as-of"
+        );
+    }
+    let calibration = features
+        .earlier
+        .pop()
+        .context("the feature pass folded no calibration period")?
+        .features
+        .with_context(|| format!("the calibration period before {holdout_from}"))?;
+    progress.stage(
+        "calibration",
+        &format!(
+            "{} customers before {holdout_from}; holdout to {end}",
+            thousands(calibration.customers.height() as u64)
+        ),
+    );
+    let v = crate::potential::validate::validate(
+        &calibration.customers,
+        &features.features.customers,
+        holdout_from,
+        end,
+        &params,
+    )?;
+    progress.stage(
+        "validate",
+        &format!(
+            "mean absolute error {:.3} purchases per customer group ({:.3} per customer); {:.0} predicted, {:.0} actual",
+            v.summary.mean_absolute_error,
+            v.summary.mean_absolute_error_per_customer,
+            v.summary.predicted_total,
+            v.summary.actual_total
+        ),
+    );
+    let dir = write_validation(&target, &v, p)?;
+    Ok((dir, v.summary))
+}
+
 /// `A 312 (16.8%), B 540 (29.1%), C 1,003 (54.1%)`.
 fn tier_line(summary: &TierSummary) -> String {
     summary
@@ -329,8 +460,16 @@ fn tier_line(summary: &TierSummary) -> String {
 
 /// Grades one earlier snapshot from its features (or its error: no row in its window) with
 /// the same rules. Returns (customers, tiers).
-fn grade_snapshot(features: Result<Features>, p: &Pipeline) -> Result<(DataFrame, DataFrame)> {
-    let customers = features?.customers;
+fn grade_snapshot(
+    features: Result<Features>,
+    as_of: NaiveDate,
+    p: &Pipeline,
+) -> Result<(DataFrame, DataFrame)> {
+    let mut customers = features?.customers;
+    // Each snapshot's models are fitted on its own customers, as a run at its date would.
+    if let Some(pp) = &p.potential {
+        customers = with_potential(&customers, &assess(&customers, as_of, pp)?.table)?;
+    }
     let grading = assign_rule_tiers(&customers, &p.grading)?;
     Ok((customers, grading.rows.frame(Rows::All)?))
 }

@@ -3,6 +3,7 @@
 
 mod coverage;
 mod faults;
+mod potential;
 mod util;
 
 use std::path::Path;

@@ -18,6 +18,7 @@ pub use input::{
     RawInput, ValueColumns,
 };
 
+use crate::potential::{PotentialParams, RawPotential};
 use crate::tiers::cluster_params::{ClusteringParams, RawClustering};
 use crate::tiers::params::{
     validate_grading, Available, GradingParams, RawAlerts, RawRfm, RawRisk, RawScore, RawTiers,
@@ -56,6 +57,8 @@ pub struct RawPipeline {
     #[serde(default)]
     pub charts: RawCharts,
     pub history: Option<RawHistory>,
+    /// `[potential]`: the BG/NBD and Gamma-Gamma models (off without the section).
+    pub potential: Option<RawPotential>,
 }
 
 /// `[history]`: grade several as-of dates with the same rules and track who moved.
@@ -293,6 +296,8 @@ pub struct Pipeline {
     pub charts: Option<Charts>,
     /// Several snapshots (`[history]`); `None` grades one as_of.
     pub history: Option<History>,
+    /// `None` without a `[potential]` section or with `enabled = false`.
+    pub potential: Option<PotentialParams>,
 }
 
 impl Pipeline {
@@ -333,9 +338,14 @@ impl RawPipeline {
         });
         let input = self.input.check(path.parent().unwrap_or(Path::new(".")))?;
         let columns = &input.columns;
+        let potential = match &self.potential {
+            Some(p) => p.check()?,
+            None => None,
+        };
         let available = Available {
             profit: columns.cost.is_some(),
             payments: columns.due_date.is_some(),
+            potential: potential.is_some(),
         };
         let features = self.features.check()?;
         let grading = validate_grading(
@@ -367,6 +377,7 @@ impl RawPipeline {
             clustering,
             charts: self.charts.check(),
             history,
+            potential,
         })
     }
 }

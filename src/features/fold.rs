@@ -410,6 +410,10 @@ struct InvoiceFigures {
     oldest: i32,
     late_sum: f64,
     overdue_amount: f64,
+    /// The value of the purchase days after the first: the invoices dated after it.
+    repeat_value: f64,
+    /// The value of the invoices dated on the first purchase day (so far).
+    first_value: f64,
 }
 
 impl Default for InvoiceFigures {
@@ -426,6 +430,8 @@ impl Default for InvoiceFigures {
             oldest: 0,
             late_sum: 0.0,
             overdue_amount: 0.0,
+            repeat_value: 0.0,
+            first_value: 0.0,
         }
     }
 }
@@ -492,6 +498,15 @@ impl RunPart {
             let f = &mut out[k as usize].1;
             if v.day != NO_MIN {
                 f.frequency += 1;
+                // An earlier first day makes the old one a repeat day.
+                if v.day < f.first {
+                    f.repeat_value += f.first_value;
+                    f.first_value = v.amount;
+                } else if v.day == f.first {
+                    f.first_value += v.amount;
+                } else {
+                    f.repeat_value += v.amount;
+                }
                 f.first = f.first.min(v.day);
                 f.last = f.last.max(v.day);
                 days.push((k, v.day));
@@ -1093,8 +1108,8 @@ impl Invoice {
     #[inline]
     fn add_line(&mut self, b: &Batch, i: usize, day: i32, amount: f64) {
         self.amount += amount;
-        // Only purchases date an invoice.
-        if amount > 0.0 {
+        // Only purchases date an invoice, free items (zero value, not a return) included.
+        if amount > 0.0 || (amount == 0.0 && b.is_return.get(i) != Some(true)) {
             self.day = self.day.min(day);
         }
         if let Some(d) = b.due.and_then(|a| a.get(i)) {
@@ -1312,6 +1327,9 @@ impl Fold {
                     i[v::PURCHASE_DAYS][r] as f64 - 1.0,
                 )
             }),
+            ratios(c::MEAN_REPEAT_VALUE, |f, i, _, r| {
+                (f[v::REPEAT_VALUE][r], i[v::PURCHASE_DAYS][r] as f64 - 1.0)
+            }),
         ];
         if self.has_cost {
             builds.push(ratios(c::MARGIN, |f, _, _, r| {
@@ -1421,6 +1439,7 @@ mod v {
     pub const PROFIT: usize = 5;
     pub const OVERDUE_AMOUNT: usize = 6;
     pub const LATE_SUM: usize = 7;
+    pub const REPEAT_VALUE: usize = 8;
     // i
     pub const RECENCY: usize = 0;
     pub const FREQUENCY: usize = 1;
@@ -1439,7 +1458,7 @@ mod v {
 /// The buyers' values in output order, by type, at the places of [`v`]: each a feature
 /// column or a part of one. Values the input has no column for are left empty.
 struct BuyerValues {
-    f: [Vec<f64>; 8],
+    f: [Vec<f64>; 9],
     i: [Vec<i64>; 9],
     d: [Vec<i32>; 2],
 }
@@ -1494,6 +1513,7 @@ impl BuyerValues {
                         s.profit,
                         v.overdue_amount,
                         v.late_sum,
+                        v.repeat_value,
                     ];
                     let is = [
                         (as_of - v.last) as i64,
@@ -1567,7 +1587,7 @@ where
 }
 
 /// A ratio column's numerator and denominator for buyer `r`, from the buyer values.
-type RatioOf = fn(&[Vec<f64>; 8], &[Vec<i64>; 9], &[Vec<i32>; 2], usize) -> (f64, f64);
+type RatioOf = fn(&[Vec<f64>; 9], &[Vec<i64>; 9], &[Vec<i32>; 2], usize) -> (f64, f64);
 
 /// Block `b` of every one of `columns`, for each of the `blocks` blocks of `size` rows (an
 /// empty column gives empty blocks).

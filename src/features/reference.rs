@@ -30,7 +30,15 @@ const INV_RETURNS: &str = "__inv_returns";
 const ROWS: &str = "__rows";
 const RETURNS: &str = "__returns";
 
+/// A purchase line: a positive amount, or a free item (zero, not a return).
 fn is_purchase() -> Expr {
+    col(c::AMOUNT)
+        .gt(lit(0.0))
+        .or(col(c::AMOUNT).eq(lit(0.0)).and(col(c::IS_RETURN).not()))
+}
+
+/// A line that brings revenue: gross revenue and regions count these.
+fn is_sale() -> Expr {
     col(c::AMOUNT).gt(lit(0.0))
 }
 
@@ -72,7 +80,7 @@ fn invoices(tx: LazyFrame, schema: &Schema, p: &FeatureParams) -> LazyFrame {
     };
     let mut aggs = vec![
         col(c::AMOUNT).sum().alias(INV_AMOUNT),
-        only(is_purchase(), col(c::AMOUNT)).sum().alias(INV_GROSS),
+        only(is_sale(), col(c::AMOUNT)).sum().alias(INV_GROSS),
         only(col(c::AMOUNT).lt(lit(0.0)), col(c::AMOUNT))
             .sum()
             .alias(INV_RETURNED),
@@ -167,8 +175,8 @@ pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
     let inv = invoices(tx.clone(), &schema, p);
 
     let mut aggs = vec![
-        col(INV_GROSS)
-            .gt(lit(0.0))
+        col(INV_DAY)
+            .is_not_null()
             .cast(DataType::Int64)
             .sum()
             .alias(c::FREQUENCY),
@@ -182,6 +190,10 @@ pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
         col(INV_RETURNED).sum().abs().alias(c::RETURNED_VALUE),
         col(INV_DAY).min().alias("__first"),
         col(INV_DAY).max().alias("__last"),
+        // The value of the invoices dated after the first purchase day.
+        only(col(INV_DAY).gt(col(INV_DAY).min()), col(INV_AMOUNT))
+            .sum()
+            .alias("__repeat_value"),
         col(INV_LAST).sum().alias(c::MONETARY_LAST_PERIOD),
         col(INV_PREV).sum().alias(c::MONETARY_PREV_PERIOD),
         col(INV_ROWS).cast(DataType::UInt64).sum().alias(ROWS),
@@ -213,6 +225,8 @@ pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
                 col(c::PURCHASE_DAYS) - lit(1),
             )
             .alias(c::MEAN_DAYS_BETWEEN),
+            safe_ratio(col("__repeat_value"), col(c::PURCHASE_DAYS) - lit(1))
+                .alias(c::MEAN_REPEAT_VALUE),
         ]);
     if has(c::COST) {
         out = out.with_column(safe_ratio(col(c::PROFIT), col(c::MONETARY)).alias(c::MARGIN));
@@ -265,7 +279,7 @@ pub fn reference_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> 
 /// order so the streaming engine gives the same answer.
 fn main_region(tx: LazyFrame) -> LazyFrame {
     let per_region = tx
-        .filter(is_purchase().and(col(c::REGION).is_not_null()))
+        .filter(is_sale().and(col(c::REGION).is_not_null()))
         .group_by([col(c::CUSTOMER_ID), col(c::REGION)])
         .agg([col(c::AMOUNT).sum().alias("__region_revenue")]);
     let best = per_region

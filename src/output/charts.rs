@@ -188,15 +188,7 @@ fn finite_only(d: &ChartData) -> ChartData {
 /// Renders every chart the data allows into `dir`; returns the files written.
 pub fn render_charts(dir: &Path, d: &ChartData) -> Result<Vec<String>> {
     let d = &finite_only(d);
-    let mut font_ok = true;
-    REGISTER.call_once(|| {
-        font_ok = register_font(FAMILY, FontStyle::Normal, FONT).is_ok();
-    });
-    if !font_ok {
-        return Err(anyhow!(
-            "the chart font shipped with tiering could not be loaded"
-        ));
-    }
+    register()?;
     std::fs::create_dir_all(dir)?;
     let mut files = Vec::new();
     files.extend(render(dir, "tier_sizes", (1000, 600), &TierSizes(d))?);
@@ -808,6 +800,107 @@ impl Chart for SizesOverTime<'_> {
                 .map_err(err)?;
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
+        Ok(())
+    }
+}
+
+/// Registers the shipped font with plotters, once.
+fn register() -> Result<()> {
+    let mut font_ok = true;
+    REGISTER.call_once(|| {
+        font_ok = register_font(FAMILY, FontStyle::Normal, FONT).is_ok();
+    });
+    if !font_ok {
+        return Err(anyhow!(
+            "the chart font shipped with tiering could not be loaded"
+        ));
+    }
+    Ok(())
+}
+
+/// The holdout check of `tiering validate`: mean predicted and actual purchases per group of
+/// customers.
+pub struct HoldoutChart {
+    pub title: String,
+    /// The groups' names along the x axis (calibration repeat purchases).
+    pub groups: Vec<String>,
+    pub predicted: Vec<Option<f64>>,
+    pub actual: Vec<Option<f64>>,
+    pub unit: String,
+}
+
+/// Draws the holdout chart as `<dir>/validation.png` and `.svg`; returns the files.
+pub fn render_holdout(dir: &Path, chart: &HoldoutChart) -> Result<Vec<String>> {
+    register()?;
+    render(dir, "validation", (1000, 600), chart)
+}
+
+impl Chart for HoldoutChart {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let n = self.groups.len();
+        let ymax = self
+            .predicted
+            .iter()
+            .chain(&self.actual)
+            .flatten()
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, |a, b| a.max(*b))
+            .max(0.1)
+            * 1.15;
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, font(22))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), 0f64..ymax)
+            .map_err(err)?;
+        let groups = &self.groups;
+        chart
+            .configure_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 0.01 && i >= 0.0 && (i as usize) < groups.len() {
+                    groups[i as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y| format!("{y:.1}"))
+            .x_desc("repeat purchases in the calibration period")
+            .y_desc(format!("mean purchases in the holdout ({})", self.unit))
+            .label_style(font(14))
+            .axis_desc_style(font(16))
+            .draw()
+            .map_err(err)?;
+        for (s, (label, values)) in [
+            ("predicted (BG/NBD)", &self.predicted),
+            ("actual", &self.actual),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let c = color(s);
+            let pts: Vec<(f64, f64)> = values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.filter(|v| v.is_finite()).map(|v| (i as f64, v)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                });
+            chart
+                .draw_series(pts.iter().map(|p| Circle::new(*p, 5, c.filled())))
+                .map_err(err)?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft, 14)?;
         Ok(())
     }
 }

@@ -24,3 +24,7 @@ pub const MIGRATION: &str = "migration.parquet";
 pub const MOVEMENTS: &str = "movements.parquet";
 pub const STABILITY: &str = "stability.parquet";
 pub const CHARTS_DIR: &str = "charts";
+pub const POTENTIAL: &str = "potential.parquet";
+pub const POTENTIAL_FITS: &str = "potential_fits.parquet";
+pub const POTENTIAL_BY_TIER: &str = "potential_by_tier.parquet";
+pub const VALIDATION: &str = "validation.parquet";

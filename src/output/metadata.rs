@@ -5,6 +5,7 @@ use super::RunResults;
 use crate::clean::QualityRow;
 use crate::compare::Metric;
 use crate::load::InputFile;
+use crate::potential::PotentialReport;
 use crate::tiers::params::GradingParams;
 
 /// What a run stores about itself in `run.json` and in every Parquet file.
@@ -34,6 +35,9 @@ pub struct RunMetadata {
     pub history: Option<serde_json::Value>,
     /// Rules versus clusters: adjusted Rand index, mutual information, agreement.
     pub comparison: Option<Vec<Metric>>,
+    /// The purchase and spend models: time unit, horizon, discount rate, each model's
+    /// parameters, log-likelihood, iterations and convergence; absent without `[potential]`.
+    pub potential: Option<PotentialReport>,
     /// Things a person should know about this run (collapsed score bins, ...).
     pub notes: Vec<String>,
     pub outputs: Vec<String>,
@@ -69,6 +73,7 @@ pub fn run_metadata(run: &RunResults, notes: Vec<String>, outputs: Vec<String>) 
         clustering: run.clusters.map(|c| c.metadata.clone()),
         history,
         comparison: run.comparison.map(|c| c.summary.clone()),
+        potential: run.potential.map(|p| p.potential.report.clone()),
         notes,
         outputs,
     }

@@ -9,6 +9,7 @@ pub mod folder;
 pub mod metadata;
 pub mod parquet;
 pub mod report;
+pub mod validation;
 mod writer;
 
 pub use folder::{OutputTarget, Staging};
@@ -22,6 +23,7 @@ use crate::features::CleanFeatures;
 use crate::history::HistoryTables;
 use crate::load::Loaded;
 use crate::plan::RunPlan;
+use crate::potential::PotentialResults;
 use crate::tiers::clusters::ClusterOutput;
 use crate::tiers::rules::Grading;
 
@@ -40,6 +42,8 @@ pub struct RunResults<'a> {
     pub clusters: Option<&'a ClusterOutput>,
     pub comparison: Option<&'a Comparison>,
     pub history: Option<&'a HistoryTables>,
+    /// The purchase and spend models, with `[potential]`.
+    pub potential: Option<&'a PotentialResults>,
 }
 
 use std::path::{Path, PathBuf};

@@ -250,11 +250,60 @@ fn sections<'a>(run: &'a RunResults, quality: &'a DataFrame) -> Vec<Section<'a>>
             total_rows: Some(g.alert_count),
         },
     ];
+    if let Some(pot) = run.potential {
+        sections.extend(potential_sections(pot));
+    }
     sections.extend(cluster_sections(run.clusters, run.comparison));
     if let Some(h) = run.history {
         sections.extend(history_sections(h));
     }
     sections
+}
+
+/// The purchase and spend models' fits and the potential per tier.
+fn potential_sections(pot: &crate::potential::PotentialResults) -> Vec<Section<'_>> {
+    let r = &pot.potential.report;
+    vec![
+        Section {
+            id: "potential",
+            title: "Potential by tier",
+            intro: format!(
+                "Probability of still being a customer (P(alive)), purchases expected in the next {} {}s and lifetime value over them, discounted at {} a year, per tier (potential_by_tier.parquet; per customer in potential.parquet).",
+                r.horizon,
+                serde_json::to_value(r.time_unit)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                pct(r.discount_rate)
+            ),
+            table: Some(&pot.by_tier),
+            max_rows: 50,
+            total_rows: None,
+        },
+        Section {
+            id: "potential_fits",
+            title: "Purchase and spend models",
+            intro: format!(
+                "BG/NBD fitted on {} customers ({} distinct summaries), Gamma-Gamma on the {} with repeat purchases of positive value (potential_fits.parquet).",
+                thousands(r.customers),
+                thousands(r.distinct_summaries),
+                thousands(r.spend_customers)
+            ),
+            table: Some(&pot.fits),
+            max_rows: 20,
+            total_rows: None,
+        },
+    ]
+}
+
+/// `0.1` as `10 %`.
+fn pct(share: f64) -> String {
+    let p = share * 100.0;
+    if p.fract() == 0.0 {
+        format!("{p:.0} %")
+    } else {
+        format!("{p:.1} %")
+    }
 }
 
 /// The clusters and their comparison with the rules, when clustering ran.

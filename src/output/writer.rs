@@ -206,6 +206,11 @@ fn end_tables(run: &RunResults, quality: &DataFrame) -> Vec<(&'static str, DataF
         tables.push((f::MOVEMENTS, h.movements.clone()));
         tables.push((f::STABILITY, h.stability.clone()));
     }
+    if let Some(pot) = run.potential {
+        tables.push((f::POTENTIAL, pot.potential.table.clone()));
+        tables.push((f::POTENTIAL_FITS, pot.fits.clone()));
+        tables.push((f::POTENTIAL_BY_TIER, pot.by_tier.clone()));
+    }
     if let Some(cmp) = run.comparison {
         tables.push((f::COMPARISON, cmp.metrics.clone()));
         tables.push((f::CROSSTAB, cmp.crosstab.clone()));

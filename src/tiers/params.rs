@@ -91,6 +91,11 @@ pub struct RawTiers {
     pub pareto_cuts: Option<Vec<f64>>,
     /// method = pareto: `profit` or `monetary` (default profit when there is a cost column).
     pub pareto_value: Option<ParetoValue>,
+    /// method = value_potential: the score (0..100) from which current value counts as high.
+    pub value_cut: Option<f64>,
+    /// method = value_potential: the lifetime value's percentile rank (0..100) from which
+    /// potential counts as high.
+    pub potential_cut: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
@@ -99,6 +104,9 @@ pub enum Preset {
     Abc,
     FourLevel,
     ThreeLevel,
+    /// Two axes, current value (the score) and potential (lifetime value): core, develop,
+    /// maintain, low.
+    ValuePotential,
 }
 
 /// What `method = "pareto"` ranks customers by.
@@ -116,6 +124,7 @@ pub enum TierMethod {
     Score,
     Share,
     Pareto,
+    ValuePotential,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,6 +256,15 @@ const COMPONENTS: &[(&str, &str, bool, Needs)] = &[
     ),
     ("mean_days_late", c::MEAN_DAYS_LATE, false, Needs::Payments),
     ("overdue_amount", c::OVERDUE_AMOUNT, false, Needs::Payments),
+    ("clv", c::CLV, true, Needs::Potential),
+    ("p_alive", c::P_ALIVE, true, Needs::Potential),
+    (
+        "expected_purchases",
+        c::EXPECTED_PURCHASES,
+        true,
+        Needs::Potential,
+    ),
+    ("growth", c::GROWTH, true, Needs::Potential),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +272,7 @@ enum Needs {
     Nothing,
     Cost,
     Payments,
+    Potential,
 }
 
 /// Which optional feature groups the data has.
@@ -261,6 +280,19 @@ enum Needs {
 pub struct Available {
     pub profit: bool,
     pub payments: bool,
+    /// `[potential]` is on: lifetime value, P(alive), expected purchases and growth exist.
+    pub potential: bool,
+}
+
+impl Available {
+    /// Transactions with customer, date and amount only.
+    pub fn none() -> Available {
+        Available {
+            profit: false,
+            payments: false,
+            potential: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -289,6 +321,10 @@ pub enum TierRule {
         cuts: Vec<f64>,
         column: &'static str,
     },
+    /// High value is a score of at least `value_cut`; high potential a lifetime value whose
+    /// percentile rank (0..100) is at least `potential_cut`. Tiers: high/high, low value with
+    /// high potential, high value with low potential, low/low.
+    ValuePotential { value_cut: f64, potential_cut: f64 },
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -490,14 +526,23 @@ impl RawTiers {
             TierRule::Score(_) => TierMethod::Score,
             TierRule::Share(_) => TierMethod::Share,
             TierRule::Pareto { .. } => TierMethod::Pareto,
+            TierRule::ValuePotential { .. } => TierMethod::ValuePotential,
         });
         self.check_keys_apply(method)?;
+        if method == TierMethod::ValuePotential {
+            return Ok((
+                self.check_grid_names(&preset_names)?,
+                self.grid_rule(available)?,
+            ));
+        }
         let tiers = tier_names.len();
         // The cut points given, else the preset's when they fit the number of tiers.
         let (given, key, example) = match method {
             TierMethod::Score => (&self.score_cuts, "score_cuts", "[80, 50]"),
             TierMethod::Share => (&self.shares, "shares", "[0.2, 0.3]"),
-            TierMethod::Pareto => (&self.pareto_cuts, "pareto_cuts", "[0.8, 0.95]"),
+            TierMethod::Pareto | TierMethod::ValuePotential => {
+                (&self.pareto_cuts, "pareto_cuts", "[0.8, 0.95]")
+            }
         };
         let preset_cuts = match (&preset_rule, method) {
             (TierRule::Score(v), TierMethod::Score)
@@ -515,7 +560,7 @@ impl RawTiers {
         let rule = match method {
             TierMethod::Score => TierRule::Score(check_score_cuts(cuts, tiers)?),
             TierMethod::Share => TierRule::Share(check_shares(cuts, tiers)?),
-            TierMethod::Pareto => TierRule::Pareto {
+            TierMethod::Pareto | TierMethod::ValuePotential => TierRule::Pareto {
                 cuts: check_pareto_cuts(cuts, tiers)?,
                 column: self.pareto_column(available)?,
             },
@@ -559,7 +604,47 @@ impl RawTiers {
         if self.pareto_value.is_some() && method != TierMethod::Pareto {
             bail!("[tiers] pareto_value only applies to method = \"pareto\"");
         }
+        if (self.value_cut.is_some() || self.potential_cut.is_some())
+            && method != TierMethod::ValuePotential
+        {
+            bail!("[tiers] value_cut and potential_cut only apply to method = \"value_potential\" (or preset = \"value_potential\")");
+        }
         Ok(())
+    }
+
+    /// The four names of the value-by-potential grid: the preset's, or four given.
+    fn check_grid_names(&self, preset_names: &[&str]) -> Result<Vec<String>> {
+        // `method = "value_potential"` under another preset takes the grid's own names.
+        let grid = preset(Preset::ValuePotential, Available::none()).0;
+        let names = if self.preset == Some(Preset::ValuePotential) {
+            self.check_names(preset_names)?
+        } else {
+            self.check_names(&grid)?
+        };
+        if names.len() != 4 {
+            bail!("[tiers] method = \"value_potential\" grades into four tiers (high value and potential, high potential, high value, neither); names has {}: {names:?}", names.len());
+        }
+        Ok(names)
+    }
+
+    /// The value-by-potential rule: both cuts in 0..=100, default 50.
+    fn grid_rule(&self, available: Available) -> Result<TierRule> {
+        if !available.potential {
+            bail!("[tiers] method = \"value_potential\" grades on lifetime value: add a [potential] section");
+        }
+        let cut = |v: Option<f64>, key: &str| -> Result<f64> {
+            let v = v.unwrap_or(50.0);
+            if !(0.0..=100.0).contains(&v) {
+                bail!(
+                    "[tiers] {key} is a score between 0 and 100 (50 splits at the median), got {v}"
+                );
+            }
+            Ok(v)
+        };
+        Ok(TierRule::ValuePotential {
+            value_cut: cut(self.value_cut, "value_cut")?,
+            potential_cut: cut(self.potential_cut, "potential_cut")?,
+        })
     }
 
     /// The column `method = "pareto"` ranks by: profit where the data has it.
@@ -592,6 +677,13 @@ fn preset(preset: Preset, available: Available) -> (Vec<&'static str>, TierRule)
             TierRule::Score(vec![75.0, 55.0, 35.0]),
         ),
         Preset::ThreeLevel => (vec!["high", "mid", "low"], TierRule::Share(vec![0.2, 0.3])),
+        Preset::ValuePotential => (
+            vec!["core", "develop", "maintain", "low"],
+            TierRule::ValuePotential {
+                value_cut: 50.0,
+                potential_cut: 50.0,
+            },
+        ),
     }
 }
 
@@ -756,6 +848,7 @@ fn validate_weights(score: &RawScore, available: Available) -> Result<Vec<Compon
         Needs::Nothing => true,
         Needs::Cost => available.profit,
         Needs::Payments => available.payments,
+        Needs::Potential => available.potential,
     };
     let weights: Vec<(String, f64)> = match &score.weights {
         Some(w) => w.iter().map(|(k, v)| (k.clone(), *v)).collect(),
@@ -785,10 +878,11 @@ fn validate_weights(score: &RawScore, available: Available) -> Result<Vec<Compon
         };
         if !has(*needs) {
             bail!(
-                "[score.weights] component {name:?} needs {} in [input.columns]",
+                "[score.weights] component {name:?} needs {}",
                 match needs {
-                    Needs::Cost => "a cost column (unit_cost, cost or profit)",
-                    _ => "due_date (and paid_date)",
+                    Needs::Cost => "a cost column (unit_cost, cost or profit) in [input.columns]",
+                    Needs::Potential => "the potential models: add a [potential] section",
+                    _ => "due_date (and paid_date) in [input.columns]",
                 }
             );
         }
@@ -819,6 +913,7 @@ mod tests {
     const ALL: Available = Available {
         profit: true,
         payments: true,
+        potential: true,
     };
 
     fn grading(tiers: RawTiers, score: RawScore) -> Result<GradingParams> {
@@ -881,10 +976,7 @@ mod tests {
             &RawRisk::default(),
             &RawAlerts::default(),
             &BTreeMap::new(),
-            Available {
-                profit: false,
-                payments: false,
-            },
+            Available::none(),
         )
         .unwrap_err()
         .to_string();

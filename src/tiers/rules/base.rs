@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::text::{fixed, money, pct};
 use crate::columns as c;
-use crate::stats::{from_total_key, total_key, Floats};
+use crate::stats::{from_total_key, percentile_ranks, total_key, Floats};
 use crate::tiers::params::TierRule;
 
 /// Tier index (0 = best) and the reason text for every customer.
@@ -37,6 +37,13 @@ pub(super) enum BaseReason {
         /// held by larger customers.
         values: Vec<f64>,
         share_before: Vec<f64>,
+    },
+    Grid {
+        value_cut: f64,
+        potential_cut: f64,
+        /// Each customer's lifetime value and its percentile rank in points (missing: 50).
+        clv: Floats,
+        points: Vec<f64>,
     },
 }
 
@@ -108,6 +115,41 @@ impl BaseReason {
                     }
                 }
             }
+            BaseReason::Grid {
+                value_cut,
+                potential_cut,
+                clv,
+                points,
+            } => {
+                let level = |high: bool| if high { "high" } else { "low" };
+                let high_value = score >= *value_cut;
+                write!(
+                    out,
+                    "value: score {} {} {} ({}); potential: ",
+                    fixed(score, 2),
+                    if high_value { ">=" } else { "<" },
+                    value_cut,
+                    level(high_value)
+                )?;
+                let high_potential = points[i] >= *potential_cut;
+                match clv.get(i) {
+                    Some(v) => write!(
+                        out,
+                        "lifetime value {}, rank {} {} {} ({})",
+                        money(v),
+                        fixed(points[i], 1),
+                        if high_potential { ">=" } else { "<" },
+                        potential_cut,
+                        level(high_potential)
+                    )?,
+                    None => write!(
+                        out,
+                        "no lifetime value, counted as rank 50 ({})",
+                        level(high_potential)
+                    )?,
+                }
+                write!(out, " -> {}", names[t])
+            }
         }
     }
 }
@@ -118,12 +160,49 @@ pub(super) fn base_tiers(
     score: &[f64],
     monetary: &Floats,
     profit: Option<&Floats>,
+    clv: Option<&Floats>,
     rule: &TierRule,
 ) -> Result<BaseTiers> {
     match rule {
         TierRule::Score(cuts) => Ok(by_score(score, cuts)),
         TierRule::Share(shares) => Ok(by_share(score, shares)),
         TierRule::Pareto { cuts, column } => by_pareto(ids, monetary, profit, cuts, column),
+        TierRule::ValuePotential {
+            value_cut,
+            potential_cut,
+        } => {
+            let clv = clv.context("value-by-potential tiers without a clv column")?;
+            Ok(by_grid(score, clv, *value_cut, *potential_cut))
+        }
+    }
+}
+
+/// Tiers on two axes: value (the score against `value_cut`) and potential (the lifetime
+/// value's percentile rank against `potential_cut`). High/high first, then high potential,
+/// then high value, then neither.
+fn by_grid(score: &[f64], clv: &Floats, value_cut: f64, potential_cut: f64) -> BaseTiers {
+    let points: Vec<f64> = percentile_ranks(clv, true)
+        .into_iter()
+        .map(|r| r * 100.0)
+        .collect();
+    let tier = score
+        .iter()
+        .zip(&points)
+        .map(|(s, p)| match (*s >= value_cut, *p >= potential_cut) {
+            (true, true) => 0,
+            (false, true) => 1,
+            (true, false) => 2,
+            (false, false) => 3,
+        })
+        .collect();
+    BaseTiers {
+        tier,
+        reason: BaseReason::Grid {
+            value_cut,
+            potential_cut,
+            clv: clv.clone(),
+            points,
+        },
     }
 }
 

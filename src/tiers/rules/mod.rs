@@ -61,6 +61,8 @@ struct Inputs<'a> {
     frequency: Floats,
     monetary: Floats,
     profit: Option<Floats>,
+    /// Lifetime value, when `[potential]` is on.
+    clv: Option<Floats>,
 }
 
 impl<'a> Inputs<'a> {
@@ -71,6 +73,7 @@ impl<'a> Inputs<'a> {
             frequency: Floats::of(customers, c::FREQUENCY)?,
             monetary: Floats::of(customers, c::MONETARY)?,
             profit: Floats::maybe(customers, c::PROFIT)?,
+            clv: Floats::maybe(customers, c::CLV)?,
         })
     }
 }
@@ -95,6 +98,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         &weighted.score,
         &inputs.monetary,
         inputs.profit.as_ref(),
+        inputs.clv.as_ref(),
         &p.tier_rule,
     )?;
     // The risk overlay: levels now, the text with the table's rows.

@@ -31,7 +31,8 @@ pub enum Rows<'a> {
 /// 2.6 GB at 100 M transactions, its reasons alone 1 GB.
 pub struct TierRows {
     pub(super) p: GradingParams,
-    /// customer_id, recency_days, frequency, monetary and profit (when there is one).
+    /// customer_id, recency_days, frequency, monetary, and profit, p_alive and clv when the
+    /// run has them.
     pub(super) shared: Vec<Column>,
     pub(super) scores: [Vec<u8>; 3],
     /// Every RFM code ("111".."555"), and each customer's index into them.
@@ -58,6 +59,12 @@ pub(super) fn shared_columns(customers: &DataFrame, ids: &Column) -> Result<Vec<
     ];
     if customers.schema().get(c::PROFIT).is_some() {
         shared.push(customers.column(c::PROFIT)?.clone());
+    }
+    // With `[potential]`: the forward-looking figures beside the backward-looking ones.
+    for name in [c::P_ALIVE, c::CLV] {
+        if let Ok(col) = customers.column(name) {
+            shared.push(col.clone());
+        }
     }
     Ok(shared)
 }

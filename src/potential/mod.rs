@@ -1,0 +1,644 @@
+//! Customer potential, the forward-looking grade: from the customer features, each
+//! customer's BG/NBD summary (x, t_x, T) and mean repeat purchase value, the BG/NBD and
+//! Gamma-Gamma fits, and per customer P(alive), expected purchases and spend over the
+//! horizon, discounted lifetime value and growth. Pure: a features table and params in, a
+//! table and the fits' account out; no IO, no clock (as_of is a parameter).
+//!
+//! Work scales with distinct summaries, not customers: the fit runs on distinct
+//! (x, t_x, T) triples with counts as weights, and the expectations ahead (the costly
+//! hypergeometric series) on distinct (x, T) pairs, since t_x only enters through P(alive).
+
+pub mod bgnbd;
+pub mod gamma_gamma;
+pub mod hyp2f1;
+mod optimize;
+pub mod params;
+pub mod validate;
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use self::bgnbd::{BgNbdFit, BgNbdParams, Triple};
+use self::gamma_gamma::{GammaGammaFit, GammaGammaParams, Spender};
+pub use self::params::{PotentialParams, RawPotential, TimeUnit};
+use crate::columns as c;
+use crate::stats::Floats;
+
+/// What the potential step produces.
+pub struct Potential {
+    /// potential.parquet: one row per customer, in the features table's order.
+    pub table: DataFrame,
+    pub report: PotentialReport,
+}
+
+/// The account of the fits, for run.json and the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PotentialReport {
+    pub time_unit: TimeUnit,
+    pub horizon: u32,
+    pub discount_rate: f64,
+    pub penalizer: f64,
+    pub customers: u64,
+    pub repeat_buyers: u64,
+    /// Distinct (x, t_x, T) summaries the purchase model was fitted on.
+    pub distinct_summaries: u64,
+    /// `None` when the model was skipped (see `notes`).
+    pub bgnbd: Option<ModelFit<BgNbdParams>>,
+    pub gamma_gamma: Option<ModelFit<GammaGammaParams>>,
+    /// Customers the spend model was fitted on (repeat buyers with a positive mean).
+    pub spend_customers: u64,
+    /// Cases a person should know about: a model skipped and why, values left empty.
+    pub notes: Vec<String>,
+}
+
+/// One model's fit as run.json records it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelFit<P> {
+    #[serde(flatten)]
+    pub params: P,
+    pub log_likelihood: f64,
+    pub iterations: u64,
+    pub converged: bool,
+    pub gradient_norm: f64,
+}
+
+/// Each customer's summary, in days, read off the features table.
+struct Summaries {
+    x: Vec<u32>,
+    t_x_days: Vec<u32>,
+    t_days: Vec<u32>,
+    zbar: Floats,
+    growth: Vec<Option<f64>>,
+}
+
+impl Summaries {
+    /// x = purchase days - 1, t_x = last - first purchase day, T = as_of - 1 day - first
+    /// purchase day (the last day of the window).
+    fn read(customers: &DataFrame, as_of: NaiveDate) -> Result<Summaries> {
+        let days = |name: &str| -> Result<Vec<i32>> {
+            let s = customers.column(name)?.cast(&DataType::Int32)?;
+            Ok(s.i32()?.iter().map(|v| v.unwrap_or(0)).collect())
+        };
+        let end = crate::clean::epoch_days(as_of) - 1;
+        let first = days(c::FIRST_PURCHASE)?;
+        let last = days(c::LAST_PURCHASE)?;
+        let purchase_days = days(c::PURCHASE_DAYS)?;
+        let last_period = Floats::of(customers, c::MONETARY_LAST_PERIOD)?;
+        let prev_period = Floats::of(customers, c::MONETARY_PREV_PERIOD)?;
+        Ok(Summaries {
+            x: purchase_days
+                .iter()
+                .map(|d| (*d - 1).max(0) as u32)
+                .collect(),
+            t_x_days: first
+                .iter()
+                .zip(&last)
+                .map(|(f, l)| (l - f).max(0) as u32)
+                .collect(),
+            t_days: first.iter().map(|f| (end - f).max(0) as u32).collect(),
+            zbar: Floats::of(customers, c::MEAN_REPEAT_VALUE)?,
+            growth: (0..customers.height())
+                .map(|i| growth(last_period.get(i), prev_period.get(i)))
+                .collect(),
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.x.len()
+    }
+
+    /// The distinct (x, t_x, T) in days, ascending, with how many customers share each.
+    fn distinct(&self) -> Vec<((u32, u32, u32), u64)> {
+        let mut keys: Vec<(u32, u32, u32)> = (0..self.len())
+            .map(|i| (self.x[i], self.t_x_days[i], self.t_days[i]))
+            .collect();
+        keys.par_sort_unstable();
+        let mut out: Vec<((u32, u32, u32), u64)> = Vec::new();
+        for k in keys {
+            match out.last_mut() {
+                Some((last, n)) if *last == k => *n += 1,
+                _ => out.push((k, 1)),
+            }
+        }
+        out
+    }
+}
+
+/// Spend in the last period against the period before, as a rate; none without spend in
+/// the period before (a rate from nothing is not a rate).
+fn growth(last: Option<f64>, prev: Option<f64>) -> Option<f64> {
+    match (last, prev) {
+        (Some(l), Some(p)) if p > 0.0 => Some(l / p - 1.0),
+        _ => None,
+    }
+}
+
+/// Per customer, the model values; `None` where a model was skipped or a value failed.
+#[derive(Default)]
+struct Predictions {
+    p_alive: Vec<Option<f64>>,
+    expected_purchases: Vec<Option<f64>>,
+    expected_spend: Vec<Option<f64>>,
+    clv: Vec<Option<f64>>,
+}
+
+/// Fits the models on the customers of `customers` (the features table at `as_of`) and
+/// predicts for each of them.
+pub fn assess(customers: &DataFrame, as_of: NaiveDate, p: &PotentialParams) -> Result<Potential> {
+    let s = Summaries::read(customers, as_of)?;
+    let n = s.len();
+    let unit = p.time_unit.days();
+    let distinct = s.distinct();
+    let triples: Vec<Triple> = distinct
+        .iter()
+        .map(|&((x, tx, t), w)| Triple {
+            x,
+            t_x: tx as f64 / unit,
+            t: t as f64 / unit,
+            weight: w as f64,
+        })
+        .collect();
+    let repeat_buyers = s.x.iter().filter(|x| **x > 0).count() as u64;
+    let mut notes = Vec::new();
+    let bgnbd = fit_purchases(&triples, n, repeat_buyers, p, &mut notes);
+    let spenders: Vec<Spender> = (0..n)
+        .filter_map(|i| {
+            let zbar = s.zbar.get(i)?;
+            (s.x[i] > 0 && zbar > 0.0 && zbar.is_finite()).then_some(Spender { x: s.x[i], zbar })
+        })
+        .collect();
+    let gamma_gamma = fit_spend(&spenders, p, &mut notes);
+    let spend: Vec<Option<f64>> = match &gamma_gamma {
+        Some(g) => (0..n)
+            .map(|i| gamma_gamma::expected_spend(&g.params, s.x[i], s.zbar.get(i)))
+            .collect(),
+        None => vec![None; n],
+    };
+    let pred = match &bgnbd {
+        Some(fit) => predict(&s, &fit.params, spend, p, &mut notes),
+        None => Predictions {
+            expected_spend: spend,
+            ..Default::default()
+        },
+    };
+    let table = table(customers, &s, pred, unit)?;
+    Ok(Potential {
+        table,
+        report: PotentialReport {
+            time_unit: p.time_unit,
+            horizon: p.horizon,
+            discount_rate: p.discount_rate,
+            penalizer: p.penalizer,
+            customers: n as u64,
+            repeat_buyers,
+            distinct_summaries: triples.len() as u64,
+            bgnbd: bgnbd.map(|f| ModelFit {
+                params: f.params,
+                log_likelihood: f.log_likelihood,
+                iterations: f.optimum.iterations,
+                converged: f.optimum.converged,
+                gradient_norm: f.optimum.gradient_norm,
+            }),
+            spend_customers: spenders.len() as u64,
+            gamma_gamma: gamma_gamma.map(|f| ModelFit {
+                params: f.params,
+                log_likelihood: f.log_likelihood,
+                iterations: f.optimum.iterations,
+                converged: f.optimum.converged,
+                gradient_norm: f.optimum.gradient_norm,
+            }),
+            notes,
+        },
+    })
+}
+
+/// The BG/NBD fit, or `None` with a note saying why the model is skipped.
+fn fit_purchases(
+    triples: &[Triple],
+    customers: usize,
+    repeat_buyers: u64,
+    p: &PotentialParams,
+    notes: &mut Vec<String>,
+) -> Option<BgNbdFit> {
+    let skipped = "p_alive, expected_purchases and clv are left empty";
+    if customers < 2 {
+        notes.push(format!("potential: the purchase model (BG/NBD) needs at least two customers, this run has {customers}; {skipped}"));
+        return None;
+    }
+    if repeat_buyers == 0 {
+        notes.push(format!("potential: no customer bought on two different days before as_of, so the purchase model (BG/NBD) has nothing to learn repeat rates from; {skipped}"));
+        return None;
+    }
+    let fit = bgnbd::fit(triples, p.penalizer);
+    let q = &fit.params;
+    if !fit.optimum.converged || !fit.log_likelihood.is_finite() {
+        notes.push(format!(
+            "potential: the purchase model (BG/NBD) did not converge ({}, {} iterations, gradient norm {:.2e}, at r = {:.4}, alpha = {:.4}, a = {:.4}, b = {:.4}); {skipped}. A small [potential] penalizer such as 0.001 often helps.",
+            fit.optimum.stop, fit.optimum.iterations, fit.optimum.gradient_norm, q.r, q.alpha, q.a, q.b
+        ));
+        return None;
+    }
+    Some(fit)
+}
+
+/// The Gamma-Gamma fit, or `None` with a note saying why the model is skipped.
+fn fit_spend(
+    spenders: &[Spender],
+    p: &PotentialParams,
+    notes: &mut Vec<String>,
+) -> Option<GammaGammaFit> {
+    let skipped = "expected_spend and clv are left empty";
+    if spenders.len() < 2 {
+        notes.push(format!("potential: the spend model (Gamma-Gamma) needs at least two customers with repeat purchases of positive value, this run has {}; {skipped}", spenders.len()));
+        return None;
+    }
+    let fit = gamma_gamma::fit(spenders, p.penalizer);
+    let g = &fit.params;
+    if !fit.optimum.converged || !fit.log_likelihood.is_finite() {
+        notes.push(format!(
+            "potential: the spend model (Gamma-Gamma) did not converge ({}, {} iterations, gradient norm {:.2e}, at p = {:.4}, q = {:.4}, v = {:.4}); {skipped}. A small [potential] penalizer such as 0.001 often helps.",
+            fit.optimum.stop, fit.optimum.iterations, fit.optimum.gradient_norm, g.p, g.q, g.v
+        ));
+        return None;
+    }
+    if g.q <= 1.0 {
+        notes.push(format!("potential: the spend model's q = {:.4} is not above 1, so the mean purchase value is unbounded; {skipped}", g.q));
+        return None;
+    }
+    Some(fit)
+}
+
+/// What the expectations ahead give for one (x, T): purchases over the horizon and their
+/// discounted sum per period, were the customer alive at T.
+#[derive(Clone, Copy)]
+struct Ahead {
+    purchases: f64,
+    discounted: f64,
+}
+
+/// The expectations of every distinct (x, T) (in days), in parallel; `None` where the
+/// series did not converge.
+fn ahead(
+    s: &Summaries,
+    q: &BgNbdParams,
+    p: &PotentialParams,
+) -> HashMap<(u32, u32), Option<Ahead>> {
+    let mut pairs: Vec<(u32, u32)> = s.x.iter().copied().zip(s.t_days.iter().copied()).collect();
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    let unit = p.time_unit.days();
+    let horizons: Vec<f64> = (1..=p.horizon).map(f64::from).collect();
+    let d = p.unit_discount();
+    pairs
+        .into_par_iter()
+        .map(|(x, t)| {
+            let v = bgnbd::alive_expected_purchases(q, x, t as f64 / unit, &horizons)
+                .ok()
+                .and_then(|e| {
+                    let mut discounted = 0.0;
+                    let (mut before, mut factor) = (0.0, 1.0);
+                    for e in &e {
+                        factor *= d;
+                        discounted += (e - before) * factor;
+                        before = *e;
+                    }
+                    let purchases = *e.last()?;
+                    (purchases.is_finite() && discounted.is_finite()).then_some(Ahead {
+                        purchases,
+                        discounted,
+                    })
+                });
+            ((x, t), v)
+        })
+        .collect()
+}
+
+/// The purchase model's values per customer, and lifetime value with `spend`, each
+/// customer's expected purchase value.
+fn predict(
+    s: &Summaries,
+    q: &BgNbdParams,
+    spend: Vec<Option<f64>>,
+    p: &PotentialParams,
+    notes: &mut Vec<String>,
+) -> Predictions {
+    let unit = p.time_unit.days();
+    let ahead = ahead(s, q, p);
+    let mut failed = 0u64;
+    let mut pred = Predictions::default();
+    for (i, spend) in spend.iter().enumerate() {
+        let (x, tx, t) = (
+            s.x[i],
+            s.t_x_days[i] as f64 / unit,
+            s.t_days[i] as f64 / unit,
+        );
+        let alive = bgnbd::p_alive(q, x, tx, t);
+        let a = ahead.get(&(x, s.t_days[i])).copied().flatten();
+        failed += u64::from(a.is_none());
+        // E[X(h) | x, t_x, T] = the alive expectation times P(alive).
+        pred.p_alive.push(Some(alive));
+        pred.expected_purchases.push(a.map(|a| a.purchases * alive));
+        pred.clv
+            .push(a.zip(*spend).map(|(a, m)| a.discounted * alive * m));
+    }
+    pred.expected_spend = spend;
+    if failed > 0 {
+        notes.push(format!("potential: the expected purchases of {failed} customer(s) could not be evaluated (the hypergeometric series did not converge within its limit); their expected_purchases and clv are left empty"));
+    }
+    pred
+}
+
+/// potential.parquet's table.
+fn table(customers: &DataFrame, s: &Summaries, pred: Predictions, unit: f64) -> Result<DataFrame> {
+    let n = s.len();
+    let f = |name: &str, v: Vec<Option<f64>>| Column::new(name.into(), v);
+    let mut pred = pred;
+    let empty = || vec![None; n];
+    let take = |v: &mut Vec<Option<f64>>| {
+        if v.is_empty() {
+            empty()
+        } else {
+            std::mem::take(v)
+        }
+    };
+    let columns = vec![
+        customers.column(c::CUSTOMER_ID)?.clone(),
+        Column::new(
+            c::POT_X.into(),
+            s.x.iter().map(|x| i64::from(*x)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            c::POT_T_X.into(),
+            s.t_x_days
+                .iter()
+                .map(|d| *d as f64 / unit)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            c::POT_T.into(),
+            s.t_days
+                .iter()
+                .map(|d| *d as f64 / unit)
+                .collect::<Vec<_>>(),
+        ),
+        f(c::POT_ZBAR, s.zbar.iter().collect()),
+        f(c::P_ALIVE, take(&mut pred.p_alive)),
+        f(c::EXPECTED_PURCHASES, take(&mut pred.expected_purchases)),
+        f(c::EXPECTED_SPEND, take(&mut pred.expected_spend)),
+        f(c::CLV, take(&mut pred.clv)),
+        f(c::GROWTH, s.growth.clone()),
+    ];
+    Ok(DataFrame::new(n, columns)?)
+}
+
+/// The potential step's outputs once the customers are graded: the per-customer table, the
+/// fits, and the potential per tier.
+pub struct PotentialResults {
+    pub potential: Potential,
+    /// potential_fits.parquet: (model, parameter, value).
+    pub fits: DataFrame,
+    /// potential_by_tier.parquet.
+    pub by_tier: DataFrame,
+}
+
+impl PotentialResults {
+    pub fn new(
+        potential: Potential,
+        grading: &crate::tiers::rules::Grading,
+        p: &crate::config::Pipeline,
+    ) -> Result<PotentialResults> {
+        let fits = fits_table(&potential.report)?;
+        let by_tier = by_tier(
+            &potential.table,
+            grading.rows.tiers(),
+            &p.grading.tier_names,
+        )?;
+        Ok(PotentialResults {
+            potential,
+            fits,
+            by_tier,
+        })
+    }
+}
+
+/// One row per fitted value: each model's parameters, log-likelihood, iterations and whether
+/// it converged (1 or 0).
+fn fits_table(r: &PotentialReport) -> Result<DataFrame> {
+    let mut rows: Vec<(&str, &str, f64)> = Vec::new();
+    let common = |model: &'static str, ll: f64, it: u64, conv: bool| {
+        vec![
+            (model, "log_likelihood", ll),
+            (model, "iterations", it as f64),
+            (model, "converged", if conv { 1.0 } else { 0.0 }),
+        ]
+    };
+    if let Some(b) = &r.bgnbd {
+        let q = &b.params;
+        rows.extend([
+            ("bgnbd", "r", q.r),
+            ("bgnbd", "alpha", q.alpha),
+            ("bgnbd", "a", q.a),
+            ("bgnbd", "b", q.b),
+        ]);
+        rows.extend(common("bgnbd", b.log_likelihood, b.iterations, b.converged));
+    }
+    if let Some(g) = &r.gamma_gamma {
+        let q = &g.params;
+        rows.extend([
+            ("gamma_gamma", "p", q.p),
+            ("gamma_gamma", "q", q.q),
+            ("gamma_gamma", "v", q.v),
+        ]);
+        rows.extend(common(
+            "gamma_gamma",
+            g.log_likelihood,
+            g.iterations,
+            g.converged,
+        ));
+    }
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new(
+            c::MODEL.into(),
+            rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            c::PARAMETER.into(),
+            rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            c::VALUE.into(),
+            rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        ),
+    ])?)
+}
+
+/// Per tier: customers, mean P(alive), mean expected purchases, total and mean lifetime
+/// value and the tier's share of it (missing values left out of the means and sums).
+fn by_tier(table: &DataFrame, tiers: &[u16], names: &[String]) -> Result<DataFrame> {
+    let k = names.len();
+    let alive = Floats::of(table, c::P_ALIVE)?;
+    let purchases = Floats::of(table, c::EXPECTED_PURCHASES)?;
+    let clv = Floats::of(table, c::CLV)?;
+    // Per tier: customers, and (sum, count) of each value.
+    let mut n = vec![0i64; k];
+    let mut sums = vec![[(0.0f64, 0u64); 3]; k];
+    for (i, t) in tiers.iter().enumerate() {
+        let t = *t as usize;
+        n[t] += 1;
+        for (j, v) in [alive.get(i), purchases.get(i), clv.get(i)]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(v) = v {
+                sums[t][j].0 += v;
+                sums[t][j].1 += 1;
+            }
+        }
+    }
+    let mean = |j: usize| -> Vec<Option<f64>> {
+        sums.iter()
+            .map(|s| (s[j].1 > 0).then(|| s[j].0 / s[j].1 as f64))
+            .collect()
+    };
+    let total_clv: f64 = sums.iter().map(|s| s[2].0).sum();
+    let clv_sum: Vec<Option<f64>> = sums
+        .iter()
+        .map(|s| (s[2].1 > 0).then_some(s[2].0))
+        .collect();
+    let share: Vec<Option<f64>> = clv_sum
+        .iter()
+        .map(|v| v.filter(|_| total_clv > 0.0).map(|v| v / total_clv))
+        .collect();
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new(c::TIER.into(), names.to_vec()),
+        Column::new(c::CUSTOMERS.into(), n),
+        Column::new(c::MEAN_P_ALIVE.into(), mean(0)),
+        Column::new(c::MEAN_EXPECTED_PURCHASES.into(), mean(1)),
+        Column::new(c::MEAN_CLV.into(), mean(2)),
+        Column::new(c::TOTAL_CLV.into(), clv_sum),
+        Column::new(c::CLV_SHARE.into(), share),
+    ])?)
+}
+
+/// The columns of potential.parquet that grading reads (score components, the
+/// value-by-potential tiers), for joining onto the features table.
+pub const GRADED_COLUMNS: [&str; 5] = [
+    c::P_ALIVE,
+    c::EXPECTED_PURCHASES,
+    c::EXPECTED_SPEND,
+    c::CLV,
+    c::GROWTH,
+];
+
+/// The features table with the potential columns that grading reads added.
+pub fn with_potential(customers: &DataFrame, potential: &DataFrame) -> Result<DataFrame> {
+    let mut out = customers.clone();
+    for name in GRADED_COLUMNS {
+        out.with_column(potential.column(name)?.clone())?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CDNOW summary (tests/fixtures/cdnow): (x, t_x, T, zbar) per customer.
+    fn cdnow_summary() -> Vec<(u32, f64, f64, f64)> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/cdnow/cdnow_sample_summary.csv"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<f64> = l.split(',').map(|v| v.parse().unwrap()).collect();
+                (f[1] as u32, f[2], f[3], f[4])
+            })
+            .collect()
+    }
+
+    fn close(got: f64, want: f64, tol: f64) -> bool {
+        (got - want).abs() <= tol
+    }
+
+    #[test]
+    fn bgnbd_reproduces_the_published_cdnow_fit() {
+        let s = cdnow_summary();
+        assert_eq!(s.len(), 2357);
+        // Distinct triples with counts, as a run fits them.
+        let mut keys: Vec<(u32, u64, u64)> = s
+            .iter()
+            .map(|(x, tx, t, _)| (*x, tx.to_bits(), t.to_bits()))
+            .collect();
+        keys.sort_unstable();
+        let mut triples: Vec<Triple> = Vec::new();
+        for (x, tx, t) in keys {
+            let (tx, t) = (f64::from_bits(tx), f64::from_bits(t));
+            match triples.last_mut() {
+                Some(l) if l.x == x && l.t_x == tx && l.t == t => l.weight += 1.0,
+                _ => triples.push(Triple {
+                    x,
+                    t_x: tx,
+                    t,
+                    weight: 1.0,
+                }),
+            }
+        }
+        assert!(triples.len() < s.len());
+        let fit = bgnbd::fit(&triples, 0.0);
+        let p = fit.params;
+        assert!(fit.optimum.converged, "{fit:?}");
+        for (got, want) in [
+            (p.r, 0.2426),
+            (p.alpha, 4.4136),
+            (p.a, 0.7929),
+            (p.b, 2.4259),
+        ] {
+            assert!(close(got, want, 0.001), "{p:?}");
+        }
+        assert!(
+            close(fit.log_likelihood, -9582.43, 0.01),
+            "{}",
+            fit.log_likelihood
+        );
+        // One row per customer gives the same likelihood as the weighted distinct triples.
+        let single: Vec<Triple> = s
+            .iter()
+            .map(|(x, tx, t, _)| Triple {
+                x: *x,
+                t_x: *tx,
+                t: *t,
+                weight: 1.0,
+            })
+            .collect();
+        let ll = bgnbd::log_likelihood(&single, &p).unwrap();
+        assert!(close(ll, fit.log_likelihood, 1e-6), "{ll}");
+    }
+
+    #[test]
+    fn gamma_gamma_reproduces_the_published_cdnow_fit() {
+        let spenders: Vec<Spender> = cdnow_summary()
+            .into_iter()
+            .filter(|(x, ..)| *x > 0)
+            .map(|(x, _, _, zbar)| Spender { x, zbar })
+            .collect();
+        assert_eq!(spenders.len(), 946);
+        let fit = gamma_gamma::fit(&spenders, 0.0);
+        let g = fit.params;
+        assert!(fit.optimum.converged, "{fit:?}");
+        for (got, want) in [(g.p, 6.25), (g.q, 3.74), (g.v, 15.44)] {
+            assert!(close(got, want, 0.01), "{g:?}");
+        }
+        assert!(
+            close(fit.log_likelihood, -4055.92, 0.01),
+            "{}",
+            fit.log_likelihood
+        );
+    }
+}
