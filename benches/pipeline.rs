@@ -1,7 +1,8 @@
 //! `cargo bench`: the whole pipeline on generated data, per stage (load+features, tiers,
 //! k-means, compare, charts, writing): wall seconds, rows per second and peak memory.
 //! Sizes from TIERING_BENCH_ROWS (comma-separated, default 1000000), the order of the
-//! generated lines from TIERING_BENCH_ORDER (`date` or `shuffled`, default `date`); the same
+//! generated lines from TIERING_BENCH_ORDER (`date` or `shuffled`, default `date`), the
+//! potential models with TIERING_BENCH_POTENTIAL=1; the same
 //! code as `tiering bench`, which is the command docs/performance.md's table comes from.
 
 /// The allocator of the `tiering` binary, so the figures are the command's.
@@ -24,6 +25,8 @@ fn main() -> anyhow::Result<()> {
         k: "4".into(),
         duplicates: "keep".into(),
         order,
+        // TIERING_BENCH_POTENTIAL=1 adds the potential models.
+        potential: std::env::var("TIERING_BENCH_POTENTIAL").is_ok_and(|v| v == "1"),
         verbose: false,
     };
     let results = tiering::bench::run_bench(

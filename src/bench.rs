@@ -22,8 +22,11 @@ pub struct BenchResult {
     pub stages: Vec<StageRecord>,
 }
 
-/// The pipeline used for benchmarks: the embedded sample's columns, k fixed or auto.
-fn bench_pipeline(data: &Path, k: &str, duplicates: &str) -> String {
+/// The pipeline used for benchmarks: the embedded sample's columns, k fixed or auto, and the
+/// potential models when asked for.
+fn bench_pipeline(data: &Path, o: &BenchOptions) -> String {
+    let (k, duplicates) = (&o.k, &o.duplicates);
+    let potential = if o.potential { "[potential]\n" } else { "" };
     format!(
         r#"name = "bench"
 [input]
@@ -44,7 +47,7 @@ return_invoice_prefix = "CR"
 duplicates = "{duplicates}"
 [clustering]
 k = {k}
-"#
+{potential}"#
     )
 }
 
@@ -57,6 +60,8 @@ pub struct BenchOptions {
     pub duplicates: String,
     /// The order of the generated lines.
     pub order: Order,
+    /// Fit the BG/NBD and Gamma-Gamma models (`[potential]` with its defaults).
+    pub potential: bool,
     pub verbose: bool,
 }
 
@@ -95,7 +100,7 @@ pub fn run_bench(
         }
         let toml_path = dir.join(format!("bench-{rows}.toml"));
         let abs: PathBuf = std::fs::canonicalize(&data)?;
-        std::fs::write(&toml_path, bench_pipeline(&abs, &o.k, &o.duplicates))?;
+        std::fs::write(&toml_path, bench_pipeline(&abs, o))?;
         let p = Pipeline::load(&toml_path)?;
         reset_peak_rss();
         let progress = Progress::new(!o.verbose, false).with_anon_sampling();
@@ -124,6 +129,7 @@ pub fn run_bench(
 /// The stage groups reported, in order: (label, stage names).
 const GROUPS: &[(&str, &[&str])] = &[
     ("load+features", &["load", "clean", "features"]),
+    ("potential", &["potential"]),
     ("tiers", &["tiers"]),
     ("k-means", &["clusters"]),
     ("compare", &["compare"]),

@@ -50,6 +50,9 @@ pub struct BenchArgs {
     /// "shuffled" (an invoice's lines scattered over the file); see `generate --order`.
     #[arg(long, value_enum, default_value_t = Order::Date)]
     pub order: Order,
+    /// Also fit the potential models ([potential] with its defaults).
+    #[arg(long)]
+    pub potential: bool,
     /// Show the pipeline's stage lines while it runs.
     #[arg(long, short)]
     pub verbose: bool,

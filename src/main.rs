@@ -133,6 +133,7 @@ fn bench_command(args: BenchArgs) -> Result<()> {
         k,
         duplicates: args.duplicates,
         order: args.order,
+        potential: args.potential,
         verbose: args.verbose,
     };
     let results = tiering::bench::run_bench(

@@ -215,7 +215,13 @@ fn assess_potential(
     let Some(pp) = &p.potential else {
         return Ok(None);
     };
-    let pot = assess(customers, as_of, pp)?;
+    let mut pot = assess(customers, as_of, pp)?;
+    if let Some(days) = p.features.lookback_days {
+        // The models take a customer's first purchase in the window for its first ever.
+        pot.report.notes.push(format!(
+            "potential: the models see the {days} days before as_of ([features] lookback_days): a customer's first purchase in them counts as its first, so long-standing customers look younger than they are"
+        ));
+    }
     let r = &pot.report;
     let fits = match (&r.bgnbd, &r.gamma_gamma) {
         (Some(b), g) => format!(
