@@ -15,6 +15,11 @@ pub const MISSING_DATE: &str = "missing_date";
 pub const MISSING_AMOUNT: &str = "missing_amount";
 pub const NON_FINITE_VALUE: &str = "non_finite_value";
 pub const NONPOSITIVE_PRICE: &str = "nonpositive_price";
+/// Data-quality steps of the customer master (`[attributes]`): counted in customers.
+pub const MASTER_ONLY: &str = "master_customer_without_purchase";
+pub const MISSING_FROM_MASTER: &str = "customer_missing_from_master";
+/// Their action: a count of customers, not rows.
+pub const MASTER_ACTION: &str = "customers";
 pub const FUTURE_DATE: &str = "future_date";
 pub const RETURN_DROPPED: &str = "return_dropped";
 pub const AFTER_AS_OF: &str = "after_as_of";

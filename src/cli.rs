@@ -122,6 +122,10 @@ pub struct GenerateArgs {
     /// the file; holds the whole table in memory, about 200 bytes a line).
     #[arg(long, value_enum, default_value_t = Order::Date)]
     pub order: Order,
+    /// Also write the customers' master (credit rating, credit score, debt ratio, credit
+    /// limit, industry, key account) to this .csv or .parquet file.
+    #[arg(long, value_name = "PATH")]
+    pub master: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,

@@ -150,6 +150,13 @@ pub const MEAN_MONETARY: &str = "mean_monetary";
 pub const MEAN_SCORE: &str = "mean_score";
 pub const CUSTOMERS_BEFORE_RISK: &str = "customers_before_risk";
 pub const DOWNGRADED_INTO: &str = "downgraded_into";
+/// Customers whose tier a `[[tiers.pin]]` set or capped.
+pub const PINNED: &str = "pinned";
+
+// attribute_summary.parquet: attribute, value, group (tier or segment), name, customers,
+// customer_share, revenue, revenue_share.
+pub const ATTRIBUTE: &str = "attribute";
+pub const ATTRIBUTE_VALUE: &str = "value";
 
 // rfm_thresholds.parquet
 pub const DIMENSION: &str = "dimension";

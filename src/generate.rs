@@ -156,7 +156,16 @@ pub fn generate_transactions(p: &GenerateParams) -> PolarsResult<DataFrame> {
 /// date and invoice, and hands every chunk to `sink`. The same seed gives the same rows.
 pub fn generate_chunks(
     p: &GenerateParams,
+    sink: impl FnMut(DataFrame) -> PolarsResult<()>,
+) -> PolarsResult<()> {
+    generate_chunks_with(p, sink, |_, _| {})
+}
+
+/// [`generate_chunks`], and `on_customer` hears each customer drawn (with its index).
+fn generate_chunks_with(
+    p: &GenerateParams,
     mut sink: impl FnMut(DataFrame) -> PolarsResult<()>,
+    mut on_customer: impl FnMut(usize, &Customer),
 ) -> PolarsResult<()> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(p.seed);
     let start = p.end - Duration::days(p.days as i64 - 1);
@@ -180,6 +189,7 @@ pub fn generate_chunks(
             sink(chunk_frame(std::mem::take(&mut cols))?)?;
         }
         let c = Customer::draw(&mut rng, i, d0, d1);
+        on_customer(i, &c);
         let mut day = c.first as f64;
         loop {
             day += -(1.0 - rng.gen::<f64>()).ln() / c.rate;
@@ -361,6 +371,112 @@ pub fn generate_to_file(
     match p.order {
         Order::Date => generate_in_date_order(p, out, on_chunk),
         Order::Shuffled => generate_shuffled(p, out, on_chunk),
+    }
+}
+
+/// Seeds the customer master's draws, with the generator's seed and the customer's index:
+/// not the stream the transactions are drawn from, which stays as it is.
+const MASTER_SEED: u64 = 0x4d41_5354_4552_0000;
+
+const INDUSTRIES: &[(&str, f64)] = &[
+    ("Manufacturing", 0.28),
+    ("Wholesale", 0.22),
+    ("Retail", 0.2),
+    ("Construction", 0.12),
+    ("Logistics", 0.1),
+    ("Services", 0.08),
+];
+
+/// The customer master of the customers [`generate_chunks`] draws for `p`, as a CRM export
+/// has it: `customer_no`, `credit_rating` (A..D, worse for late payers), `credit_score`,
+/// `debt_ratio`, `credit_limit`, `industry`, `key_account` (Y for the largest accounts).
+/// About 2 % of the customers are missing from it, and it lists 1 % more prospects
+/// (`PROS-...`) who never bought.
+pub fn generate_master(p: &GenerateParams) -> PolarsResult<DataFrame> {
+    let mut rows = MasterRows::default();
+    generate_chunks_with(p, |_| Ok(()), |i, c| rows.push(p.seed, i, c))?;
+    let prospects = (p.customers / 100).max(1);
+    for k in 0..prospects {
+        let mut rng =
+            Xoshiro256PlusPlus::seed_from_u64(p.seed ^ MASTER_SEED ^ (k as u64 + 1) << 32);
+        let c = Customer {
+            id: format!("PROS-{:05}", k + 1),
+            value: 1.0,
+            rate: 0.0,
+            first: 0,
+            last: 0,
+            region: pick_region(&mut rng),
+            payer: Payer::Punctual,
+            terms: 30,
+        };
+        rows.add(&mut rng, &c);
+    }
+    rows.frame()
+}
+
+#[derive(Default)]
+struct MasterRows {
+    id: Vec<String>,
+    rating: Vec<&'static str>,
+    score: Vec<i64>,
+    debt: Vec<f64>,
+    limit: Vec<f64>,
+    industry: Vec<&'static str>,
+    key: Vec<&'static str>,
+}
+
+impl MasterRows {
+    /// Customer `i` of the run seeded `seed`, unless it is one of those the master lacks.
+    fn push(&mut self, seed: u64, i: usize, c: &Customer) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ MASTER_SEED ^ i as u64);
+        if rng.gen_bool(0.02) {
+            return;
+        }
+        self.add(&mut rng, c);
+    }
+
+    fn add(&mut self, rng: &mut Xoshiro256PlusPlus, c: &Customer) {
+        let grade = match c.payer {
+            Payer::Punctual => usize::from(rng.gen_bool(0.4)),
+            Payer::Sometimes => 1 + usize::from(rng.gen_bool(0.5)),
+            Payer::Chronic => 2 + usize::from(rng.gen_bool(0.6)),
+        };
+        let (scores, debts) = [
+            ((720, 850), (0.1, 0.45)),
+            ((640, 720), (0.3, 0.6)),
+            ((560, 640), (0.5, 0.85)),
+            ((450, 560), (0.7, 1.2)),
+        ][grade];
+        let mut u: f64 = rng.gen();
+        let mut industry = INDUSTRIES[0].0;
+        for (name, w) in INDUSTRIES {
+            if u < *w {
+                industry = name;
+                break;
+            }
+            u -= w;
+        }
+        self.id.push(c.id.clone());
+        self.rating.push(["A", "B", "C", "D"][grade]);
+        self.score.push(rng.gen_range(scores.0..scores.1));
+        self.debt.push(round2(rng.gen_range(debts.0..debts.1)));
+        // Limits follow the account's size, in thousands.
+        self.limit
+            .push(((c.value.powf(0.8) * 20.0).round() * 1000.0).max(5000.0));
+        self.industry.push(industry);
+        self.key.push(if c.value > 25.0 { "Y" } else { "N" });
+    }
+
+    fn frame(self) -> PolarsResult<DataFrame> {
+        DataFrame::new_infer_height(vec![
+            Column::new("customer_no".into(), self.id),
+            Column::new("credit_rating".into(), self.rating),
+            Column::new("credit_score".into(), self.score),
+            Column::new("debt_ratio".into(), self.debt),
+            Column::new("credit_limit".into(), self.limit),
+            Column::new("industry".into(), self.industry),
+            Column::new("key_account".into(), self.key),
+        ])
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`load`] (the only reader) -> [`clean`] -> [`features`] -> [`tiers`] -> [`output`] (the only
 //! writer).
 
+pub mod attributes;
 pub mod bench;
 pub mod clean;
 pub mod cli;

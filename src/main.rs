@@ -118,6 +118,15 @@ fn generate_command(args: GenerateArgs) -> Result<()> {
         "write",
         &format!("{} transactions -> {}", thousands(rows), args.out.display()),
     );
+    if let Some(path) = &args.master {
+        let mut writer = tiering::output::DataFileWriter::new(path)?;
+        writer.write(&tiering::generate::generate_master(&params)?)?;
+        let n = writer.finish()?;
+        progress.stage(
+            "write",
+            &format!("{} customers' master -> {}", thousands(n), path.display()),
+        );
+    }
     Ok(())
 }
 

@@ -10,12 +10,16 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::clean::{account_no_purchase, no_customers, CleanParams};
+use crate::attributes::{attach_attributes, MasterMatch};
+use crate::clean::{
+    account_no_purchase, no_customers, CleanParams, QualityRow, MASTER_ACTION, MASTER_ONLY,
+    MISSING_FROM_MASTER,
+};
 use crate::compare::{compare, Comparison};
 use crate::config::Pipeline;
 use crate::features::{clean_and_fold_history, CleanFeatures, EarlierFeatures, Features};
 use crate::history::{build_history, HistoryTables, Snapshot};
-use crate::load::{catch_panic, load_transactions, pass_error, Loaded};
+use crate::load::{catch_panic, load_master, load_transactions, pass_error, Loaded, Master};
 use crate::output::validation::write_validation;
 use crate::output::{OutputTarget, Outputs, RunMetadata, RunResults};
 use crate::plan::RunPlan;
@@ -49,6 +53,11 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
     }
     let mut loaded = read_inputs(p, progress)?;
     notes.extend(loaded.notes.iter().cloned());
+    // The master is small and read before the long pass, so a bad one fails at once.
+    let master = read_master(p, progress)?;
+    if let Some(m) = &master {
+        notes.extend(m.notes.iter().cloned());
+    }
     let mut features = compute_features(&mut loaded, plan, progress)?;
     let earlier = std::mem::take(&mut features.earlier);
 
@@ -59,11 +68,22 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
     if let Some(pot) = &potential {
         notes.extend(pot.report.notes.iter().cloned());
     }
-    // Grading, clustering and the comparison read the potential columns beside the features.
-    let graded = match &potential {
-        Some(pot) => &with_potential(customers, &pot.table)?,
-        None => customers,
-    };
+    // Grading, clustering and the comparison read the potential and attribute columns
+    // beside the features.
+    let (graded, master_match) = graded_table(customers, potential.as_ref(), master.as_ref(), p)?;
+    if let Some(m) = &master_match {
+        account_master(&mut features.quality, m);
+        progress.stage(
+            "attributes",
+            &format!(
+                "{} customers in the master; {} of them without a purchase in the window, {} graded customers missing from it",
+                thousands(m.master_customers),
+                thousands(m.master_only),
+                thousands(m.missing_from_master)
+            ),
+        );
+    }
+    let graded = graded.as_ref().unwrap_or(customers);
     let mut grading = grade(graded, p, progress)?;
     notes.extend(grading.notes.iter().cloned());
     out.start_grading(&mut grading)?;
@@ -86,6 +106,7 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
         earlier,
         &grading,
         clusters.as_deref(),
+        master.as_ref(),
         progress,
     )?;
 
@@ -99,6 +120,7 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
         comparison: comparison.as_ref(),
         history: history.as_ref(),
         potential: potential.as_ref(),
+        master: master.as_ref().zip(master_match),
     };
     let (out_dir, metadata) = out.finish(&results, notes, progress)?;
     Ok(RunResult {
@@ -203,6 +225,61 @@ fn compute_features(
         ),
     );
     Ok(features)
+}
+
+/// Stage 1b: the customer master, when the pipeline has `[attributes]`.
+fn read_master(p: &Pipeline, progress: &Progress) -> Result<Option<Master>> {
+    let Some(a) = &p.attributes else {
+        return Ok(None);
+    };
+    let m = load_master(a, &p.source_path, p.cleaning.normalize_customer_id)?;
+    progress.stage(
+        "master",
+        &format!(
+            "{} customers from {} file(s)",
+            thousands(m.table.height() as u64),
+            m.files.len()
+        ),
+    );
+    Ok(Some(m))
+}
+
+/// The table grading reads: the features, with the potential columns and the master's
+/// attributes when the run has them (`None`: the features alone), and how the master
+/// matched the customers.
+fn graded_table(
+    customers: &DataFrame,
+    potential: Option<&Potential>,
+    master: Option<&Master>,
+    p: &Pipeline,
+) -> Result<(Option<DataFrame>, Option<MasterMatch>)> {
+    let mut graded = match potential {
+        Some(pot) => Some(with_potential(customers, &pot.table)?),
+        None => None,
+    };
+    let mut matched = None;
+    if let (Some(m), Some(a)) = (master, &p.attributes) {
+        let base = graded.as_ref().unwrap_or(customers);
+        let payments = p.input.columns.due_date.is_some();
+        let (with, counts) = attach_attributes(base, &m.table, a, payments)?;
+        graded = Some(with);
+        matched = Some(counts);
+    }
+    Ok((graded, matched))
+}
+
+/// The master's counts in the data-quality account (customers, not rows).
+fn account_master(quality: &mut Vec<QualityRow>, m: &MasterMatch) {
+    quality.push(QualityRow {
+        step: MASTER_ONLY.into(),
+        rows: m.master_only,
+        action: MASTER_ACTION,
+    });
+    quality.push(QualityRow {
+        step: MISSING_FROM_MASTER.into(),
+        rows: m.missing_from_master,
+        action: MASTER_ACTION,
+    });
 }
 
 /// Stage 2b: the purchase and spend models, when the pipeline has `[potential]`.
@@ -315,6 +392,7 @@ fn compare_with_rules(
 /// Stage 6: with several as-of dates, grades every earlier snapshot (its features come from
 /// the feature pass) with the same rules (and places its customers with the one cluster
 /// model), then tracks who moved.
+#[allow(clippy::too_many_arguments)]
 fn grade_history(
     loaded: &Loaded,
     plan: &RunPlan,
@@ -322,6 +400,7 @@ fn grade_history(
     earlier: Vec<EarlierFeatures>,
     grading: &Grading,
     clusters: Option<&ClusterOutput>,
+    master: Option<&Master>,
     progress: &Progress,
 ) -> Result<Option<HistoryTables>> {
     let p = &plan.pipeline;
@@ -339,7 +418,7 @@ fn grade_history(
     }
     for e in earlier {
         let d = e.as_of;
-        let (snap_customers, tiers) = catch_panic(|| grade_snapshot(e.features, d, p))
+        let (snap_customers, tiers) = catch_panic(|| grade_snapshot(e.features, d, p, master))
             .map_err(|e| pass_error(loaded, p, e))
             .with_context(|| format!("grading the snapshot as of {d}"))?;
         // One model for every snapshot, so cluster numbers mean the same everywhere.
@@ -470,12 +549,17 @@ fn grade_snapshot(
     features: Result<Features>,
     as_of: NaiveDate,
     p: &Pipeline,
+    master: Option<&Master>,
 ) -> Result<(DataFrame, DataFrame)> {
-    let mut customers = features?.customers;
-    // Each snapshot's models are fitted on its own customers, as a run at its date would.
-    if let Some(pp) = &p.potential {
-        customers = with_potential(&customers, &assess(&customers, as_of, pp)?.table)?;
-    }
+    let customers = features?.customers;
+    // Each snapshot's models are fitted on its own customers, as a run at its date would;
+    // the master has no dates, so every snapshot reads the same one.
+    let potential = match &p.potential {
+        Some(pp) => Some(assess(&customers, as_of, pp)?),
+        None => None,
+    };
+    let (graded, _) = graded_table(&customers, potential.as_ref(), master, p)?;
+    let customers = graded.unwrap_or(customers);
     let grading = assign_rule_tiers(&customers, &p.grading)?;
     Ok((customers, grading.rows.frame(Rows::All)?))
 }

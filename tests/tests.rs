@@ -1,6 +1,7 @@
 //! Integration tests: the built binary on small fixtures, outputs read back with the `parquet`
 //! and `arrow` crates and compared with values computed by hand (see each fixture's comments).
 
+mod attributes;
 mod coverage;
 mod faults;
 mod potential;
@@ -367,19 +368,30 @@ fn generate_is_deterministic_and_runs_through_the_pipeline() {
             "3",
             "--out",
             p.to_str().unwrap(),
+            "--master",
+            p.with_extension("master.csv").to_str().unwrap(),
             "-q",
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let (ta, tb) = (read_parquet(&a), read_parquet(&b));
     assert_eq!(ta.batch, tb.batch);
+    let master = std::fs::read_to_string(a.with_extension("master.csv")).unwrap();
+    assert_eq!(
+        master,
+        std::fs::read_to_string(b.with_extension("master.csv")).unwrap()
+    );
+    assert!(master.starts_with(
+        "customer_no,credit_rating,credit_score,debt_ratio,credit_limit,industry,key_account\n"
+    ));
     assert!(ta.rows() > 200, "{} rows", ta.rows());
     let pipeline = dir.path().join("gen.toml");
     std::fs::write(
         &pipeline,
         std::fs::read_to_string(root().join("pipelines/default.toml"))
             .unwrap()
-            .replace("../notebooks-data/transactions.csv", "a.parquet"),
+            .replace("../notebooks-data/transactions.csv", "a.parquet")
+            .replace("../notebooks-data/customers.csv", "a.master.csv"),
     )
     .unwrap();
     let out = dir.path().join("out");
@@ -408,6 +420,11 @@ fn input_order_does_not_change_the_outputs() {
             order,
             "--out",
             data.to_str().unwrap(),
+            "--master",
+            dir.path()
+                .join(format!("{order}-master.csv"))
+                .to_str()
+                .unwrap(),
             "-q",
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -419,6 +436,10 @@ fn input_order_does_not_change_the_outputs() {
                 .replace(
                     "../notebooks-data/transactions.csv",
                     &format!("{order}.csv"),
+                )
+                .replace(
+                    "../notebooks-data/customers.csv",
+                    &format!("{order}-master.csv"),
                 ),
         )
         .unwrap();
@@ -887,13 +908,16 @@ fn generated_pipeline(
             "11",
             "--out",
             data.to_str().unwrap(),
+            "--master",
+            dir.join("master.csv").to_str().unwrap(),
             "-q",
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let text = std::fs::read_to_string(root().join("pipelines/default.toml"))
         .unwrap()
-        .replace("../notebooks-data/transactions.csv", "tx.parquet");
+        .replace("../notebooks-data/transactions.csv", "tx.parquet")
+        .replace("../notebooks-data/customers.csv", "master.csv");
     let p = dir.join("gen.toml");
     std::fs::write(&p, edit(text)).unwrap();
     p

@@ -165,6 +165,10 @@ impl Table {
             .collect()
     }
 
+    pub fn bools(&self, name: &str) -> Vec<Option<bool>> {
+        self.col(name).as_boolean().iter().collect()
+    }
+
     pub fn i64s(&self, name: &str) -> Vec<Option<i64>> {
         self.col(name).as_primitive::<Int64Type>().iter().collect()
     }

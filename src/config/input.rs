@@ -188,17 +188,22 @@ impl RawInput {
 
 impl RawCsv {
     fn check(&self) -> Result<CsvOptions> {
+        self.check_in("[input.csv]")
+    }
+
+    /// Checks the options of the section `section` (named in messages).
+    pub(crate) fn check_in(&self, section: &str) -> Result<CsvOptions> {
         let delimiter = match self.delimiter.as_bytes() {
             [b] => *b,
             _ if self.delimiter == "\\t" || self.delimiter == "tab" => b'\t',
             _ => bail!(
-                "[input.csv] delimiter must be one character, got {:?} (use \",\", \";\", \"|\" or \"\\t\")",
+                "{section} delimiter must be one character, got {:?} (use \",\", \";\", \"|\" or \"\\t\")",
                 self.delimiter
             ),
         };
         if encoding_rs::Encoding::for_label(self.encoding.trim().as_bytes()).is_none() {
             bail!(
-                "[input.csv] encoding {:?} is not known; use a label such as \"utf-8\", \"latin1\", \"windows-1252\", \"gbk\" or \"utf-16le\"",
+                "{section} encoding {:?} is not known; use a label such as \"utf-8\", \"latin1\", \"windows-1252\", \"gbk\" or \"utf-16le\"",
                 self.encoding
             );
         }

@@ -2,6 +2,7 @@
 //! `Pipeline`, one checked type per section (`RawX::check` -> `X`), in the style of linfa's
 //! checked params. Nothing here reads data files or the clock; paths are only resolved.
 
+pub mod attributes;
 mod cleaning;
 mod input;
 
@@ -19,10 +20,12 @@ pub use input::{
 };
 
 use crate::potential::{PotentialParams, RawPotential};
+use crate::tiers::attribute_rules::AttributeNames;
 use crate::tiers::cluster_params::{ClusteringParams, RawClustering};
 use crate::tiers::params::{
     validate_grading, Available, GradingParams, RawAlerts, RawRfm, RawRisk, RawScore, RawTiers,
 };
+use attributes::{AttributesParams, RawAttributes};
 
 /// The pipeline file as written by the user. Every table rejects unknown keys so a typo such as
 /// `custmer_id` is an error instead of a silently ignored setting.
@@ -59,6 +62,8 @@ pub struct RawPipeline {
     pub history: Option<RawHistory>,
     /// `[potential]`: the BG/NBD and Gamma-Gamma models (off without the section).
     pub potential: Option<RawPotential>,
+    /// `[attributes]`: the customer master (credit rating, industry, ...).
+    pub attributes: Option<RawAttributes>,
 }
 
 /// `[history]`: grade several as-of dates with the same rules and track who moved.
@@ -298,6 +303,8 @@ pub struct Pipeline {
     pub history: Option<History>,
     /// `None` without a `[potential]` section or with `enabled = false`.
     pub potential: Option<PotentialParams>,
+    /// The customer master, with `[attributes]`.
+    pub attributes: Option<AttributesParams>,
 }
 
 impl Pipeline {
@@ -348,6 +355,18 @@ impl RawPipeline {
             potential: potential.is_some(),
         };
         let features = self.features.check()?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let attributes = match &self.attributes {
+            Some(a) => Some(a.check(base)?),
+            None => None,
+        };
+        let attribute_names = match &attributes {
+            Some(a) => AttributeNames {
+                numeric: a.numeric_columns(available.payments),
+                categorical: a.categorical.clone(),
+            },
+            None => AttributeNames::default(),
+        };
         let grading = validate_grading(
             &self.rfm,
             &self.score,
@@ -356,8 +375,9 @@ impl RawPipeline {
             &self.alerts,
             &self.policies,
             available,
+            &attribute_names,
         )?;
-        let clustering = self.clustering.check(available)?;
+        let clustering = self.clustering.check(available, &attribute_names)?;
         let cleaning = self.cleaning.check(columns.invoice_id.is_some())?;
         let output = self.output.check(&name)?;
         let history = match &self.history {
@@ -378,6 +398,7 @@ impl RawPipeline {
             charts: self.charts.check(),
             history,
             potential,
+            attributes,
         })
     }
 }

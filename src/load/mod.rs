@@ -15,7 +15,9 @@ use crate::config::{CostColumn, CsvOptions, InputFormat, Pipeline, ValueColumns}
 use crate::error::InputError;
 
 mod diagnose;
+mod master;
 pub use diagnose::{catch_panic, panic_message};
+pub use master::{load_master, Master};
 
 /// One input file and what was read from it.
 #[derive(Debug, Clone, serde::Serialize)]

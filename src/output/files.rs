@@ -28,3 +28,4 @@ pub const POTENTIAL: &str = "potential.parquet";
 pub const POTENTIAL_FITS: &str = "potential_fits.parquet";
 pub const POTENTIAL_BY_TIER: &str = "potential_by_tier.parquet";
 pub const VALIDATION: &str = "validation.parquet";
+pub const ATTRIBUTE_SUMMARY: &str = "attribute_summary.parquet";

@@ -38,6 +38,9 @@ pub struct RunMetadata {
     /// The purchase and spend models: time unit, horizon, discount rate, each model's
     /// parameters, log-likelihood, iterations and convergence; absent without `[potential]`.
     pub potential: Option<PotentialReport>,
+    /// The customer master: its files, and the customers found on one side only; absent
+    /// without `[attributes]`.
+    pub attributes: Option<serde_json::Value>,
     /// Things a person should know about this run (collapsed score bins, ...).
     pub notes: Vec<String>,
     pub outputs: Vec<String>,
@@ -74,6 +77,17 @@ pub fn run_metadata(run: &RunResults, notes: Vec<String>, outputs: Vec<String>) 
         history,
         comparison: run.comparison.map(|c| c.summary.clone()),
         potential: run.potential.map(|p| p.potential.report.clone()),
+        attributes: run.master.map(|(m, matched)| {
+            serde_json::json!({
+                "inputs": m.files,
+                "customers": matched.master_customers,
+                "master_customers_without_purchase": matched.master_only,
+                "customers_missing_from_master": matched.missing_from_master,
+                "numeric": p.attributes.as_ref().map(|a| a.numeric.iter().map(|(n, h)| (n.clone(), if *h { "higher_is_better" } else { "lower_is_better" })).collect::<std::collections::BTreeMap<_, _>>()),
+                "categorical": p.attributes.as_ref().map(|a| a.categorical.clone()),
+                "history": "attributes have no dates: every snapshot of a history run reads the same master",
+            })
+        }),
         notes,
         outputs,
     }

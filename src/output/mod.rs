@@ -18,10 +18,12 @@ pub use writer::Outputs;
 
 use polars::prelude::DataFrame;
 
+use crate::attributes::MasterMatch;
 use crate::compare::Comparison;
 use crate::features::CleanFeatures;
 use crate::history::HistoryTables;
 use crate::load::Loaded;
+use crate::load::Master;
 use crate::plan::RunPlan;
 use crate::potential::PotentialResults;
 use crate::tiers::clusters::ClusterOutput;
@@ -44,6 +46,8 @@ pub struct RunResults<'a> {
     pub history: Option<&'a HistoryTables>,
     /// The purchase and spend models, with `[potential]`.
     pub potential: Option<&'a PotentialResults>,
+    /// The customer master and how it matched the customers, with `[attributes]`.
+    pub master: Option<(&'a Master, MasterMatch)>,
 }
 
 use std::path::{Path, PathBuf};

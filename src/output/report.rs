@@ -250,6 +250,16 @@ fn sections<'a>(run: &'a RunResults, quality: &'a DataFrame) -> Vec<Section<'a>>
             total_rows: Some(g.alert_count),
         },
     ];
+    if let Some(a) = &g.attribute_summary {
+        sections.push(Section {
+            id: "attributes",
+            title: "Tiers and segments by attribute",
+            intro: "Customers and revenue of each tier and segment per value of each categorical attribute of the customer master (attribute_summary.parquet).".into(),
+            table: Some(a),
+            max_rows: 60,
+            total_rows: Some(a.height()),
+        });
+    }
     if let Some(pot) = run.potential {
         sections.extend(potential_sections(pot));
     }

@@ -206,6 +206,9 @@ fn end_tables(run: &RunResults, quality: &DataFrame) -> Vec<(&'static str, DataF
         tables.push((f::MOVEMENTS, h.movements.clone()));
         tables.push((f::STABILITY, h.stability.clone()));
     }
+    if let Some(a) = &g.attribute_summary {
+        tables.push((f::ATTRIBUTE_SUMMARY, a.clone()));
+    }
     if let Some(pot) = run.potential {
         tables.push((f::POTENTIAL, pot.potential.table.clone()));
         tables.push((f::POTENTIAL_FITS, pot.fits.clone()));
@@ -240,13 +243,16 @@ fn output_list(
 
 /// data_quality.parquet: every step of the row account, with its share of the rows read.
 fn quality_frame(rows: &[QualityRow], read: u64) -> Result<DataFrame> {
-    let share: Vec<f64> = rows
+    // Master counts are customers, not rows: no share of the rows read.
+    let share: Vec<Option<f64>> = rows
         .iter()
         .map(|r| {
-            if read == 0 {
-                0.0
+            if r.action == crate::clean::MASTER_ACTION {
+                None
+            } else if read == 0 {
+                Some(0.0)
             } else {
-                r.rows as f64 / read as f64
+                Some(r.rows as f64 / read as f64)
             }
         })
         .collect();

@@ -7,6 +7,7 @@
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
+use super::attribute_rules::AttributeNames;
 use super::kmeans::{self, KChoice, KMeansParams, SelectBy, TransformSpec};
 use super::params::Available;
 use crate::columns as c;
@@ -165,11 +166,20 @@ fn feature_alias(name: &str) -> &str {
 impl RawClustering {
     /// Checks the section against the columns the data will have; `None` when clustering is
     /// switched off.
-    pub fn check(&self, available: Available) -> Result<Option<ClusteringParams>> {
+    pub fn check(
+        &self,
+        available: Available,
+        attributes: &AttributeNames,
+    ) -> Result<Option<ClusteringParams>> {
         if !self.enabled {
             return Ok(None);
         }
-        let known = clusterable_columns(available);
+        // The features, the potential models' values and the master's numeric attributes.
+        let mut known = clusterable_columns(available);
+        if available.potential {
+            known.extend(crate::potential::GRADED_COLUMNS);
+        }
+        known.extend(attributes.numeric.iter().map(|(n, _)| n.as_str()));
         let features = self.check_features(&known, available)?;
         let transform = TransformSpec {
             log1p: self.check_log1p(&features)?,
@@ -206,7 +216,7 @@ impl RawClustering {
         }
         let order_by = feature_alias(&self.order_by).to_string();
         if !known.contains(&order_by.as_str()) {
-            bail!("[clustering] order_by {order_by:?} is not a numeric column of customers.parquet; e.g. \"monetary\"");
+            bail!("[clustering] order_by {order_by:?} is not a numeric column of the customers; e.g. \"monetary\"");
         }
         let params = ClusteringParams {
             features,
@@ -253,7 +263,7 @@ impl RawClustering {
         for (i, f) in features.iter().enumerate() {
             if !known.contains(&f.as_str()) {
                 bail!(
-                    "[clustering] feature {f:?} is not a numeric column of customers.parquet for this data; choose from: {}",
+                    "[clustering] feature {f:?} is not a numeric column of the customers for this data; choose from: {}",
                     known.join(", ")
                 );
             }

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
+use super::attribute_rules::{
+    check_segment_condition, AttributeNames, Pin, RawPin, RawRiskRule, RiskRule, TextOrNumber,
+};
 use crate::columns as c;
 
 // ---------------------------------------------------------------- raw (as written)
@@ -63,6 +66,10 @@ pub struct RawSegment {
     pub r: Option<[u8; 2]>,
     pub f: Option<[u8; 2]>,
     pub m: Option<[u8; 2]>,
+    /// A categorical attribute the segment also tests, with `in`.
+    pub attribute: Option<String>,
+    #[serde(rename = "in")]
+    pub in_: Option<Vec<TextOrNumber>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -96,6 +103,9 @@ pub struct RawTiers {
     /// method = value_potential: the lifetime value's percentile rank (0..100) from which
     /// potential counts as high.
     pub potential_cut: Option<f64>,
+    /// `[[tiers.pin]]`: tiers set or capped by an attribute, after scoring and risk.
+    #[serde(default)]
+    pub pin: Vec<RawPin>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
@@ -145,6 +155,9 @@ pub struct RawRisk {
     /// Tiers dropped at medium and at high risk.
     #[serde(default = "default_downgrade")]
     pub downgrade: RawDowngrade,
+    /// `[[risk.rules]]`: risk levels from customer-master attributes.
+    #[serde(default)]
+    pub rules: Vec<RawRiskRule>,
 }
 
 impl Default for RawRisk {
@@ -155,6 +168,7 @@ impl Default for RawRisk {
             min_invoices: default_min_invoices(),
             inactivity_ratio: default_inactivity(),
             downgrade: default_downgrade(),
+            rules: Vec::new(),
         }
     }
 }
@@ -231,7 +245,7 @@ fn default_alert_drop() -> f64 {
 pub struct Component {
     /// The name used in the pipeline file and in `comp_<name>` columns.
     pub name: String,
-    pub column: &'static str,
+    pub column: String,
     pub higher_is_better: bool,
     /// Normalised weight (weights sum to 1).
     pub weight: f64,
@@ -301,6 +315,8 @@ pub struct Segment {
     pub r: (u8, u8),
     pub f: (u8, u8),
     pub m: (u8, u8),
+    /// A categorical attribute and the values it must take, if the rule tests one.
+    pub attribute: Option<(String, Vec<String>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -335,6 +351,8 @@ pub struct Risk {
     pub inactivity_ratio: [f64; 2],
     /// Tiers dropped at [medium, high].
     pub downgrade: [u8; 2],
+    /// Risk levels from attributes.
+    pub rules: Vec<RiskRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -360,6 +378,10 @@ pub struct GradingParams {
     pub policies: BTreeMap<String, Vec<(String, PolicyValue)>>,
     /// Policy field names over all tiers, sorted.
     pub policy_fields: Vec<String>,
+    /// Tiers set or capped by attributes, applied in order after the risk overlay.
+    pub pins: Vec<Pin>,
+    /// The customer-master columns the rules may read (empty without `[attributes]`).
+    pub attributes: AttributeNames,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -378,6 +400,7 @@ pub fn default_segments() -> Vec<Segment> {
         r,
         f,
         m,
+        attribute: None,
     };
     vec![
         s("Champions", (5, 5), (4, 5), (1, 5)),
@@ -396,6 +419,7 @@ pub fn default_segments() -> Vec<Segment> {
 
 /// Checks the grading sections against the features the data will have, each section on
 /// its own ([`RawRfm::check`], [`RawScore::check`], [`RawTiers::check`], ...).
+#[allow(clippy::too_many_arguments)] // one argument per section of the file
 pub fn validate_grading(
     rfm: &RawRfm,
     score: &RawScore,
@@ -404,15 +428,21 @@ pub fn validate_grading(
     alerts: &RawAlerts,
     policies: &BTreeMap<String, toml::Table>,
     available: Available,
+    attributes: &AttributeNames,
 ) -> Result<GradingParams> {
     let RfmParams {
         bins,
         rfm_cuts,
         segments,
-    } = rfm.check()?;
-    let components = score.check(available)?;
+    } = rfm.check(attributes)?;
+    let components = score.check(available, attributes)?;
     let (tier_names, tier_rule) = tiers.check(available)?;
     let (policies, policy_fields) = check_policies(policies, &tier_names)?;
+    let pins = tiers
+        .pin
+        .iter()
+        .map(|p| p.check(attributes, &tier_names))
+        .collect::<Result<_>>()?;
     Ok(GradingParams {
         bins,
         rfm_cuts,
@@ -420,10 +450,12 @@ pub fn validate_grading(
         components,
         tier_names,
         tier_rule,
-        risk: risk.check()?,
+        risk: risk.check(attributes)?,
         alerts: alerts.check()?,
         policies,
         policy_fields,
+        pins,
+        attributes: attributes.clone(),
     })
 }
 
@@ -436,7 +468,7 @@ struct RfmParams {
 
 impl RawRfm {
     /// Score levels, cut points and segment rules.
-    fn check(&self) -> Result<RfmParams> {
+    fn check(&self, attributes: &AttributeNames) -> Result<RfmParams> {
         let rfm = self;
         let bins = rfm.bins;
         if !(2..=10).contains(&bins) {
@@ -496,6 +528,12 @@ impl RawRfm {
                         r: range(s.r, "r")?,
                         f: range(s.f, "f")?,
                         m: range(s.m, "m")?,
+                        attribute: check_segment_condition(
+                            &s.name,
+                            &s.attribute,
+                            &s.in_,
+                            attributes,
+                        )?,
                     });
                 }
                 out
@@ -511,8 +549,8 @@ impl RawRfm {
 
 impl RawScore {
     /// The weighted components, weights normalised to sum 1.
-    fn check(&self, available: Available) -> Result<Vec<Component>> {
-        validate_weights(self, available)
+    fn check(&self, available: Available, attributes: &AttributeNames) -> Result<Vec<Component>> {
+        validate_weights(self, available, attributes)
     }
 }
 
@@ -737,7 +775,7 @@ fn check_pareto_cuts(v: Vec<f64>, tiers: usize) -> Result<Vec<f64>> {
 }
 
 impl RawRisk {
-    fn check(&self) -> Result<Risk> {
+    fn check(&self, attributes: &AttributeNames) -> Result<Risk> {
         let risk = self;
         for pair in [risk.overdue_days, risk.late_rate, risk.inactivity_ratio] {
             if pair[0] > pair[1] || pair.iter().any(|x| *x < 0.0 || !x.is_finite()) {
@@ -758,6 +796,11 @@ impl RawRisk {
             min_invoices: risk.min_invoices,
             inactivity_ratio: risk.inactivity_ratio,
             downgrade: [risk.downgrade.medium, risk.downgrade.high],
+            rules: risk
+                .rules
+                .iter()
+                .map(|r| r.check(attributes))
+                .collect::<Result<_>>()?,
         };
         Ok(risk)
     }
@@ -843,7 +886,11 @@ fn check_ascending(v: &[f64], what: &str, len: usize) -> Result<()> {
     Ok(())
 }
 
-fn validate_weights(score: &RawScore, available: Available) -> Result<Vec<Component>> {
+fn validate_weights(
+    score: &RawScore,
+    available: Available,
+    attributes: &AttributeNames,
+) -> Result<Vec<Component>> {
     let has = |needs: Needs| match needs {
         Needs::Nothing => true,
         Needs::Cost => available.profit,
@@ -869,8 +916,25 @@ fn validate_weights(score: &RawScore, available: Available) -> Result<Vec<Compon
     };
     let mut out = Vec::new();
     for (name, weight) in &weights {
+        if !weight.is_finite() || *weight < 0.0 {
+            bail!("[score.weights] weight of {name:?} must be a non-negative number, got {weight}");
+        }
+        // A numeric attribute of the customer master is a component by its own name.
+        if let Some((column, higher)) = attributes.numeric.iter().find(|(n, _)| n == name) {
+            out.push(Component {
+                name: name.clone(),
+                column: column.clone(),
+                higher_is_better: *higher,
+                weight: *weight,
+            });
+            continue;
+        }
         let Some((_, column, higher, needs)) = COMPONENTS.iter().find(|(n, ..)| n == name) else {
-            let known: Vec<&str> = COMPONENTS.iter().map(|(n, ..)| *n).collect();
+            let known: Vec<&str> = COMPONENTS
+                .iter()
+                .map(|(n, ..)| *n)
+                .chain(attributes.numeric.iter().map(|(n, _)| n.as_str()))
+                .collect();
             bail!(
                 "[score.weights] unknown component {name:?}; known components: {}",
                 known.join(", ")
@@ -886,12 +950,9 @@ fn validate_weights(score: &RawScore, available: Available) -> Result<Vec<Compon
                 }
             );
         }
-        if !weight.is_finite() || *weight < 0.0 {
-            bail!("[score.weights] weight of {name:?} must be a non-negative number, got {weight}");
-        }
         out.push(Component {
             name: name.clone(),
-            column,
+            column: column.to_string(),
             higher_is_better: *higher,
             weight: *weight,
         });
@@ -925,6 +986,7 @@ mod tests {
             &RawAlerts::default(),
             &BTreeMap::new(),
             ALL,
+            &AttributeNames::default(),
         )
     }
 
@@ -977,6 +1039,7 @@ mod tests {
             &RawAlerts::default(),
             &BTreeMap::new(),
             Available::none(),
+            &AttributeNames::default(),
         )
         .unwrap_err()
         .to_string();
@@ -1052,6 +1115,7 @@ mod tests {
             &RawAlerts::default(),
             &p,
             ALL,
+            &AttributeNames::default(),
         )
         .unwrap_err()
         .to_string();

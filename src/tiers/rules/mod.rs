@@ -8,6 +8,7 @@
 //! This module reads as the steps of [`assign_rule_tiers`]; each step is a module of its own.
 
 mod alerts;
+mod attributes;
 mod base;
 mod policy;
 mod rfm;
@@ -23,6 +24,7 @@ use anyhow::{bail, Result};
 use polars::prelude::*;
 
 use self::alerts::alerts;
+use self::attributes::{apply_pins, attribute_summary, AttributeInputs};
 use self::base::base_tiers;
 use self::rfm::{rfm_codes, rfm_scores, segments, thresholds_table};
 use self::risk::{downgrade, RiskInputs};
@@ -38,6 +40,20 @@ pub use self::risk::RISK_LEVELS;
 pub use self::rows::{Rows, TierRows};
 pub use self::summary::{TierSummary, Total};
 
+/// With `[[tiers.pin]]`: the tiers after the risk overlay, before the pins, and per customer
+/// the pin that set its tier (`attributes::NO_PIN` for none).
+pub(super) struct Pinned {
+    pub after_risk: Vec<u16>,
+    pub by: Vec<u16>,
+}
+
+/// What moved customers between the base tier and the final one.
+pub(super) struct Moves<'a> {
+    pub base: &'a [u16],
+    pub after_risk: &'a [u16],
+    pub pinned_by: Option<&'a [u16]>,
+}
+
 /// Everything the grading step produces.
 pub struct Grading {
     /// One row per customer (docs/outputs.md: tiers.parquet), built as it is read.
@@ -48,6 +64,9 @@ pub struct Grading {
     pub segment_summary: DataFrame,
     pub thresholds: DataFrame,
     pub alerts: DataFrame,
+    /// attribute_summary.parquet: tiers and segments by each categorical attribute (with
+    /// `[attributes]`).
+    pub attribute_summary: Option<DataFrame>,
     /// Rows of `alerts` (the run keeps only the first few once they are written).
     pub alert_count: usize,
     /// Things a person should know about this grading (collapsed bins, ...).
@@ -84,9 +103,10 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
     let inputs = Inputs::read(customers)?;
     let features = [&inputs.recency, &inputs.frequency, &inputs.monetary];
 
+    let attrs = Arc::new(AttributeInputs::read(customers, p)?);
     let rfm = rfm_scores(features, p);
     let codes = rfm_codes(&rfm.scores, p.bins as usize);
-    let segments = segments(&rfm.scores, p);
+    let segments = segments(&rfm.scores, p, &attrs);
     let weighted = weighted_score(customers, p)?;
 
     // Tiers and segments are kept per customer as u16 indices into their names.
@@ -102,12 +122,32 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         &p.tier_rule,
     )?;
     // The risk overlay: levels now, the text with the table's rows.
-    let risk_inputs = RiskInputs::read(customers, &inputs.recency)?;
+    let risk_inputs = RiskInputs::read(customers, &inputs.recency, attrs.clone())?;
     let risk = risk_inputs.levels(p, n);
-    let tier = downgrade(&base.tier, &risk, p);
+    let after_risk = downgrade(&base.tier, &risk, p);
+    // Pins last: they set or cap the tier whatever score and risk said.
+    let (tier, pins) = if p.pins.is_empty() {
+        (after_risk, None)
+    } else {
+        let (tier, by) = apply_pins(&after_risk, &p.pins, &attrs);
+        (tier, Some(Pinned { after_risk, by }))
+    };
+    let after_risk = pins.as_ref().map_or(&tier, |p| &p.after_risk);
 
     let profit = inputs.profit.as_ref();
-    let per_tier = tier_summary(p, &tier, &base.tier, &weighted.score, features, profit)?;
+    let moves = Moves {
+        base: &base.tier,
+        after_risk,
+        pinned_by: pins.as_ref().map(|p| &p.by[..]),
+    };
+    let per_tier = tier_summary(p, &tier, &moves, &weighted.score, features, profit)?;
+    let attribute_summary = attribute_summary(
+        p,
+        &attrs,
+        &tier,
+        (&segments.names, &segments.index),
+        &inputs.monetary,
+    )?;
     let segment_summary = segment_summary(&segments.names, &segments.index, features)?;
     let thresholds = thresholds_table(&rfm.thresholds)?;
     let between = &risk_inputs.between;
@@ -115,7 +155,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
 
     let rows = TierRows {
         p: p.clone(),
-        shared: shared_columns(customers, inputs.ids)?,
+        shared: shared_columns(customers, inputs.ids, p)?,
         scores: rfm.scores,
         codes,
         segments,
@@ -126,6 +166,8 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         risk,
         base_reason: base.reason,
         risk_inputs,
+        attrs,
+        pins,
     };
     Ok(Grading {
         rows: Arc::new(rows),
@@ -135,6 +177,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         thresholds,
         alert_count: alerts.height(),
         alerts,
+        attribute_summary,
         notes: rfm.notes,
     })
 }

@@ -7,6 +7,7 @@ use anyhow::Result;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use super::attributes::AttributeInputs;
 use super::text::pct;
 use crate::stats::{most_common, quantile, Floats};
 use crate::tiers::params::{GradingParams, RfmCuts};
@@ -209,7 +210,7 @@ pub(super) fn rfm_codes(scores: &[Vec<u8>; 3], bins: usize) -> Coded {
 }
 
 /// Each customer's segment: the first rule its scores match, else "Others".
-pub(super) fn segments(scores: &[Vec<u8>; 3], p: &GradingParams) -> Coded {
+pub(super) fn segments(scores: &[Vec<u8>; 3], p: &GradingParams, attrs: &AttributeInputs) -> Coded {
     let [r, f, m] = scores;
     // Segment names (each once, in rule order, then "Others"), and each rule's name.
     let mut segment_names: Vec<&str> = Vec::new();
@@ -235,6 +236,9 @@ pub(super) fn segments(scores: &[Vec<u8>; 3], p: &GradingParams) -> Coded {
                     (s.r.0..=s.r.1).contains(&r[i])
                         && (s.f.0..=s.f.1).contains(&f[i])
                         && (s.m.0..=s.m.1).contains(&m[i])
+                        && s.attribute
+                            .as_ref()
+                            .is_none_or(|(a, values)| attrs.is_one_of(a, values, i))
                 })
                 .map(|k| name_of_rule[k])
                 .unwrap_or(others) as u16

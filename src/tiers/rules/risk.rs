@@ -8,6 +8,9 @@ use anyhow::Result;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use std::sync::Arc;
+
+use super::attributes::AttributeInputs;
 use super::text::{fixed, money, pct};
 use crate::columns as c;
 use crate::stats::Floats;
@@ -27,6 +30,8 @@ impl fmt::Write for Discard {
 
 /// The customer-table columns the risk overlay reads.
 pub(super) struct RiskInputs {
+    /// The attributes `[[risk.rules]]` test.
+    attrs: Arc<AttributeInputs>,
     overdue_days: Option<Floats>,
     overdue_amount: Option<Floats>,
     on_time: Option<Floats>,
@@ -37,8 +42,13 @@ pub(super) struct RiskInputs {
 
 impl RiskInputs {
     /// The columns of `customers`, with its recency read already.
-    pub(super) fn read(customers: &DataFrame, recency: &Floats) -> Result<RiskInputs> {
+    pub(super) fn read(
+        customers: &DataFrame,
+        recency: &Floats,
+        attrs: Arc<AttributeInputs>,
+    ) -> Result<RiskInputs> {
         Ok(RiskInputs {
+            attrs,
             overdue_days: Floats::maybe(customers, c::OLDEST_OVERDUE_DAYS)?,
             overdue_amount: Floats::maybe(customers, c::OVERDUE_AMOUNT)?,
             on_time: Floats::maybe(customers, c::ON_TIME_RATE)?,
@@ -106,9 +116,20 @@ impl RiskInputs {
                         fixed(ratio, 1),
                         fixed(b, 0)
                     )?;
+                    sep = "; ";
                 }
             }
         }
+        for rule in &p.risk.rules {
+            if self.attrs.passes(&rule.attribute, &rule.test, i) {
+                level = level.max(rule.level as usize);
+                out.write_str(sep)?;
+                self.attrs
+                    .write_match(&rule.attribute, &rule.test, i, out)?;
+                sep = "; ";
+            }
+        }
+        let _ = sep;
         Ok(level)
     }
 }

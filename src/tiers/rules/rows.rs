@@ -8,12 +8,16 @@ use std::ops::Range;
 use anyhow::Result;
 use polars::prelude::*;
 
+use std::sync::Arc;
+
+use super::attributes::{write_pin, AttributeInputs, NO_PIN};
 use super::base::BaseReason;
 use super::policy::policy_columns;
 use super::rfm::Coded;
 use super::risk::{RiskInputs, RISK_LEVELS};
 use super::score::ComponentPoints;
 use super::text::{labels, text_column};
+use super::Pinned;
 use crate::columns as c;
 use crate::par::{build_columns, ready, ColumnJob};
 use crate::tiers::params::GradingParams;
@@ -47,10 +51,18 @@ pub struct TierRows {
     pub(super) risk: Vec<u8>,
     pub(super) base_reason: BaseReason,
     pub(super) risk_inputs: RiskInputs,
+    /// The attributes the pins test, for their text.
+    pub(super) attrs: Arc<AttributeInputs>,
+    /// With `[[tiers.pin]]`: the tiers before the pins and the pin of each customer.
+    pub(super) pins: Option<Pinned>,
 }
 
 /// The columns of `customers` that tiers.parquet repeats (`shared` of [`TierRows`]).
-pub(super) fn shared_columns(customers: &DataFrame, ids: &Column) -> Result<Vec<Column>> {
+pub(super) fn shared_columns(
+    customers: &DataFrame,
+    ids: &Column,
+    p: &GradingParams,
+) -> Result<Vec<Column>> {
     let mut shared = vec![
         ids.clone(),
         customers.column(c::RECENCY_DAYS)?.clone(),
@@ -62,6 +74,18 @@ pub(super) fn shared_columns(customers: &DataFrame, ids: &Column) -> Result<Vec<
     }
     // With `[potential]`: the forward-looking figures beside the backward-looking ones.
     for name in [c::P_ALIVE, c::CLV] {
+        if let Ok(col) = customers.column(name) {
+            shared.push(col.clone());
+        }
+    }
+    // With `[attributes]`: the master's columns the grading could read.
+    let attributes = p
+        .attributes
+        .numeric
+        .iter()
+        .map(|(n, _)| n)
+        .chain(&p.attributes.categorical);
+    for name in attributes {
         if let Ok(col) = customers.column(name) {
             shared.push(col.clone());
         }
@@ -202,9 +226,10 @@ impl TierRows {
                     .iter()
                     .map(|i| self.tier[*i] as i32 + 1)
                     .collect::<Vec<_>>();
+                let after_risk = self.pins.as_ref().map_or(&self.tier, |p| &p.after_risk);
                 let downgraded = idx
                     .iter()
-                    .map(|i| self.tier[*i] != self.base[*i])
+                    .map(|i| after_risk[*i] != self.base[*i])
                     .collect::<Vec<_>>();
                 Ok(vec![
                     Column::new(c::TIER_RANK.into(), rank),
@@ -229,16 +254,24 @@ impl TierRows {
     /// The plain-language reason for customer `i`'s tier.
     fn reason(&self, i: usize, out: &mut String) -> fmt::Result {
         let names = &self.p.tier_names;
-        let (base, tier, risk) = (self.base[i], self.tier[i], self.risk[i] as usize);
+        let after_risk = self.pins.as_ref().map_or(&self.tier, |p| &p.after_risk);
+        let (base, tier, risk) = (self.base[i], after_risk[i], self.risk[i] as usize);
         self.base_reason
             .write(i, self.score[i], base as usize, names, out)?;
-        if risk == 0 {
-            return Ok(());
+        if risk > 0 {
+            write!(out, "; {} risk: ", RISK_LEVELS[risk])?;
+            self.risk_inputs.write(&self.p, i, out)?;
+            if tier != base {
+                write!(out, " -> {}", names[tier as usize])?;
+            }
         }
-        write!(out, "; {} risk: ", RISK_LEVELS[risk])?;
-        self.risk_inputs.write(&self.p, i, out)?;
-        if tier != base {
-            write!(out, " -> {}", names[tier as usize])?;
+        // A pin comes last and says what it did; the score stays in the reason before it.
+        if let Some(pins) = &self.pins {
+            let k = pins.by[i];
+            if k != NO_PIN {
+                out.write_str("; ")?;
+                write_pin(&self.p.pins[k as usize], &self.attrs, i, names, out)?;
+            }
         }
         Ok(())
     }

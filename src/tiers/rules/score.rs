@@ -31,7 +31,7 @@ pub(super) fn weighted_score(customers: &DataFrame, p: &GradingParams) -> Result
         .components
         .par_iter()
         .map(|comp| {
-            let values = Floats::of(customers, comp.column)?;
+            let values = Floats::of(customers, &comp.column)?;
             let ranks = percentile_ranks(&values, comp.higher_is_better);
             Ok(ranks.iter().map(|x| x * 100.0).collect())
         })

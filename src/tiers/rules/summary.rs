@@ -5,6 +5,8 @@ use crate::columns as c;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
+use super::attributes::NO_PIN;
+use super::Moves;
 use crate::stats::{group_columns, Floats};
 use crate::tiers::params::GradingParams;
 
@@ -31,6 +33,8 @@ pub struct TierSummary {
     pub customers_before_risk: Vec<u64>,
     /// Customers the risk overlay moved down into the tier.
     pub downgraded_into: Vec<u64>,
+    /// With `[[tiers.pin]]`: customers whose tier a pin set or capped.
+    pub pinned: Option<Vec<u64>>,
 }
 
 impl TierSummary {
@@ -61,6 +65,9 @@ impl TierSummary {
             ),
             Column::new(c::DOWNGRADED_INTO.into(), counts(&self.downgraded_into)),
         ]);
+        if let Some(pinned) = &self.pinned {
+            columns.push(Column::new(c::PINNED.into(), counts(pinned)));
+        }
         Ok(DataFrame::new(k, columns)?)
     }
 }
@@ -69,12 +76,13 @@ impl TierSummary {
 pub(super) fn tier_summary(
     p: &GradingParams,
     tier: &[u16],
-    base: &[u16],
+    moves: &Moves,
     score: &[f64],
     features: [&Floats; 3],
     profit: Option<&Floats>,
 ) -> Result<TierSummary> {
     let k = p.tier_names.len();
+    let (base, after_risk) = (moves.base, moves.after_risk);
     let [recency, frequency, monetary] = features;
     let score = Floats::new(score.iter().map(|s| Some(*s)));
     let mut totals = vec![(c::REVENUE, monetary)];
@@ -113,11 +121,20 @@ pub(super) fn tier_summary(
             .collect(),
         downgraded_into: (0..k)
             .map(|t| {
-                (0..tier.len())
-                    .filter(|i| tier[*i] as usize == t && base[*i] as usize != t)
+                (0..after_risk.len())
+                    .filter(|i| after_risk[*i] as usize == t && base[*i] as usize != t)
                     .count() as u64
             })
             .collect(),
+        pinned: moves.pinned_by.map(|by| {
+            let mut n = vec![0u64; k];
+            for (t, b) in tier.iter().zip(by) {
+                if *b != NO_PIN {
+                    n[*t as usize] += 1;
+                }
+            }
+            n
+        }),
     })
 }
 
