@@ -294,3 +294,60 @@ fn bad_master_files_fail_clearly_and_leave_previous_outputs() {
     }
     assert_eq!(std::fs::read(out.join("run.json")).unwrap(), before);
 }
+
+#[test]
+fn segments_test_attributes_and_clusters_use_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let p = pipeline(
+        dir.path(),
+        MASTER,
+        "[tiers]\npreset = \"three_level\"\n\
+         [[rfm.segments]]\nname = \"Rated D\"\nattribute = \"credit_rating\"\nin = [\"D\"]\n\
+         [[rfm.segments]]\nname = \"Recent\"\nr = [4, 5]\n",
+    )
+    .to_string_lossy()
+    .into_owned();
+    // Clustering on a numeric attribute beside a feature (the fixture turns it off).
+    let text = std::fs::read_to_string(&p).unwrap().replace(
+        "[clustering]\nenabled = false",
+        "[clustering]\nfeatures = [\"credit_score\", \"monetary\"]\nk = 2",
+    );
+    std::fs::write(&p, text).unwrap();
+    run_ok(Path::new(&p), &out, &[]);
+    let t = read_parquet(&out.join("tiers.parquet"));
+    let s = |v: &str| Some(v.to_string());
+    // The first rule that matches: rated D (c1, c4), else an R score of 4 or 5, else Others;
+    // c6 has no rating and only its R score counts.
+    let segment = by_customer(&t, t.strs("segment"));
+    let r = by_customer(&t, t.i32s("r_score"));
+    let rated_d = [true, false, false, true, false, false];
+    for k in 0..6 {
+        let want = if rated_d[k] {
+            "Rated D"
+        } else if r[k].unwrap() >= 4 {
+            "Recent"
+        } else {
+            "Others"
+        };
+        assert_eq!(segment[k], s(want), "c{}", k + 1);
+    }
+    assert_eq!(
+        segment[0],
+        s("Rated D"),
+        "c1 is the most recent but rated D first"
+    );
+    assert!(segment.contains(&s("Recent")) && segment.contains(&s("Others")));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        run["clustering"]["features"],
+        serde_json::json!(["credit_score", "monetary"])
+    );
+    // c6 has no credit score: imputed with the median of 600..800 (700), and said so.
+    assert_eq!(
+        run["clustering"]["imputed"],
+        serde_json::json!([{ "feature": "credit_score", "imputed_with": 700.0, "missing": 1 }])
+    );
+    assert_eq!(read_parquet(&out.join("clusters.parquet")).rows(), 6);
+}

@@ -165,6 +165,13 @@ impl Table {
             .collect()
     }
 
+    pub fn i32s(&self, name: &str) -> Vec<Option<i32>> {
+        self.col(name)
+            .as_primitive::<arrow_array::types::Int32Type>()
+            .iter()
+            .collect()
+    }
+
     pub fn bools(&self, name: &str) -> Vec<Option<bool>> {
         self.col(name).as_boolean().iter().collect()
     }
