@@ -121,37 +121,50 @@ impl BaseReason {
                 clv,
                 points,
             } => {
-                let level = |high: bool| if high { "high" } else { "low" };
-                let high_value = score >= *value_cut;
-                write!(
-                    out,
-                    "value: score {} {} {} ({}); potential: ",
-                    fixed(score, 2),
-                    if high_value { ">=" } else { "<" },
-                    value_cut,
-                    level(high_value)
-                )?;
-                let high_potential = points[i] >= *potential_cut;
-                match clv.get(i) {
-                    Some(v) => write!(
-                        out,
-                        "lifetime value {}, rank {} {} {} ({})",
-                        money(v),
-                        fixed(points[i], 1),
-                        if high_potential { ">=" } else { "<" },
-                        potential_cut,
-                        level(high_potential)
-                    )?,
-                    None => write!(
-                        out,
-                        "no lifetime value, counted as rank 50 ({})",
-                        level(high_potential)
-                    )?,
-                }
-                write!(out, " -> {}", names[t])
+                let axes = (*value_cut, *potential_cut);
+                write_grid(axes, clv.get(i), points[i], score, &names[t], out)
             }
         }
     }
+}
+
+/// The value-by-potential reason: both axes, each against its cut, then the tier.
+fn write_grid(
+    (value_cut, potential_cut): (f64, f64),
+    clv: Option<f64>,
+    points: f64,
+    score: f64,
+    tier: &str,
+    out: &mut String,
+) -> fmt::Result {
+    let level = |high: bool| if high { "high" } else { "low" };
+    let high_value = score >= value_cut;
+    write!(
+        out,
+        "value: score {} {} {} ({}); potential: ",
+        fixed(score, 2),
+        if high_value { ">=" } else { "<" },
+        value_cut,
+        level(high_value)
+    )?;
+    let high_potential = points >= potential_cut;
+    match clv {
+        Some(v) => write!(
+            out,
+            "lifetime value {}, rank {} {} {} ({})",
+            money(v),
+            fixed(points, 1),
+            if high_potential { ">=" } else { "<" },
+            potential_cut,
+            level(high_potential)
+        )?,
+        None => write!(
+            out,
+            "no lifetime value, counted as rank 50 ({})",
+            level(high_potential)
+        )?,
+    }
+    write!(out, " -> {tier}")
 }
 
 /// Each customer's tier by the tier rule alone (0 = best), and what its reason says.
