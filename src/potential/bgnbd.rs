@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use statrs::function::gamma::{digamma, ln_gamma};
 
 use super::hyp2f1::{hyp2f1_many, Hyp2f1Error};
-use super::optimize::{minimise, Objective, Optimum};
+use super::optimize::{minimise, penalised, positive, total, Objective, Optimum};
 
 /// One distinct summary: `x` repeat purchase days, `t_x` the time from the first to the
 /// last purchase, `T` from the first purchase to the end of the period (both in the time
@@ -120,15 +120,7 @@ impl Likelihood<'_> {
                 (ll, g)
             })
             .collect();
-        let mut ll = 0.0;
-        let mut g = [0.0; 4];
-        for (l, gc) in partial {
-            ll += l;
-            for k in 0..4 {
-                g[k] += gc[k];
-            }
-        }
-        (ll.is_finite() && g.iter().all(|v| v.is_finite())).then_some((ll, g))
+        total(partial)
     }
 }
 
@@ -145,17 +137,11 @@ impl Objective for Likelihood<'_> {
     fn value_and_gradient(&self, log: &[f64]) -> Option<(f64, Vec<f64>)> {
         let p = params_of(log);
         let values = [p.r, p.alpha, p.a, p.b];
-        if values.iter().any(|v| !v.is_finite() || *v <= 0.0) {
+        if !positive(&values) {
             return None;
         }
-        let (ll, g) = self.sum(&p)?;
-        let n = self.total_weight;
-        let penalty: f64 = values.iter().map(|v| v * v).sum::<f64>() * self.penalizer;
-        // d/d(log v) = v d/dv.
-        let grad = (0..4)
-            .map(|k| -values[k] * g[k] / n + 2.0 * self.penalizer * values[k] * values[k])
-            .collect();
-        Some((-ll / n + penalty, grad))
+        let sum = self.sum(&p)?;
+        Some(penalised(values, sum, self.total_weight, self.penalizer))
     }
 }
 

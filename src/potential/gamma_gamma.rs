@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::optimize::{minimise, Objective, Optimum};
+use super::optimize::{minimise, penalised, positive, total, Objective, Optimum};
 
 /// One customer with repeat purchases: `x` repeat purchase days and `zbar` their mean value
 /// (positive).
@@ -80,15 +80,7 @@ impl Likelihood<'_> {
                 (ll, d)
             })
             .collect();
-        let mut ll = 0.0;
-        let mut d = [0.0; 3];
-        for (l, dc) in partial {
-            ll += l;
-            for k in 0..3 {
-                d[k] += dc[k];
-            }
-        }
-        (ll.is_finite() && d.iter().all(|x| x.is_finite())).then_some((ll, d))
+        total(partial)
     }
 }
 
@@ -104,16 +96,16 @@ impl Objective for Likelihood<'_> {
     fn value_and_gradient(&self, log: &[f64]) -> Option<(f64, Vec<f64>)> {
         let g = params_of(log);
         let values = [g.p, g.q, g.v];
-        if values.iter().any(|v| !v.is_finite() || *v <= 0.0) {
+        if !positive(&values) {
             return None;
         }
-        let (ll, d) = self.sum(&g)?;
-        let n = self.spenders.len() as f64;
-        let penalty: f64 = values.iter().map(|v| v * v).sum::<f64>() * self.penalizer;
-        let grad = (0..3)
-            .map(|k| -values[k] * d[k] / n + 2.0 * self.penalizer * values[k] * values[k])
-            .collect();
-        Some((-ll / n + penalty, grad))
+        let sum = self.sum(&g)?;
+        Some(penalised(
+            values,
+            sum,
+            self.spenders.len() as f64,
+            self.penalizer,
+        ))
     }
 }
 

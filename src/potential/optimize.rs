@@ -106,6 +106,42 @@ pub fn minimise<O: Objective>(objective: &O, start: Vec<f64>) -> Optimum {
     }
 }
 
+/// The per-chunk partial (log-likelihood, gradient) sums added in chunk order; `None` when
+/// any is not finite.
+pub fn total<const N: usize>(partial: Vec<(f64, [f64; N])>) -> Option<(f64, [f64; N])> {
+    let mut ll = 0.0;
+    let mut g = [0.0; N];
+    for (l, gc) in partial {
+        ll += l;
+        for k in 0..N {
+            g[k] += gc[k];
+        }
+    }
+    (ll.is_finite() && g.iter().all(|v| v.is_finite())).then_some((ll, g))
+}
+
+/// The objective a model minimises, from its parameters `values`, the summed log-likelihood
+/// `ll` of `n` customers and its gradient `g` in the parameters: the mean negative
+/// log-likelihood plus `penalizer` times the squared parameters, and its gradient in the
+/// log-parameters (d/d(log v) = v d/dv).
+pub fn penalised<const N: usize>(
+    values: [f64; N],
+    (ll, g): (f64, [f64; N]),
+    n: f64,
+    penalizer: f64,
+) -> (f64, Vec<f64>) {
+    let penalty: f64 = values.iter().map(|v| v * v).sum::<f64>() * penalizer;
+    let grad = (0..N)
+        .map(|k| -values[k] * g[k] / n + 2.0 * penalizer * values[k] * values[k])
+        .collect();
+    (-ll / n + penalty, grad)
+}
+
+/// Every parameter finite and positive.
+pub fn positive(values: &[f64]) -> bool {
+    values.iter().all(|v| v.is_finite() && *v > 0.0)
+}
+
 pub fn norm(g: &[f64]) -> f64 {
     g.iter().map(|x| x * x).sum::<f64>().sqrt()
 }

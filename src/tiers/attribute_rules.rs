@@ -82,7 +82,22 @@ struct RawTest<'a> {
     below: Option<f64>,
 }
 
-impl RawTest<'_> {
+impl<'a> RawTest<'a> {
+    /// The test keys of a rule or pin.
+    fn of(
+        in_: &'a Option<Vec<TextOrNumber>>,
+        equals: &'a Option<TextOrNumber>,
+        above: Option<f64>,
+        below: Option<f64>,
+    ) -> Self {
+        RawTest {
+            in_,
+            equals,
+            above,
+            below,
+        }
+    }
+
     /// The one test given, checked against the attribute's kind; `what` names the rule.
     fn check(&self, attribute: &str, attrs: &AttributeNames, what: &str) -> Result<AttributeTest> {
         let given = [
@@ -156,12 +171,7 @@ pub struct RiskRule {
 impl RawRiskRule {
     pub fn check(&self, attrs: &AttributeNames) -> Result<RiskRule> {
         let what = format!("[[risk.rules]] attribute = {:?}", self.attribute);
-        let test = RawTest {
-            in_: &self.in_,
-            equals: &self.equals,
-            above: self.above,
-            below: self.below,
-        };
+        let test = RawTest::of(&self.in_, &self.equals, self.above, self.below);
         Ok(RiskRule {
             test: test.check(&self.attribute, attrs, &what)?,
             attribute: self.attribute.clone(),
@@ -220,12 +230,7 @@ impl RawPin {
             (None, Some(t)) => PinAction::AtMost(tier(t)?),
             _ => bail!("{what}: give either tier = \"<name>\" (sets the tier) or at_most = \"<name>\" (caps it)"),
         };
-        let test = RawTest {
-            in_: &self.in_,
-            equals: &self.equals,
-            above: self.above,
-            below: self.below,
-        };
+        let test = RawTest::of(&self.in_, &self.equals, self.above, self.below);
         Ok(Pin {
             test: test.check(&self.attribute, attrs, &what)?,
             attribute: self.attribute.clone(),
