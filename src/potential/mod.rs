@@ -72,7 +72,8 @@ struct Summaries {
     t_x_days: Vec<u32>,
     t_days: Vec<u32>,
     zbar: Floats,
-    growth: Vec<Option<f64>>,
+    last_period: Floats,
+    prev_period: Floats,
 }
 
 impl Summaries {
@@ -101,9 +102,8 @@ impl Summaries {
                 .collect(),
             t_days: first.iter().map(|f| (end - f).max(0) as u32).collect(),
             zbar: Floats::of(customers, c::MEAN_REPEAT_VALUE)?,
-            growth: (0..customers.height())
-                .map(|i| growth(last_period.get(i), prev_period.get(i)))
-                .collect(),
+            last_period,
+            prev_period,
         })
     }
 
@@ -137,13 +137,26 @@ fn growth(last: Option<f64>, prev: Option<f64>) -> Option<f64> {
     }
 }
 
-/// Per customer, the model values; `None` where a model was skipped or a value failed.
-#[derive(Default)]
+/// Per customer, the model values, each a column built in place (a vector of options would
+/// take twice the memory); missing where a model was skipped or a value failed.
 struct Predictions {
-    p_alive: Vec<Option<f64>>,
-    expected_purchases: Vec<Option<f64>>,
-    expected_spend: Vec<Option<f64>>,
-    clv: Vec<Option<f64>>,
+    p_alive: Float64Chunked,
+    expected_purchases: Float64Chunked,
+    expected_spend: Float64Chunked,
+    clv: Float64Chunked,
+}
+
+impl Predictions {
+    /// Only the spend model's values (the purchase model was skipped).
+    fn spend_only(n: usize, spend: Float64Chunked) -> Predictions {
+        let empty = || Float64Chunked::full_null("".into(), n);
+        Predictions {
+            p_alive: empty(),
+            expected_purchases: empty(),
+            expected_spend: spend,
+            clv: empty(),
+        }
+    }
 }
 
 /// Fits the models on the customers of `customers` (the features table at `as_of`) and
@@ -172,18 +185,16 @@ pub fn assess(customers: &DataFrame, as_of: NaiveDate, p: &PotentialParams) -> R
         })
         .collect();
     let gamma_gamma = fit_spend(&spenders, p, &mut notes);
-    let spend: Vec<Option<f64>> = match &gamma_gamma {
-        Some(g) => (0..n)
-            .map(|i| gamma_gamma::expected_spend(&g.params, s.x[i], s.zbar.get(i)))
-            .collect(),
-        None => vec![None; n],
+    let spend = match &gamma_gamma {
+        Some(g) => Float64Chunked::from_iter_options(
+            "".into(),
+            (0..n).map(|i| gamma_gamma::expected_spend(&g.params, s.x[i], s.zbar.get(i))),
+        ),
+        None => Float64Chunked::full_null("".into(), n),
     };
     let pred = match &bgnbd {
         Some(fit) => predict(&s, &fit.params, spend, p, &mut notes),
-        None => Predictions {
-            expected_spend: spend,
-            ..Default::default()
-        },
+        None => Predictions::spend_only(n, spend),
     };
     let table = table(customers, &s, pred, unit)?;
     Ok(Potential {
@@ -322,75 +333,70 @@ fn ahead(
 fn predict(
     s: &Summaries,
     q: &BgNbdParams,
-    spend: Vec<Option<f64>>,
+    spend: Float64Chunked,
     p: &PotentialParams,
     notes: &mut Vec<String>,
 ) -> Predictions {
     let unit = p.time_unit.days();
     let ahead = ahead(s, q, p);
-    let mut failed = 0u64;
-    let mut pred = Predictions::default();
-    for (i, spend) in spend.iter().enumerate() {
-        let (x, tx, t) = (
-            s.x[i],
-            s.t_x_days[i] as f64 / unit,
-            s.t_days[i] as f64 / unit,
-        );
-        let alive = bgnbd::p_alive(q, x, tx, t);
-        let a = ahead.get(&(x, s.t_days[i])).copied().flatten();
-        failed += u64::from(a.is_none());
-        // E[X(h) | x, t_x, T] = the alive expectation times P(alive).
-        pred.p_alive.push(Some(alive));
-        pred.expected_purchases.push(a.map(|a| a.purchases * alive));
-        pred.clv
-            .push(a.zip(*spend).map(|(a, m)| a.discounted * alive * m));
-    }
-    pred.expected_spend = spend;
+    let n = s.len();
+    let at = |i: usize| ahead.get(&(s.x[i], s.t_days[i])).copied().flatten();
+    let p_alive: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let (tx, t) = (s.t_x_days[i] as f64 / unit, s.t_days[i] as f64 / unit);
+            bgnbd::p_alive(q, s.x[i], tx, t)
+        })
+        .collect();
+    // E[X(h) | x, t_x, T] = the alive expectation times P(alive).
+    let expected_purchases = Float64Chunked::from_iter_options(
+        "".into(),
+        (0..n).map(|i| at(i).map(|a| a.purchases * p_alive[i])),
+    );
+    let clv = Float64Chunked::from_iter_options(
+        "".into(),
+        (0..n).map(|i| {
+            at(i)
+                .zip(spend.get(i))
+                .map(|(a, m)| a.discounted * p_alive[i] * m)
+        }),
+    );
+    let failed = expected_purchases.null_count();
     if failed > 0 {
         notes.push(format!("potential: the expected purchases of {failed} customer(s) could not be evaluated (the hypergeometric series did not converge within its limit); their expected_purchases and clv are left empty"));
     }
-    pred
+    Predictions {
+        p_alive: Float64Chunked::from_vec("".into(), p_alive),
+        expected_purchases,
+        expected_spend: spend,
+        clv,
+    }
 }
 
 /// potential.parquet's table.
 fn table(customers: &DataFrame, s: &Summaries, pred: Predictions, unit: f64) -> Result<DataFrame> {
     let n = s.len();
-    let f = |name: &str, v: Vec<Option<f64>>| Column::new(name.into(), v);
-    let mut pred = pred;
-    let empty = || vec![None; n];
-    let take = |v: &mut Vec<Option<f64>>| {
-        if v.is_empty() {
-            empty()
-        } else {
-            std::mem::take(v)
-        }
+    let named = |ca: Float64Chunked, name: &str| ca.with_name(name.into()).into_column();
+    let days = |v: &[u32], name: &str| {
+        Float64Chunked::from_vec(name.into(), v.iter().map(|d| *d as f64 / unit).collect())
+            .into_column()
     };
+    let growth = Float64Chunked::from_iter_options(
+        c::GROWTH.into(),
+        (0..n).map(|i| growth(s.last_period.get(i), s.prev_period.get(i))),
+    );
     let columns = vec![
         customers.column(c::CUSTOMER_ID)?.clone(),
-        Column::new(
-            c::POT_X.into(),
-            s.x.iter().map(|x| i64::from(*x)).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            c::POT_T_X.into(),
-            s.t_x_days
-                .iter()
-                .map(|d| *d as f64 / unit)
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            c::POT_T.into(),
-            s.t_days
-                .iter()
-                .map(|d| *d as f64 / unit)
-                .collect::<Vec<_>>(),
-        ),
-        f(c::POT_ZBAR, s.zbar.iter().collect()),
-        f(c::P_ALIVE, take(&mut pred.p_alive)),
-        f(c::EXPECTED_PURCHASES, take(&mut pred.expected_purchases)),
-        f(c::EXPECTED_SPEND, take(&mut pred.expected_spend)),
-        f(c::CLV, take(&mut pred.clv)),
-        f(c::GROWTH, s.growth.clone()),
+        Int64Chunked::from_vec(c::POT_X.into(), s.x.iter().map(|x| i64::from(*x)).collect())
+            .into_column(),
+        days(&s.t_x_days, c::POT_T_X),
+        days(&s.t_days, c::POT_T),
+        Float64Chunked::from_iter_options(c::POT_ZBAR.into(), s.zbar.iter()).into_column(),
+        named(pred.p_alive, c::P_ALIVE),
+        named(pred.expected_purchases, c::EXPECTED_PURCHASES),
+        named(pred.expected_spend, c::EXPECTED_SPEND),
+        named(pred.clv, c::CLV),
+        growth.into_column(),
     ];
     Ok(DataFrame::new(n, columns)?)
 }
