@@ -53,6 +53,11 @@ struct PerX {
 /// the squared parameters (as in the Python lifetimes package).
 struct Likelihood<'a> {
     triples: &'a [Triple],
+    /// The distinct values of t_x and T, ascending, and per triple the places of its t_x
+    /// and T among them: the logarithms and reciprocals of alpha + t are computed once per
+    /// value rather than once per triple (summaries from daily data share a few hundred).
+    times: Vec<f64>,
+    places: Vec<(u32, u32)>,
     max_x: u32,
     total_weight: f64,
     penalizer: f64,
@@ -85,37 +90,52 @@ impl Likelihood<'_> {
     fn sum(&self, p: &BgNbdParams) -> Option<(f64, [f64; 4])> {
         let per_x = self.per_x(p);
         let (ln_alpha, ln_a) = (p.alpha.ln(), p.a.ln());
+        // ln(alpha + t) and 1 / (alpha + t) of every distinct time.
+        let ln_at: Vec<f64> = self.times.iter().map(|t| (p.alpha + t).ln()).collect();
+        let inv_at: Vec<f64> = self.times.iter().map(|t| 1.0 / (p.alpha + t)).collect();
         let partial: Vec<(f64, [f64; 4])> = self
             .triples
             .par_chunks(CHUNK)
-            .map(|chunk| {
+            .zip(self.places.par_chunks(CHUNK))
+            .map(|(chunk, places)| {
                 let mut ll = 0.0;
                 let mut g = [0.0; 4];
-                for t in chunk {
+                for (t, &(ptx, pt)) in chunk.iter().zip(places) {
                     let px = &per_x[t.x as usize];
                     let x = t.x as f64;
                     let rx = p.r + x;
-                    let l_t = (p.alpha + t.t).ln();
+                    let (l_t, i_t) = (ln_at[pt as usize], inv_at[pt as usize]);
                     let a3 = -rx * l_t;
-                    let (s4, a4, l_tx) = if t.x > 0 {
-                        let l_tx = (p.alpha + t.t_x).ln();
-                        let a4 = ln_a - (p.b + x - 1.0).ln() - rx * l_tx;
-                        // The weight of the "dropped out after the last purchase" branch.
-                        let s4 = 1.0 / (1.0 + (a3 - a4).exp());
-                        (s4, a4, l_tx)
+                    let w = t.weight;
+                    let common = px.lg_r + p.r * ln_alpha + px.beta;
+                    g[2] += w * px.d_beta_a;
+                    if t.x == 0 {
+                        // Alive for sure: only the "still alive" branch.
+                        ll += w * (common + a3);
+                        g[0] += w * (px.dg_r + ln_alpha - l_t);
+                        g[1] += w * (p.r / p.alpha - rx * i_t);
+                        g[3] += w * px.d_beta_b;
+                        continue;
+                    }
+                    let (l_tx, i_tx) = (ln_at[ptx as usize], inv_at[ptx as usize]);
+                    let bx = p.b + x - 1.0;
+                    let a4 = ln_a - bx.ln() - rx * l_tx;
+                    // ln(e^a3 + e^a4) and the weight s4 of the "dropped out after the last
+                    // purchase" branch, from one exponential.
+                    let d = a3 - a4;
+                    let e = (-d.abs()).exp();
+                    let mix = a3.max(a4) + e.ln_1p();
+                    let s4 = if d > 0.0 {
+                        e / (1.0 + e)
                     } else {
-                        (0.0, f64::NEG_INFINITY, 0.0)
+                        1.0 / (1.0 + e)
                     };
                     let s3 = 1.0 - s4;
-                    let mix = a3.max(a4) + (-(a3 - a4).abs()).exp().ln_1p();
-                    let w = t.weight;
-                    ll += w * (px.lg_r + p.r * ln_alpha + px.beta + mix);
+                    ll += w * (common + mix);
                     g[0] += w * (px.dg_r + ln_alpha - s3 * l_t - s4 * l_tx);
-                    g[1] += w
-                        * (p.r / p.alpha - s3 * rx / (p.alpha + t.t) - s4 * rx / (p.alpha + t.t_x));
-                    g[2] += w * (px.d_beta_a + s4 / p.a);
-                    let bx = if t.x > 0 { s4 / (p.b + x - 1.0) } else { 0.0 };
-                    g[3] += w * (px.d_beta_b - bx);
+                    g[1] += w * (p.r / p.alpha - rx * (s3 * i_t + s4 * i_tx));
+                    g[2] += w * s4 / p.a;
+                    g[3] += w * (px.d_beta_b - s4 / bx);
                 }
                 (ll, g)
             })
@@ -151,8 +171,15 @@ pub fn log_likelihood(triples: &[Triple], params: &BgNbdParams) -> Option<f64> {
 }
 
 fn likelihood(triples: &[Triple], penalizer: f64) -> Likelihood<'_> {
+    let mut times: Vec<f64> = triples.iter().flat_map(|t| [t.t_x, t.t]).collect();
+    times.sort_unstable_by(f64::total_cmp);
+    times.dedup();
+    let place = |v: f64| times.partition_point(|t| *t < v) as u32;
+    let places = triples.iter().map(|t| (place(t.t_x), place(t.t))).collect();
     Likelihood {
         triples,
+        times,
+        places,
         max_x: triples.iter().map(|t| t.x).max().unwrap_or(0),
         total_weight: triples.iter().map(|t| t.weight).sum(),
         penalizer,

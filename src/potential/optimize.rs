@@ -2,6 +2,8 @@
 //! log-likelihood and its gradient over the logarithms of their parameters (so every
 //! parameter stays positive), this module runs the optimiser and reports how it ended.
 
+use std::sync::Mutex;
+
 use argmin::core::{CostFunction, Error, Executor, Gradient, State, TerminationReason};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
@@ -32,8 +34,28 @@ pub struct Optimum {
 pub const CONVERGED_GRADIENT: f64 = 1e-6;
 const MAX_ITERATIONS: u64 = 1000;
 
+/// The objective as argmin sees it. argmin asks for the cost and the gradient at a point
+/// separately, and one pass over the data gives both: the last point's are kept.
 struct Problem<'a, O: Objective> {
     objective: &'a O,
+    last: Mutex<Option<Evaluation>>,
+}
+
+/// A point and what the objective gave there.
+type Evaluation = (Vec<f64>, Option<(f64, Vec<f64>)>);
+
+impl<O: Objective> Problem<'_, O> {
+    fn at(&self, p: &[f64]) -> Option<(f64, Vec<f64>)> {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((q, v)) = last.as_ref() {
+            if q == p {
+                return v.clone();
+            }
+        }
+        let v = self.objective.value_and_gradient(p);
+        *last = Some((p.to_vec(), v.clone()));
+        v
+    }
 }
 
 impl<O: Objective> CostFunction for Problem<'_, O> {
@@ -42,10 +64,7 @@ impl<O: Objective> CostFunction for Problem<'_, O> {
     fn cost(&self, p: &Vec<f64>) -> Result<f64, Error> {
         // Outside the region where the likelihood is finite, an infinite cost sends the line
         // search back.
-        Ok(self
-            .objective
-            .value_and_gradient(p)
-            .map_or(f64::INFINITY, |(v, _)| v))
+        Ok(self.at(p).map_or(f64::INFINITY, |(v, _)| v))
     }
 }
 
@@ -53,8 +72,7 @@ impl<O: Objective> Gradient for Problem<'_, O> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, p: &Vec<f64>) -> Result<Vec<f64>, Error> {
-        self.objective
-            .value_and_gradient(p)
+        self.at(p)
             .map(|(_, g)| g)
             .ok_or_else(|| Error::msg("the likelihood is not finite at these parameters"))
     }
@@ -63,7 +81,10 @@ impl<O: Objective> Gradient for Problem<'_, O> {
 /// Minimises `objective` from `start` (log-parameters). Never fails: a run that stops early
 /// comes back with `converged = false`, which the caller reports.
 pub fn minimise<O: Objective>(objective: &O, start: Vec<f64>) -> Optimum {
-    let problem = Problem { objective };
+    let problem = Problem {
+        objective,
+        last: Mutex::new(None),
+    };
     let fallback = |stop: String, params: Vec<f64>, iterations| {
         let (value, norm) = match objective.value_and_gradient(&params) {
             Some((v, g)) => (v, norm(&g)),
