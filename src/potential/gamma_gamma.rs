@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::optimize::{minimise, penalised, positive, total, Objective, Optimum};
+use super::optimize::{minimise, penalised, positive, total, warm_start, Objective, Optimum};
 
 /// One customer with repeat purchases: `x` repeat purchase days and `zbar` their mean value
 /// (positive).
@@ -131,7 +131,11 @@ pub fn log_likelihood(spenders: &[Spender], params: &GammaGammaParams) -> Option
 pub fn fit(spenders: &[Spender], penalizer: f64) -> GammaGammaFit {
     let objective = likelihood(spenders, penalizer);
     let mean = spenders.iter().map(|s| s.zbar).sum::<f64>() / spenders.len().max(1) as f64;
-    let optimum = minimise(&objective, vec![0.0, 0.0, mean.max(1e-9).ln()]);
+    let start = vec![0.0, 0.0, mean.max(1e-9).ln()];
+    let start = warm_start(spenders, start, |s, start| {
+        minimise(&likelihood(s, penalizer), start)
+    });
+    let optimum = minimise(&objective, start);
     let params = params_of(&optimum.params);
     GammaGammaFit {
         log_likelihood: log_likelihood(spenders, &params).unwrap_or(f64::NAN),

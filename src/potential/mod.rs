@@ -113,10 +113,36 @@ impl Summaries {
 
     /// The distinct (x, t_x, T) in days, ascending, with how many customers share each.
     fn distinct(&self) -> Vec<((u32, u32, u32), u64)> {
-        let mut keys: Vec<(u32, u32, u32)> = (0..self.len())
-            .map(|i| (self.x[i], self.t_x_days[i], self.t_days[i]))
-            .collect();
-        keys.par_sort_unstable();
+        // Sorted as one integer each when the days fit in 21 bits (5,700 years), else as
+        // triples: the same order either way.
+        let fits = |v: &[u32]| v.iter().all(|d| *d < 1 << 21);
+        let keys: Vec<(u32, u32, u32)> = if fits(&self.t_x_days) && fits(&self.t_days) {
+            let mut packed: Vec<u64> = (0..self.len())
+                .map(|i| {
+                    (self.x[i] as u64) << 42
+                        | (self.t_x_days[i] as u64) << 21
+                        | self.t_days[i] as u64
+                })
+                .collect();
+            packed.par_sort_unstable();
+            let mask = (1u64 << 21) - 1;
+            packed
+                .into_iter()
+                .map(|k| {
+                    (
+                        (k >> 42) as u32,
+                        ((k >> 21) & mask) as u32,
+                        (k & mask) as u32,
+                    )
+                })
+                .collect()
+        } else {
+            let mut keys: Vec<(u32, u32, u32)> = (0..self.len())
+                .map(|i| (self.x[i], self.t_x_days[i], self.t_days[i]))
+                .collect();
+            keys.par_sort_unstable();
+            keys
+        };
         let mut out: Vec<((u32, u32, u32), u64)> = Vec::new();
         for k in keys {
             match out.last_mut() {
