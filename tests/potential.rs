@@ -227,29 +227,48 @@ fn hard_cases_are_notes_never_nan() {
         assert!(notes.contains(note), "{what}: {notes}");
         no_nan(&out);
     }
-    // T = 0: c2's first purchase is on the last day before as_of (2024-02-29); its summary
-    // is (0, 0, 0) and it still gets finite values.
+    // T = 0: a customer whose first purchase is on the last day before as_of (1997-09-30),
+    // added to the CDNOW cohort; its summary is (0, 0, 0) and it gets finite values.
     let dir = tempfile::tempdir().unwrap();
+    let mut data = std::fs::read_to_string(fixture("cdnow/cdnow_sample.csv")).unwrap();
+    data.push_str("99999,9999,19970930,1,12.50\n");
+    std::fs::write(dir.path().join("cdnow.csv"), data).unwrap();
+    let text = std::fs::read_to_string(fixture("cdnow/pipeline.toml"))
+        .unwrap()
+        .replace("cdnow_sample.csv", "cdnow.csv");
+    std::fs::write(dir.path().join("p.toml"), text).unwrap();
     let out = dir.path().join("out");
-    let lines = [
-        "c1,2024-01-05,10",
-        "c1,2024-01-20,20",
-        "c1,2024-02-20,15",
-        "c2,2024-02-29,5",
-        "c3,2024-01-02,8",
-        "c3,2024-02-02,9",
-        "c4,2024-01-10,30",
-    ];
-    run_ok(&tiny(dir.path(), &lines, ""), &out, &[]);
+    run_ok(&dir.path().join("p.toml"), &out, &[]);
     let t = read_parquet(&out.join("potential.parquet"));
-    let r = t.row_of("c2");
-    assert_eq!((t.i64s("x")[r], t.f64s("T")[r]), (Some(0), Some(0.0)));
+    let r = t.row_of("99999");
+    assert_eq!(
+        (t.i64s("x")[r], t.f64s("t_x")[r], t.f64s("T")[r]),
+        (Some(0), Some(0.0), Some(0.0))
+    );
     assert_eq!(t.f64s("p_alive")[r], Some(1.0));
+    // A new customer expects more than one who bought once 39 weeks ago (T = 38.86).
+    let old = t.row_of("00004");
+    let e = t.f64s("expected_purchases");
+    assert!(
+        e[r].unwrap() > 0.0 && e[r].unwrap().is_finite(),
+        "{:?}",
+        e[r]
+    );
+    let once = (0..t.rows())
+        .find(|&i| t.i64s("x")[i] == Some(0) && t.f64s("T")[i].is_some_and(|v| v > 38.0))
+        .unwrap();
+    assert!(
+        e[r].unwrap() > e[once].unwrap(),
+        "{:?} against {:?}",
+        e[r],
+        e[once]
+    );
+    assert!(t.f64s("clv")[r].unwrap() > 0.0 && t.f64s("clv")[old].is_some());
     no_nan(&out);
 }
 
 #[test]
-fn a_model_that_does_not_converge_is_skipped_and_said_so() {
+fn models_that_cannot_be_fitted_are_skipped_and_said_so() {
     // Two customers who bought every day and never stopped: no dropout to learn from, the
     // parameters run off to the edge of their range and the fit cannot settle.
     let dir = tempfile::tempdir().unwrap();
@@ -268,7 +287,7 @@ fn a_model_that_does_not_converge_is_skipped_and_said_so() {
     let notes = run["notes"].to_string();
     assert!(run["potential"]["bgnbd"].is_null(), "{}", run["potential"]);
     assert!(
-        notes.contains("purchase model (BG/NBD) did not converge"),
+        notes.contains("purchase model (BG/NBD) ran off to the edge of its parameters"),
         "{notes}"
     );
     // The purchase model's values are empty; the spend model still ran.
@@ -276,6 +295,33 @@ fn a_model_that_does_not_converge_is_skipped_and_said_so() {
     assert!(t.f64s("p_alive").iter().all(Option::is_none));
     assert!(t.f64s("clv").iter().all(Option::is_none));
     assert!(t.f64s("expected_spend").iter().all(Option::is_some));
+    no_nan(&out);
+
+    // Four customers, none of whom stopped: the optimiser's line search gives up short of a
+    // maximum, for both models.
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        "c1,2024-01-05,10",
+        "c1,2024-01-20,20",
+        "c1,2024-02-20,15",
+        "c2,2024-02-29,5",
+        "c3,2024-01-02,8",
+        "c3,2024-02-02,9",
+        "c4,2024-01-10,30",
+    ];
+    let out = dir.path().join("out");
+    run_ok(&tiny(dir.path(), &lines, ""), &out, &[]);
+    let run = run_json(&out);
+    let notes = run["notes"].to_string();
+    assert!(
+        notes.contains("purchase model (BG/NBD) did not converge"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("spend model (Gamma-Gamma) did not converge"),
+        "{notes}"
+    );
+    assert!(run["potential"]["gamma_gamma"].is_null());
     no_nan(&out);
 }
 

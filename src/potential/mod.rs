@@ -279,8 +279,22 @@ fn fit_purchases(
         ));
         return None;
     }
+    if [q.r, q.alpha, q.a, q.b]
+        .iter()
+        .any(|v| !(EDGE..=1.0 / EDGE).contains(v))
+    {
+        notes.push(format!(
+            "potential: the purchase model (BG/NBD) ran off to the edge of its parameters (r = {:.3e}, alpha = {:.3e}, a = {:.3e}, b = {:.3e}): the data cannot tell how often customers buy or how they drop out (e.g. nobody stopped buying); {skipped}. A small [potential] penalizer such as 0.001 keeps the parameters in range.",
+            q.r, q.alpha, q.a, q.b
+        ));
+        return None;
+    }
     Some(fit)
 }
+
+/// A fitted parameter below this, or above its inverse, is at the edge of the parameter
+/// space: the maximum of the likelihood is not inside it, and the values are meaningless.
+const EDGE: f64 = 1e-6;
 
 /// The Gamma-Gamma fit, or `None` with a note saying why the model is skipped.
 fn fit_spend(

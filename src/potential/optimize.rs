@@ -100,7 +100,7 @@ pub fn minimise<O: Objective>(objective: &O, start: Vec<f64>) -> Optimum {
         }
     };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
-        .with_tolerance_grad(CONVERGED_GRADIENT * 1e-2)
+        .with_tolerance_grad(CONVERGED_GRADIENT * 1e-3)
         .and_then(|s| s.with_tolerance_cost(0.0));
     let solver = match solver {
         Ok(s) => s,
