@@ -15,8 +15,6 @@ mod optimize;
 pub mod params;
 pub mod validate;
 
-use std::collections::HashMap;
-
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -331,23 +329,19 @@ struct Ahead {
     discounted: f64,
 }
 
-/// The expectations of every distinct (x, T) (in days), in parallel; `None` where the
-/// series did not converge.
-fn ahead(
-    s: &Summaries,
-    q: &BgNbdParams,
-    p: &PotentialParams,
-) -> HashMap<(u32, u32), Option<Ahead>> {
+/// The expectations of every distinct (x, T) (in days), in parallel, and per customer the
+/// place of its (x, T) among them; `None` where the series did not converge.
+fn ahead(s: &Summaries, q: &BgNbdParams, p: &PotentialParams) -> (Vec<Option<Ahead>>, Vec<u32>) {
     let mut pairs: Vec<(u32, u32)> = s.x.iter().copied().zip(s.t_days.iter().copied()).collect();
     pairs.par_sort_unstable();
     pairs.dedup();
     let unit = p.time_unit.days();
     let horizons: Vec<f64> = (1..=p.horizon).map(f64::from).collect();
     let d = p.unit_discount();
-    pairs
-        .into_par_iter()
-        .map(|(x, t)| {
-            let v = bgnbd::alive_expected_purchases(q, x, t as f64 / unit, &horizons)
+    let values = pairs
+        .par_iter()
+        .map(|&(x, t)| {
+            bgnbd::alive_expected_purchases(q, x, t as f64 / unit, &horizons)
                 .ok()
                 .and_then(|e| {
                     let mut discounted = 0.0;
@@ -362,10 +356,18 @@ fn ahead(
                         purchases,
                         discounted,
                     })
-                });
-            ((x, t), v)
+                })
         })
-        .collect()
+        .collect();
+    let places = (0..s.len())
+        .into_par_iter()
+        .map(|i| {
+            pairs
+                .binary_search(&(s.x[i], s.t_days[i]))
+                .map_or(u32::MAX, |k| k as u32)
+        })
+        .collect();
+    (values, places)
 }
 
 /// The purchase model's values per customer, and lifetime value with `spend`, each
@@ -378,9 +380,9 @@ fn predict(
     notes: &mut Vec<String>,
 ) -> Predictions {
     let unit = p.time_unit.days();
-    let ahead = ahead(s, q, p);
+    let (ahead, places) = ahead(s, q, p);
     let n = s.len();
-    let at = |i: usize| ahead.get(&(s.x[i], s.t_days[i])).copied().flatten();
+    let at = |i: usize| ahead.get(places[i] as usize).copied().flatten();
     let p_alive: Vec<f64> = (0..n)
         .into_par_iter()
         .map(|i| {
