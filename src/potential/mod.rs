@@ -270,13 +270,6 @@ fn fit_purchases(
     }
     let fit = bgnbd::fit(triples, p.penalizer);
     let q = &fit.params;
-    if !fit.optimum.converged || !fit.log_likelihood.is_finite() {
-        notes.push(format!(
-            "potential: the purchase model (BG/NBD) did not converge ({}, {} iterations, gradient norm {:.2e}, at r = {:.4}, alpha = {:.4}, a = {:.4}, b = {:.4}); {skipped}. A small [potential] penalizer such as 0.001 often helps.",
-            fit.optimum.stop, fit.optimum.iterations, fit.optimum.gradient_norm, q.r, q.alpha, q.a, q.b
-        ));
-        return None;
-    }
     if [q.r, q.alpha, q.a, q.b]
         .iter()
         .any(|v| !(EDGE..=1.0 / EDGE).contains(v))
@@ -284,6 +277,13 @@ fn fit_purchases(
         notes.push(format!(
             "potential: the purchase model (BG/NBD) ran off to the edge of its parameters (r = {:.3e}, alpha = {:.3e}, a = {:.3e}, b = {:.3e}): the data cannot tell how often customers buy or how they drop out (e.g. nobody stopped buying); {skipped}. A small [potential] penalizer such as 0.001 keeps the parameters in range.",
             q.r, q.alpha, q.a, q.b
+        ));
+        return None;
+    }
+    if !fit.optimum.converged || !fit.log_likelihood.is_finite() {
+        notes.push(format!(
+            "potential: the purchase model (BG/NBD) did not converge ({}, {} iterations, gradient norm {:.2e}, at r = {:.4}, alpha = {:.4}, a = {:.4}, b = {:.4}); {skipped}. A small [potential] penalizer such as 0.001 often helps.",
+            fit.optimum.stop, fit.optimum.iterations, fit.optimum.gradient_norm, q.r, q.alpha, q.a, q.b
         ));
         return None;
     }
