@@ -362,7 +362,7 @@ fn grade_history(
         tiers: grading.rows.frame(Rows::All)?,
         clusters: clusters.map(|c| c.labels.clone()),
     });
-    let mut tables = build_history(&snaps, &p.grading.tier_names)?;
+    let mut tables = build_history(&snaps, &p.grading.tier_names, p.report.language)?;
     tables.sources = dates.iter().map(|(_, s)| s.describe()).collect();
     progress.stage(
         "history",

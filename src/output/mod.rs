@@ -6,6 +6,7 @@ mod chart_data;
 pub mod charts;
 pub mod files;
 pub mod folder;
+pub mod fonts;
 pub mod metadata;
 pub mod parquet;
 pub mod report;

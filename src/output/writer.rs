@@ -154,7 +154,7 @@ impl Outputs {
         notes: &mut Vec<String>,
         progress: &Progress,
     ) -> Result<Vec<String>> {
-        let Some(max_points) = run.plan.pipeline.charts.map(|c| c.max_points) else {
+        let Some(max_points) = run.plan.pipeline.charts.as_ref().map(|c| c.max_points) else {
             return Ok(Vec::new());
         };
         let data = chart_data(run, max_points)?;

@@ -360,6 +360,9 @@ pub struct GradingParams {
     pub policies: BTreeMap<String, Vec<(String, PolicyValue)>>,
     /// Policy field names over all tiers, sorted.
     pub policy_fields: Vec<String>,
+    /// The language of reasons and alert details (`[report] language`, set by the caller).
+    #[serde(skip)]
+    pub language: crate::lang::Language,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -424,6 +427,7 @@ pub fn validate_grading(
         alerts: alerts.check()?,
         policies,
         policy_fields,
+        language: crate::lang::Language::En,
     })
 }
 

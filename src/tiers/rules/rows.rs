@@ -2,7 +2,7 @@
 //! built a group at a time as they are written, with labels and reasons in text. Building
 //! only: every grade in it is decided before.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::ops::Range;
 
 use anyhow::Result;
@@ -228,17 +228,17 @@ impl TierRows {
 
     /// The plain-language reason for customer `i`'s tier.
     fn reason(&self, i: usize, out: &mut String) -> fmt::Result {
-        let names = &self.p.tier_names;
+        let (names, lang) = (&self.p.tier_names, self.p.language);
         let (base, tier, risk) = (self.base[i], self.tier[i], self.risk[i] as usize);
         self.base_reason
-            .write(i, self.score[i], base as usize, names, out)?;
+            .write(i, self.score[i], base as usize, names, lang, out)?;
         if risk == 0 {
             return Ok(());
         }
-        write!(out, "; {} risk: ", RISK_LEVELS[risk])?;
+        lang.risk_intro(out, RISK_LEVELS[risk])?;
         self.risk_inputs.write(&self.p, i, out)?;
         if tier != base {
-            write!(out, " -> {}", names[tier as usize])?;
+            lang.arrow(out, &names[tier as usize])?;
         }
         Ok(())
     }
