@@ -7,6 +7,7 @@
 mod reasons;
 mod words;
 
+pub use reasons::Cut;
 pub use words::{fill, Words};
 
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,12 @@ use std::fmt::{Display, Result, Write};
 
 use super::Language::{self, En, Zh};
 
+/// Where a customer lies against a cumulative-share cut: within it or beyond it.
+pub enum Cut<D> {
+    Within(D),
+    Beyond(D),
+}
+
 impl Language {
     /// Between two risk reasons, or between the tier reason and the risk.
     pub fn separator(self) -> &'static str {
@@ -97,31 +103,30 @@ impl Language {
     }
 
     /// "profit 1,200.00: larger customers hold 10.0% of profit, within the first 80.0% -> A"
-    /// (`within`) or "... beyond 95.0% -> C".
-    pub fn pareto_share(
+    /// or "... beyond 95.0% -> C".
+    pub fn pareto_share<D: Display>(
         self,
         out: &mut impl Write,
         label: &str,
         value: impl Display,
         before: impl Display,
-        within: bool,
-        cut: impl Display,
+        cut: Cut<D>,
         tier: &str,
     ) -> Result {
-        match (self, within) {
-            (En, true) => write!(
+        match (self, cut) {
+            (En, Cut::Within(cut)) => write!(
                 out,
                 "{label} {value}: larger customers hold {before} of {label}, within the first {cut} -> {tier}"
             ),
-            (En, false) => write!(
+            (En, Cut::Beyond(cut)) => write!(
                 out,
                 "{label} {value}: larger customers hold {before} of {label}, beyond {cut} -> {tier}"
             ),
-            (Zh, true) => write!(
+            (Zh, Cut::Within(cut)) => write!(
                 out,
                 "{label} {value}：更大的客户占{label}的 {before}，在前 {cut} 之内 -> {tier}"
             ),
-            (Zh, false) => write!(
+            (Zh, Cut::Beyond(cut)) => write!(
                 out,
                 "{label} {value}：更大的客户占{label}的 {before}，超出 {cut} -> {tier}"
             ),
@@ -317,7 +322,7 @@ mod tests {
             "score 50.00, 30.0% of customers score higher (C: the rest) -> C"
         );
         assert_eq!(
-            text(|o| En.pareto_share(o, "profit", "1,200.00", "10.0%", true, "80.0%", "A")),
+            text(|o| En.pareto_share(o, "profit", "1,200.00", "10.0%", Cut::Within("80.0%"), "A")),
             "profit 1,200.00: larger customers hold 10.0% of profit, within the first 80.0% -> A"
         );
         assert_eq!(

@@ -8,6 +8,7 @@ pub mod files;
 pub mod folder;
 pub mod fonts;
 pub mod metadata;
+pub mod numbers;
 pub mod parquet;
 pub mod report;
 pub mod validation;

@@ -291,10 +291,11 @@ mod tests {
     #[test]
     fn latin_text_keeps_the_shipped_font_and_chinese_takes_one_that_has_it() {
         let cjk = fixture("NotoSansCJKsc-subset.otf");
-        let (f, notes) = choose_font(&["A", "Champions"], None, &[cjk.clone()]).unwrap();
+        let (f, notes) =
+            choose_font(&["A", "Champions"], None, std::slice::from_ref(&cjk)).unwrap();
         assert_eq!(f.family, BUNDLED_FAMILY);
         assert!(notes.is_empty(), "{notes:?}");
-        let (f, notes) = choose_font(&["核心", "重点"], None, &[cjk.clone()]).unwrap();
+        let (f, notes) = choose_font(&["核心", "重点"], None, std::slice::from_ref(&cjk)).unwrap();
         assert!(f.family.starts_with("Noto Sans CJK SC"), "{}", f.family);
         assert!(f.family.ends_with(", sans-serif"), "{}", f.family);
         assert!(notes.is_empty(), "{notes:?}");

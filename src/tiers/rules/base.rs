@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::text::{fixed, money, pct};
 use crate::columns as c;
-use crate::lang::Language;
+use crate::lang::{Cut, Language};
 use crate::stats::{from_total_key, percentile_ranks, total_key, Floats};
 use crate::tiers::params::TierRule;
 
@@ -83,12 +83,12 @@ impl BaseReason {
                 let label = lang.pareto_value(*profit);
                 if v <= 0.0 {
                     lang.pareto_nothing(out, label, money(v), &names[t])
-                } else if t < cuts.len() {
-                    let cut = pct(cuts[t]);
-                    lang.pareto_share(out, label, money(v), pct(share), true, cut, &names[t])
                 } else {
-                    let cut = pct(cuts[t - 1]);
-                    lang.pareto_share(out, label, money(v), pct(share), false, cut, &names[t])
+                    let cut = match cuts.get(t) {
+                        Some(c) => Cut::Within(pct(*c)),
+                        None => Cut::Beyond(pct(cuts[t - 1])),
+                    };
+                    lang.pareto_share(out, label, money(v), pct(share), cut, &names[t])
                 }
             }
             BaseReason::Grid {
