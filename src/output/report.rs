@@ -79,8 +79,8 @@ const STYLE: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI','Noto Sans','Noto Sans CJK SC','PingFang SC','Microsoft YaHei','DejaVu Sans',Arial,sans-serif;margin:0 auto;max-width:1500px;color:#1f2933;padding:0 1.2em 3em;line-height:1.4}\
 header{padding:1.2em 0 .6em;border-bottom:2px solid #d9e2ec}\
 h1{font-size:1.7em;margin:0}.sub{color:#52606d;margin:.2em 0 .8em}\
-.figures{display:flex;flex-wrap:wrap;gap:.8em}\
-.fig{flex:1 1 12em;min-width:0;background:#f0f4f8;border-radius:6px;padding:.6em .8em}\
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(10.5em,1fr));gap:.8em}\
+.fig{min-width:0;background:#f0f4f8;border-radius:6px;padding:.6em .8em}\
 .fig .v{display:block;font-size:1.35em;font-weight:600;overflow-wrap:anywhere}\
 .fig .l{display:block;color:#334e68;font-size:.9em}.fig .h{display:block;color:#627d98;font-size:.78em}\
 nav{margin:.8em 0;display:flex;flex-wrap:wrap;gap:.3em 1.2em}nav a{color:#1f5fa8}\
@@ -530,7 +530,10 @@ fn key_figures(
     } else {
         severities
             .iter()
-            .map(|(s, n)| format!("{} {}", whole(*n as f64), lang.value(s)))
+            .map(|(s, n)| match lang {
+                Language::En => format!("{} {s}", whole(*n as f64)),
+                Language::Zh => format!("{} {}", lang.value(s), whole(*n as f64)),
+            })
             .collect::<Vec<_>>()
             .join(" · ")
     };
