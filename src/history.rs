@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use crate::clean::epoch_days;
 use crate::columns as c;
+use crate::lang::Language;
 
 /// The state of a customer absent from the earlier snapshot.
 pub const NEW: &str = "new";
@@ -115,12 +116,13 @@ fn grades(df: &DataFrame) -> Result<Grades<'_>> {
         .collect())
 }
 
-/// Why a customer moved, from what changed between the two grades.
-fn movement_reason(a: &Grade, b: &Grade) -> String {
-    let mut parts = vec![format!("score {:.2} -> {:.2}", a.score, b.score)];
-    parts.push(format!("revenue {:.2} -> {:.2}", a.monetary, b.monetary));
+/// Why a customer moved, from what changed between the two grades, in `lang`.
+fn movement_reason(a: &Grade, b: &Grade, lang: Language) -> String {
+    let two = |x: f64| format!("{x:.2}");
+    let mut parts = vec![lang.change("score", two(a.score), two(b.score))];
+    parts.push(lang.change("revenue", two(a.monetary), two(b.monetary)));
     if let (Some(x), Some(y)) = (a.profit, b.profit) {
-        parts.push(format!("profit {x:.2} -> {y:.2}"));
+        parts.push(lang.change("profit", two(x), two(y)));
     }
     for (name, x, y) in [
         ("recency", a.r, b.r),
@@ -128,18 +130,19 @@ fn movement_reason(a: &Grade, b: &Grade) -> String {
         ("monetary", a.m, b.m),
     ] {
         if x != y {
-            parts.push(format!("{name} {x} -> {y}"));
+            parts.push(lang.change(name, x, y));
         }
     }
     if a.risk != b.risk {
-        let why = if b.risk_reasons.is_empty() {
-            String::new()
+        let to = lang.risk_level(b.risk);
+        let to = if b.risk_reasons.is_empty() {
+            to.to_string()
         } else {
-            format!(" ({})", b.risk_reasons)
+            format!("{to} ({})", b.risk_reasons)
         };
-        parts.push(format!("risk {} -> {}{why}", a.risk, b.risk));
+        parts.push(lang.change("risk", lang.risk_level(a.risk), to));
     }
-    parts.join("; ")
+    parts.join(lang.separator())
 }
 
 /// Two consecutive snapshot dates.
@@ -222,7 +225,12 @@ struct PairChanges {
 
 /// Builds the history tables from snapshots in ascending as_of order. Snapshots are read,
 /// and pairs of them compared, in parallel; every result is kept in snapshot order.
-pub fn build_history(snaps: &[Snapshot], tier_names: &[String]) -> Result<HistoryTables> {
+/// Reasons are written in `lang`.
+pub fn build_history(
+    snaps: &[Snapshot],
+    tier_names: &[String],
+    lang: Language,
+) -> Result<HistoryTables> {
     let (tier_history, graded) = rayon::join(
         || stack_snapshots(snaps),
         || {
@@ -247,7 +255,7 @@ pub fn build_history(snaps: &[Snapshot], tier_names: &[String]) -> Result<Histor
                 from: s[0].as_of,
                 to: s[1].as_of,
             };
-            pair_changes(period, &g[0], &g[1], &states)
+            pair_changes(period, &g[0], &g[1], &states, lang)
         })
         .collect();
     let migration: Vec<&MigrationRow> = pairs.iter().flat_map(|p| &p.migration).collect();
@@ -310,7 +318,13 @@ fn tier_sizes(as_of: NaiveDate, grades: &Grades, tier_names: &[String]) -> TierS
 
 /// The migration, movements and stability of one pair of snapshots: the customers of the
 /// later one in its order, then those who left, by ID.
-fn pair_changes(period: Period, before: &Grades, after: &Grades, states: &States) -> PairChanges {
+fn pair_changes(
+    period: Period,
+    before: &Grades,
+    after: &Grades,
+    states: &States,
+    lang: Language,
+) -> PairChanges {
     let ga: HashMap<&str, &Grade> = before.iter().map(|(k, v)| (*k, v)).collect();
     let gb: HashMap<&str, &Grade> = after.iter().map(|(k, v)| (*k, v)).collect();
     let mut flows: HashMap<(&str, &str), Flow> = HashMap::new();
@@ -354,13 +368,19 @@ fn pair_changes(period: Period, before: &Grades, after: &Grades, states: &States
                         stability.downgrades += 1;
                         "down"
                     };
-                    moved(id, old.tier, g.tier, direction, movement_reason(old, g));
+                    moved(
+                        id,
+                        old.tier,
+                        g.tier,
+                        direction,
+                        movement_reason(old, g, lang),
+                    );
                 }
             }
             None => {
                 stability.new += 1;
                 flow(NEW, g.tier, g.monetary);
-                let reason = format!("first graded at {}: score {:.2}", period.to, g.score);
+                let reason = lang.first_graded(period.to, format!("{:.2}", g.score));
                 moved(id, NEW, g.tier, NEW, reason);
             }
         }
@@ -374,7 +394,7 @@ fn pair_changes(period: Period, before: &Grades, after: &Grades, states: &States
     for (id, old) in gone {
         stability.left += 1;
         flow(old.tier, LEFT, old.monetary);
-        let reason = "no purchase in the window at the later date".to_string();
+        let reason = lang.left_window().to_string();
         moved(id, old.tier, LEFT, LEFT, reason);
     }
     let (migration, matrix) = migration_rows(period, &flows, states);

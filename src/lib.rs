@@ -15,6 +15,7 @@ pub mod error;
 pub mod features;
 pub mod generate;
 pub mod history;
+pub mod lang;
 pub mod load;
 pub mod output;
 pub mod par;

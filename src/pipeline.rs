@@ -61,7 +61,7 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
     let mut features = compute_features(&mut loaded, plan, progress)?;
     let earlier = std::mem::take(&mut features.earlier);
 
-    let mut out = Outputs::begin(&target, p.output.partition_by_tier)?;
+    let mut out = Outputs::begin(&target, &p.output)?;
     out.start_customers(&mut features.features.customers)?;
     let customers = &features.features.customers;
     let potential = assess_potential(customers, features.as_of, p, progress)?;
@@ -441,7 +441,7 @@ fn grade_history(
         tiers: grading.rows.frame(Rows::All)?,
         clusters: clusters.map(|c| c.labels.clone()),
     });
-    let mut tables = build_history(&snaps, &p.grading.tier_names)?;
+    let mut tables = build_history(&snaps, &p.grading.tier_names, p.report.language)?;
     tables.sources = dates.iter().map(|(_, s)| s.describe()).collect();
     progress.stage(
         "history",

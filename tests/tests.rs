@@ -5,6 +5,7 @@ mod attributes;
 mod coverage;
 mod faults;
 mod potential;
+mod report;
 mod util;
 
 use std::path::Path;
@@ -1019,46 +1020,116 @@ fn comparison_charts_and_report_link_up() {
     assert_eq!(total, customers, "the crosstab counts every customer once");
 
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    for id in [
-        "summary",
-        "quality",
+    // In the order of the page: key figures, the tier picture, segments, potential, alerts,
+    // clusters against rules, history, data quality, the run's provenance.
+    let ids = [
+        "key-figures",
         "tiers",
         "segments",
+        "potential",
         "alerts",
         "clusters",
-        "comparison",
-        "profiles",
-        "disagreements",
-        "stability",
-        "migration",
-        "movements",
-        "charts",
+        "history",
+        "quality",
+        "run",
+    ];
+    let at: Vec<usize> = ids
+        .iter()
+        .map(|id| {
+            html.find(&format!("id={id}>"))
+                .unwrap_or_else(|| panic!("section {id} missing"))
+        })
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "sections out of order: {at:?}"
+    );
+    // Each chart sits in the section of the table it explains.
+    let section_of = |chart: &str| {
+        let pos = html
+            .find(&format!("id=\"chart-{chart}\""))
+            .unwrap_or_else(|| panic!("chart {chart} missing"));
+        ids[at.iter().rposition(|a| *a < pos).unwrap()]
+    };
+    for (chart, section) in [
+        ("tier_sizes", "tiers"),
+        ("pareto", "tiers"),
+        ("segments", "segments"),
+        ("rfm_heatmap", "segments"),
+        ("tier_cluster_heatmap", "clusters"),
+        ("k_selection", "clusters"),
+        ("recency_monetary", "clusters"),
+        ("tier_sizes_over_time", "history"),
+        ("migration_heatmap", "history"),
     ] {
-        assert!(
-            html.contains(&format!("id={id}")) || html.contains(&format!("id=\"{id}\"")),
-            "section {id} missing"
-        );
+        assert_eq!(section_of(chart), section, "{chart}");
     }
-    // Every chart the report links exists, and every PNG chart is in the report.
+    // Every chart the report links exists, as PNG and SVG, and every PNG is in the report.
     let linked: Vec<&str> = html
         .split("href=\"charts/")
         .skip(1)
         .map(|s| s.split('"').next().unwrap())
         .collect();
-    // The default pipeline also runs a quarterly history: 8 charts.
-    assert_eq!(linked.len(), 8, "{linked:?}");
+    // The default pipeline also runs a quarterly history: 9 charts, each PNG and SVG.
+    assert_eq!(linked.len(), 18, "{linked:?}");
     for f in &linked {
         let bytes = std::fs::read(out.join("charts").join(f)).unwrap();
-        assert_eq!(&bytes[..4], b"\x89PNG");
-        let svg =
-            std::fs::read_to_string(out.join("charts").join(f.replace(".png", ".svg"))).unwrap();
-        assert!(svg.starts_with("<svg"));
+        if f.ends_with(".png") {
+            assert_eq!(&bytes[..4], b"\x89PNG");
+        } else {
+            assert!(bytes.starts_with(b"<svg"), "{f}");
+        }
     }
     assert!(
-        !html.contains("http://") && !html.contains("https://"),
-        "no network references"
+        !html.contains("http://") && !html.contains("https://") && !html.contains("src=\"charts/"),
+        "no network references, every image embedded"
     );
-    assert_eq!(html.matches("data:image/png;base64,").count(), 8);
+    assert_eq!(html.matches("data:image/png;base64,").count(), 9);
+    // Key figures: the customers graded as in run.json, the alerts by severity as counted in
+    // alerts.parquet.
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let graded = meta["customers"].as_u64().unwrap();
+    assert!(
+        html.contains(&format!(
+            "<span class=v>{}</span><span class=l>customers graded</span>",
+            thousands(graded)
+        )),
+        "customers graded"
+    );
+    let severity = read_parquet(&out.join("alerts.parquet")).strs("severity");
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    for s in severity.into_iter().flatten() {
+        match counts.iter_mut().find(|(k, _)| *k == s) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((s, 1)),
+        }
+    }
+    assert_eq!(counts[0].0, "high", "most urgent first");
+    let alerts = counts
+        .iter()
+        .map(|(s, n)| format!("{} {s}", thousands(*n)))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    assert!(
+        html.contains(&format!(
+            "<span class=v>{alerts}</span><span class=l>alerts</span>"
+        )),
+        "{alerts}"
+    );
+}
+
+/// 1234567 as "1,234,567".
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The pipeline file: TOML -> `RawPipeline` (serde, unknown keys rejected) -> checked
 //! `Pipeline`, one checked type per section (`RawX::check` -> `X`), in the style of linfa's
-//! checked params. Nothing here reads data files or the clock; paths are only resolved.
+//! checked params. Nothing here reads data files or the clock; paths are only resolved (and a
+//! chart font named in `[charts] font` is opened, to check that it is a font).
 
 pub mod attributes;
 mod cleaning;
@@ -19,6 +20,7 @@ pub use input::{
     RawInput, ValueColumns,
 };
 
+use crate::lang::Language;
 use crate::potential::{PotentialParams, RawPotential};
 use crate::tiers::attribute_rules::AttributeNames;
 use crate::tiers::cluster_params::{ClusteringParams, RawClustering};
@@ -59,6 +61,8 @@ pub struct RawPipeline {
     pub clustering: RawClustering,
     #[serde(default)]
     pub charts: RawCharts,
+    #[serde(default)]
+    pub report: RawReport,
     pub history: Option<RawHistory>,
     /// `[potential]`: the BG/NBD and Gamma-Gamma models (off without the section).
     pub potential: Option<RawPotential>,
@@ -161,6 +165,8 @@ pub struct RawCharts {
     /// Scatter plots show at most this many customers (an even, deterministic sample).
     #[serde(default = "default_max_points")]
     pub max_points: usize,
+    /// A font file (.ttf, .otf, .ttc) for the charts' text, relative to the pipeline file.
+    pub font: Option<String>,
 }
 
 impl Default for RawCharts {
@@ -168,6 +174,7 @@ impl Default for RawCharts {
         RawCharts {
             enabled: true,
             max_points: default_max_points(),
+            font: None,
         }
     }
 }
@@ -179,19 +186,55 @@ fn default_max_points() -> usize {
 /// Scatter plots never show fewer customers than this, whatever `max_points` says.
 const MIN_CHART_POINTS: usize = 100;
 
-/// `[charts]`, checked: drawn or not, and how many customers a scatter plot shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// `[charts]`, checked: drawn or not, how many customers a scatter plot shows, and the font
+/// file named for their text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Charts {
     pub max_points: usize,
+    /// `None`: the shipped font, or an installed one when names need it (see
+    /// `crate::output::fonts`).
+    pub font: Option<PathBuf>,
 }
 
 impl RawCharts {
-    /// `None` when charts are switched off.
-    fn check(&self) -> Option<Charts> {
-        self.enabled.then_some(Charts {
+    /// `None` when charts are switched off. `base` is the pipeline file's folder.
+    fn check(&self, base: &Path) -> Result<Option<Charts>> {
+        let font = match &self.font {
+            Some(f) => Some(check_font(f, base)?),
+            None => None,
+        };
+        Ok(self.enabled.then_some(Charts {
             max_points: self.max_points.max(MIN_CHART_POINTS),
-        })
+            font,
+        }))
     }
+}
+
+/// `[charts] font`, resolved against the pipeline file's folder and opened to check that it
+/// is a font the charts can draw with.
+fn check_font(font: &str, base: &Path) -> Result<PathBuf> {
+    let path = base.join(font);
+    crate::output::fonts::check_font_file(&path).with_context(|| {
+        format!(
+            "[charts] font = {font:?}: give a TrueType or OpenType font file (.ttf, .otf or .ttc), relative to the pipeline file, with the characters of your tier names, e.g. font = \"/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc\" (Debian and Ubuntu: apt-get install fonts-noto-cjk)"
+        )
+    })?;
+    Ok(path)
+}
+
+/// `[report]`: the language of report.html, the charts, reasons and alert details.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// `en` (default) or `zh`.
+    #[serde(default)]
+    pub language: Language,
+}
+
+/// `[report]`, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ReportParams {
+    pub language: Language,
 }
 
 fn default_true() -> bool {
@@ -217,6 +260,9 @@ pub struct RawOutput {
     /// `"tier"`: write the per-customer grades as a Hive-partitioned folder
     /// `tiers/tier=<name>/part-0.parquet` instead of `tiers.parquet`.
     pub partition_by: Option<String>,
+    /// Also write tiers.csv and alerts.csv (UTF-8 with a byte-order mark, for Excel).
+    #[serde(default)]
+    pub csv: bool,
 }
 
 /// `[features]`, checked: the window of transactions the features are computed on.
@@ -260,6 +306,8 @@ pub struct OutputParams {
     pub dir_given: bool,
     /// Write tiers Hive-partitioned by tier.
     pub partition_by_tier: bool,
+    /// Also write tiers.csv and alerts.csv.
+    pub csv: bool,
 }
 
 impl RawOutput {
@@ -278,6 +326,7 @@ impl RawOutput {
             },
             dir_given: self.dir.is_some(),
             partition_by_tier,
+            csv: self.csv,
         })
     }
 }
@@ -299,6 +348,7 @@ pub struct Pipeline {
     pub clustering: Option<ClusteringParams>,
     /// `None` when `[charts] enabled = false`.
     pub charts: Option<Charts>,
+    pub report: ReportParams,
     /// Several snapshots (`[history]`); `None` grades one as_of.
     pub history: Option<History>,
     /// `None` without a `[potential]` section or with `enabled = false`.
@@ -343,7 +393,8 @@ impl RawPipeline {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "pipeline".into())
         });
-        let input = self.input.check(path.parent().unwrap_or(Path::new(".")))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let input = self.input.check(base)?;
         let columns = &input.columns;
         let potential = match &self.potential {
             Some(p) => p.check()?,
@@ -355,7 +406,6 @@ impl RawPipeline {
             potential: potential.is_some(),
         };
         let features = self.features.check()?;
-        let base = path.parent().unwrap_or(Path::new("."));
         let attributes = match &self.attributes {
             Some(a) => Some(a.check(base)?),
             None => None,
@@ -367,7 +417,7 @@ impl RawPipeline {
             },
             None => AttributeNames::default(),
         };
-        let grading = validate_grading(
+        let mut grading = validate_grading(
             &self.rfm,
             &self.score,
             &self.tiers,
@@ -385,6 +435,11 @@ impl RawPipeline {
             None => None,
         };
         check_one_graded_date(features.as_of, history.as_ref())?;
+        let report = ReportParams {
+            language: self.report.language,
+        };
+        // Reasons and alert details are written while grading, in the report's language.
+        grading.language = report.language;
         Ok(Pipeline {
             name,
             source_text: text.to_string(),
@@ -395,7 +450,8 @@ impl RawPipeline {
             output,
             grading,
             clustering,
-            charts: self.charts.check(),
+            charts: self.charts.check(base)?,
+            report,
             history,
             potential,
             attributes,
@@ -535,6 +591,69 @@ amount = "total"
         assert!(e.contains("(in [clustering])"), "{e}");
         assert!(
             e.contains("silhouette") && e.contains("davies_bouldin"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn report_language_csv_and_chart_font() {
+        let p = parse(MINIMAL).unwrap();
+        assert_eq!(p.report.language, Language::En);
+        assert!(!p.output.csv);
+        assert_eq!(p.charts.as_ref().unwrap().font, None);
+        let p = parse(&format!(
+            "{MINIMAL}[report]\nlanguage = \"zh\"\n[output]\ncsv = true\n"
+        ))
+        .unwrap();
+        assert_eq!(p.report.language, Language::Zh);
+        assert_eq!(
+            p.grading.language,
+            Language::Zh,
+            "reasons follow the report"
+        );
+        assert!(p.output.csv);
+        let e = format!(
+            "{:#}",
+            parse(&format!("{MINIMAL}[report]\nlanguage = \"fr\"\n")).unwrap_err()
+        );
+        assert!(
+            e.contains("(in [report])") && e.contains("`en` or `zh`"),
+            "{e}"
+        );
+        // The font is found relative to the pipeline file.
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let pipeline = fixtures.join("p.toml");
+        let text = format!("{MINIMAL}[charts]\nfont = \"fonts/NotoSansCJKsc-subset.otf\"\n");
+        let p = Pipeline::from_toml(&text, &pipeline).unwrap();
+        assert_eq!(
+            p.charts.unwrap().font,
+            Some(fixtures.join("fonts/NotoSansCJKsc-subset.otf"))
+        );
+    }
+
+    #[test]
+    fn a_chart_font_that_is_missing_or_not_a_font_is_named() {
+        let e = format!(
+            "{:#}",
+            parse(&format!("{MINIMAL}[charts]\nfont = \"fonts/none.ttf\"\n")).unwrap_err()
+        );
+        assert!(
+            e.contains("[charts] font = \"fonts/none.ttf\"")
+                && e.contains("pipes/fonts/none.ttf")
+                && e.contains("fonts-noto-cjk"),
+            "{e}"
+        );
+        // The pipeline file itself is no font.
+        let e = format!(
+            "{:#}",
+            Pipeline::from_toml(
+                &format!("{MINIMAL}[charts]\nfont = \"Cargo.toml\"\n"),
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join("p.toml")
+            )
+            .unwrap_err()
+        );
+        assert!(
+            e.contains("[charts] font = \"Cargo.toml\"") && e.contains("is not a font"),
             "{e}"
         );
     }

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::charts::{ChartData, CustomerPoint, KPoint, Migration};
+use super::charts::{ChartData, CustomerPoint, KPoint, Migration, SegmentShare};
 use super::RunResults;
 use crate::columns as c;
 use crate::compare::tier_indices;
@@ -74,6 +74,7 @@ pub fn chart_data(run: &RunResults, max_points: usize) -> Result<ChartData> {
         crosstab: counts.cloned().unwrap_or_default(),
         migration: None,
         sizes_over_time: Vec::new(),
+        segments: segment_shares(&run.grading.segment_summary)?,
     };
     if let Some(h) = run.history {
         data.sizes_over_time = h
@@ -92,4 +93,20 @@ pub fn chart_data(run: &RunResults, max_points: usize) -> Result<ChartData> {
         });
     }
     Ok(data)
+}
+
+/// The segments with customers, from segment_summary, in its order.
+fn segment_shares(summary: &polars::prelude::DataFrame) -> Result<Vec<SegmentShare>> {
+    let names = summary.column(c::SEGMENT)?.str()?;
+    let customers = Floats::of(summary, c::CUSTOMERS)?;
+    let share = Floats::of(summary, c::CUSTOMER_SHARE)?;
+    let revenue = Floats::of(summary, c::REVENUE_SHARE)?;
+    Ok((0..summary.height())
+        .filter(|i| customers.get(*i).unwrap_or(0.0) > 0.0)
+        .map(|i| SegmentShare {
+            name: names.get(i).unwrap_or("").to_string(),
+            customer_share: share.get(i).unwrap_or(0.0),
+            revenue_share: revenue.get(i).unwrap_or(0.0),
+        })
+        .collect())
 }

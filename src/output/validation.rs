@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::charts::{render_holdout, HoldoutChart};
+use super::charts::{render_holdout, HoldoutChart, Look};
 use super::files as f;
+use super::fonts::{choose_font, usual_fonts};
 use super::parquet::write_table;
 use super::{OutputTarget, Staging};
 use crate::columns as c;
@@ -46,17 +47,24 @@ pub fn write_validation(target: &OutputTarget, v: &Validation, p: &Pipeline) -> 
         .unwrap_or("")
         .to_string();
     let chart = HoldoutChart {
-        title: format!(
-            "Holdout {} .. {}: predicted and actual purchases (mean absolute error {:.3})",
-            s.holdout_from, s.holdout_to, s.mean_absolute_error
-        ),
+        holdout_from: s.holdout_from.to_string(),
+        holdout_to: s.holdout_to.to_string(),
+        mean_absolute_error: s.mean_absolute_error,
         groups: strs(c::CALIBRATION_REPEATS)?,
         predicted: floats(c::PREDICTED)?,
         actual: floats(c::ACTUAL)?,
         unit: format!("{:.1} {unit}s", s.holdout_length),
     };
     let mut outputs = vec![f::VALIDATION.to_string()];
-    outputs.extend(render_holdout(&staging.path(""), &chart)?);
+    let lang = p.report.language;
+    let font = p.charts.as_ref().and_then(|c| c.font.clone());
+    let texts = [lang.words().holdout_x];
+    let (font, _) = choose_font(&texts, font.as_deref(), &usual_fonts())?;
+    outputs.extend(render_holdout(
+        &staging.path(""),
+        &chart,
+        &Look::new(font, lang),
+    )?);
     outputs.push(f::RUN.to_string());
     let meta = ValidationMetadata {
         tool: "tiering",

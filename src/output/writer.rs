@@ -6,22 +6,23 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::chart_data::chart_data;
-use super::charts::render_charts;
+use super::charts::{choose_look, render_charts, Look};
 use super::files as f;
 use super::metadata::{run_metadata, RunMetadata};
 use super::parquet::{write_partitioned, write_table, Pending};
-use super::report::build_report;
+use super::report::{build_report, severity_counts, ReportInputs, SeverityCounts};
 use super::{OutputTarget, RunResults, Staging, REPORT_ALERTS};
 use crate::clean::QualityRow;
 use crate::columns as c;
+use crate::config::OutputParams;
 use crate::progress::Progress;
 use crate::tiers::clusters::ClusterOutput;
-use crate::tiers::rules::{Grading, Rows};
+use crate::tiers::rules::{Grading, Rows, TierRows};
 
 /// The outputs of a run being written (see the module doc).
 pub struct Outputs {
@@ -30,15 +31,21 @@ pub struct Outputs {
     early: Vec<Pending>,
     staging: Staging,
     partition_by_tier: bool,
+    /// With `[output] csv`: every alert, for alerts.csv (the grading keeps only the first).
+    csv_alerts: Option<DataFrame>,
+    /// Alerts per severity, counted before the grading keeps only the first.
+    severities: Option<SeverityCounts>,
 }
 
 impl Outputs {
     /// Opens the staging folder beside the checked output folder.
-    pub fn begin(target: &OutputTarget, partition_by_tier: bool) -> Result<Outputs> {
+    pub fn begin(target: &OutputTarget, output: &OutputParams) -> Result<Outputs> {
         Ok(Outputs {
             early: Vec::new(),
             staging: Staging::begin(target)?,
-            partition_by_tier,
+            partition_by_tier: output.partition_by_tier,
+            csv_alerts: output.csv.then(DataFrame::empty),
+            severities: None,
         })
     }
 
@@ -72,6 +79,10 @@ impl Outputs {
             f::ALERTS,
             grading.alerts.clone(),
         )?);
+        self.severities = Some(severity_counts(&grading.alerts));
+        if let Some(all) = &mut self.csv_alerts {
+            *all = grading.alerts.clone();
+        }
         grading.alerts = grading.alerts.head(Some(REPORT_ALERTS));
         Ok(())
     }
@@ -96,7 +107,8 @@ impl Outputs {
         let chart_files = self.draw_charts(run, &mut notes, progress)?;
         let quality = quality_frame(&run.features.quality, run.loaded.rows_read())?;
         let mut tables = end_tables(run, &quality);
-        let outputs = output_list(&tables, self.partition_by_tier, &chart_files);
+        let csv = self.csv_alerts.is_some();
+        let outputs = output_list(&tables, self.partition_by_tier, csv, &chart_files);
         let metadata = run_metadata(run, notes, outputs);
         let run_json = serde_json::to_string_pretty(&metadata)?;
 
@@ -115,6 +127,8 @@ impl Outputs {
             early,
             staging,
             partition_by_tier,
+            csv_alerts,
+            severities,
         } = self;
         for table in early {
             table.wait()?.finish(&run_json)?;
@@ -129,12 +143,25 @@ impl Outputs {
                 &run_json,
             )?;
         }
+        if let Some(alerts) = csv_alerts {
+            let alerts = if alerts.height() == run.grading.alert_count {
+                alerts
+            } else {
+                run.grading.alerts.clone()
+            };
+            write_csv_lists(&staging, &run.grading.rows, &alerts)?;
+        }
+        let severities = severities.unwrap_or_else(|| severity_counts(&run.grading.alerts));
         let report = build_report(
             run,
-            &metadata,
-            &quality,
-            &staging.path(f::CHARTS_DIR),
-            &chart_files,
+            &ReportInputs {
+                metadata: &metadata,
+                quality: &quality,
+                chart_dir: &staging.path(f::CHARTS_DIR),
+                chart_files: &chart_files,
+                severities: &severities,
+                csv,
+            },
         )?;
         staging.write_text(f::REPORT, &report)?;
         staging.write_text(f::RUN, &run_json)?;
@@ -154,11 +181,18 @@ impl Outputs {
         notes: &mut Vec<String>,
         progress: &Progress,
     ) -> Result<Vec<String>> {
-        let Some(max_points) = run.plan.pipeline.charts.map(|c| c.max_points) else {
+        let p = &run.plan.pipeline;
+        let Some(charts) = &p.charts else {
             return Ok(Vec::new());
         };
-        let data = chart_data(run, max_points)?;
-        let files = draw_or_note(&self.staging.path(f::CHARTS_DIR), &data, notes, progress);
+        let data = chart_data(run, charts.max_points)?;
+        let (look, font_notes) = choose_look(&data, p.report.language, charts.font.as_deref())?;
+        for note in font_notes {
+            progress.stage("note", &note);
+            notes.push(note);
+        }
+        let dir = self.staging.path(f::CHARTS_DIR);
+        let files = draw_or_note(&dir, &data, &look, notes, progress);
         progress.stage("charts", &format!("{} files", files.len()));
         Ok(files)
     }
@@ -169,10 +203,11 @@ impl Outputs {
 fn draw_or_note(
     dir: &std::path::Path,
     data: &super::charts::ChartData,
+    look: &Look,
     notes: &mut Vec<String>,
     progress: &Progress,
 ) -> Vec<String> {
-    match render_charts(dir, data) {
+    match render_charts(dir, data, look) {
         Ok(files) => files,
         Err(e) => {
             let note = format!("charts not drawn: {e:#}");
@@ -223,10 +258,47 @@ fn end_tables(run: &RunResults, quality: &DataFrame) -> Vec<(&'static str, DataF
     tables
 }
 
+/// tiers.csv and alerts.csv for Excel: UTF-8 with a byte-order mark (without it Excel reads
+/// Chinese text as another encoding), dates as YYYY-MM-DD, the columns of the Parquet files.
+/// The tiers are built and written a block of rows at a time, as for tiers.parquet.
+fn write_csv_lists(staging: &Staging, rows: &TierRows, alerts: &DataFrame) -> Result<()> {
+    const BLOCK: usize = 1 << 16;
+    let n = rows.height();
+    let first = rows.frame(Rows::Range(0..n.min(BLOCK)))?;
+    let mut tiers = csv_writer(&staging.path(f::TIERS_CSV), &first)?;
+    tiers.write_batch(&first)?;
+    drop(first);
+    for start in (BLOCK..n).step_by(BLOCK) {
+        tiers.write_batch(&rows.frame(Rows::Range(start..(start + BLOCK).min(n)))?)?;
+    }
+    tiers.finish()?;
+    let mut alerts = alerts.clone();
+    alerts.rechunk_mut();
+    let mut w = csv_writer(&staging.path(f::ALERTS_CSV), &alerts)?;
+    w.write_batch(&alerts)?;
+    w.finish()?;
+    Ok(())
+}
+
+/// A CSV writer for Excel into `path`, for frames of `first`'s schema.
+fn csv_writer(
+    path: &std::path::Path,
+    first: &DataFrame,
+) -> Result<polars::io::csv::write::BatchedWriter<std::fs::File>> {
+    let out =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(CsvWriter::new(out)
+        .include_bom(true)
+        .include_header(true)
+        .with_date_format(Some("%Y-%m-%d".into()))
+        .batched(first.schema())?)
+}
+
 /// Every file of the run, as `run.json` lists them.
 fn output_list(
     tables: &[(&str, DataFrame)],
     partition_by_tier: bool,
+    csv: bool,
     chart_files: &[String],
 ) -> Vec<String> {
     let mut outputs: Vec<String> = tables.iter().map(|(f, _)| f.to_string()).collect();
@@ -234,6 +306,10 @@ fn output_list(
         outputs.push(format!("{}/tier=<name>/part-0.parquet", f::TIERS_DIR));
     } else {
         outputs.push(f::TIERS.to_string());
+    }
+    if csv {
+        outputs.push(f::TIERS_CSV.to_string());
+        outputs.push(f::ALERTS_CSV.to_string());
     }
     outputs.push(f::REPORT.into());
     outputs.push(f::RUN.into());
@@ -277,6 +353,30 @@ fn quality_frame(rows: &[QualityRow], read: u64) -> Result<DataFrame> {
 mod tests {
     use super::*;
 
+    /// Excel opens a CSV as UTF-8 only with a byte-order mark; dates are ISO.
+    #[test]
+    fn csv_lists_start_with_a_byte_order_mark_and_write_iso_dates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.csv");
+        let df = df!(
+            "tier" => ["核心", "低效"],
+            "day" => [
+                chrono::NaiveDate::from_ymd_opt(2024, 1, 31).unwrap(),
+                chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap(),
+            ],
+        )
+        .unwrap();
+        let mut w = csv_writer(&path, &df).unwrap();
+        w.write_batch(&df).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "\u{feff}tier,day\n核心,2024-01-31\n低效,2025-12-01\n"
+        );
+    }
+
     /// A failure to draw is a note, not an error: the run keeps its tables.
     #[test]
     fn a_chart_that_cannot_be_drawn_becomes_a_note() {
@@ -292,7 +392,8 @@ mod tests {
             ..Default::default()
         };
         let mut notes = vec!["earlier".to_string()];
-        let files = draw_or_note(&blocked, &data, &mut notes, &Progress::silent());
+        let look = Look::new(super::super::fonts::bundled().unwrap(), Default::default());
+        let files = draw_or_note(&blocked, &data, &look, &mut notes, &Progress::silent());
         assert!(files.is_empty());
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[1].starts_with("charts not drawn: "), "{notes:?}");
@@ -301,6 +402,7 @@ mod tests {
         let files = draw_or_note(
             &dir.path().join("ok"),
             &data,
+            &look,
             &mut notes,
             &Progress::silent(),
         );

@@ -382,6 +382,9 @@ pub struct GradingParams {
     pub pins: Vec<Pin>,
     /// The customer-master columns the rules may read (empty without `[attributes]`).
     pub attributes: AttributeNames,
+    /// The language of reasons and alert details (`[report] language`, set by the caller).
+    #[serde(skip)]
+    pub language: crate::lang::Language,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -456,6 +459,7 @@ pub fn validate_grading(
         policy_fields,
         pins,
         attributes: attributes.clone(),
+        language: crate::lang::Language::En,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The alerts table: customers to act on now (overdue receivables, churn risk, a drop in
 //! spend), most urgent first, with a sentence each. Reads the grading; changes no tier.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use anyhow::Result;
 use polars::prelude::*;
@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use super::text::{fixed, gather, labels, money, pct, text_column};
 use super::Inputs;
 use crate::columns as c;
+use crate::lang::Language;
 use crate::stats::Floats;
 use crate::tiers::params::GradingParams;
 
@@ -73,7 +74,7 @@ pub(super) fn alerts(
     let (recency, monetary) = (&inputs.recency, &inputs.monetary);
     let rows = most_urgent_first(find_alerts(p, &extra, tier, recency, between), monetary);
     let detail = text_column(c::DETAIL, rows.len(), |r, out| {
-        write_detail(rows[r], &extra, recency, between, out)
+        write_detail(rows[r], &extra, recency, between, p.language, out)
     });
     let who: Vec<usize> = rows.iter().map(|r| r.customer).collect();
     let kinds: Vec<usize> = rows.iter().map(|r| r.kind).collect();
@@ -132,44 +133,28 @@ fn find_alerts(
     rows
 }
 
-/// The sentence of `alert`.
+/// The sentence of `alert`, in `lang`.
 fn write_detail(
     alert: Alert,
     extra: &AlertInputs,
     recency: &Floats,
     between: &Floats,
+    lang: Language,
     out: &mut String,
 ) -> fmt::Result {
     let i = alert.customer;
     match alert.kind {
         0 => {
             let (d, a) = extra.overdue(i);
-            write!(
-                out,
-                "{} overdue, oldest {} days past due",
-                money(a),
-                fixed(d, 0)
-            )
+            lang.overdue_alert(out, money(a), fixed(d, 0))
         }
         1 => {
             let (b, r) = (between.get(i).unwrap_or(0.0), recency.get(i).unwrap_or(0.0));
-            write!(
-                out,
-                "no purchase for {} days, {}x the usual {}",
-                fixed(r, 0),
-                fixed(r / b, 1),
-                fixed(b, 0)
-            )
+            lang.no_purchase(out, fixed(r, 0), fixed(r / b, 1), fixed(b, 0))
         }
         _ => {
             let (l, pv) = extra.spend(i);
-            write!(
-                out,
-                "spend fell {}: {} in the last period vs {} in the one before",
-                pct(1.0 - l / pv),
-                money(l),
-                money(pv)
-            )
+            lang.spend_drop(out, pct(1.0 - l / pv), money(l), money(pv))
         }
     }
 }

@@ -10,6 +10,7 @@ use polars::prelude::*;
 
 use super::text::fixed;
 use crate::columns as c;
+use crate::lang::Language;
 use crate::stats::Floats;
 use crate::tiers::attribute_rules::{AttributeTest, Pin, PinAction};
 use crate::tiers::params::GradingParams;
@@ -153,17 +154,22 @@ pub(super) fn write_pin(
     attrs: &AttributeInputs,
     i: usize,
     names: &[String],
+    lang: Language,
     out: &mut impl fmt::Write,
 ) -> fmt::Result {
-    out.write_str("pinned: ")?;
+    lang.pinned(out)?;
     attrs.write_match(&pin.attribute, &pin.test, i, out)?;
-    match pin.action {
-        PinAction::Set(t) => write!(out, " -> {}", names[t as usize]),
-        PinAction::AtMost(t) => write!(
-            out,
-            ", at most {} -> {}",
-            names[t as usize], names[t as usize]
-        ),
+    let tier = &names[pin_tier(pin.action) as usize];
+    if let PinAction::AtMost(_) = pin.action {
+        lang.at_most(out, tier)?;
+    }
+    lang.arrow(out, tier)
+}
+
+/// The tier a pin names.
+fn pin_tier(action: PinAction) -> u16 {
+    match action {
+        PinAction::Set(t) | PinAction::AtMost(t) => t,
     }
 }
 

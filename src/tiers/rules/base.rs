@@ -2,7 +2,7 @@
 //! cumulative value), before the risk overlay, and what its reason says. The overlay and the
 //! text of risk live elsewhere.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use super::text::{fixed, money, pct};
 use crate::columns as c;
+use crate::lang::{Cut, Language};
 use crate::stats::{from_total_key, percentile_ranks, total_key, Floats};
 use crate::tiers::params::TierRule;
 
@@ -31,7 +32,8 @@ pub(super) enum BaseReason {
         rank: Vec<u32>,
     },
     Pareto {
-        label: &'static str,
+        /// Ranked on profit (else revenue).
+        profit: bool,
         cuts: Vec<f64>,
         /// The value ranked on (revenue or profit, missing as 0), and the share of the total
         /// held by larger customers.
@@ -48,71 +50,45 @@ pub(super) enum BaseReason {
 }
 
 impl BaseReason {
-    /// Customer `i`'s reason, with its score and base tier `t`.
+    /// Customer `i`'s reason, with its score and base tier `t`, in `lang`.
     pub(super) fn write(
         &self,
         i: usize,
         score: f64,
         t: usize,
         names: &[String],
+        lang: Language,
         out: &mut String,
     ) -> fmt::Result {
         match self {
             BaseReason::Score { cuts } => {
                 if t < cuts.len() {
-                    write!(
-                        out,
-                        "score {} >= {} -> {}",
-                        fixed(score, 2),
-                        cuts[t],
-                        names[t]
-                    )
+                    lang.score_cut(out, fixed(score, 2), true, cuts[t], &names[t])
                 } else {
-                    write!(
-                        out,
-                        "score {} < {} -> {}",
-                        fixed(score, 2),
-                        cuts[t - 1],
-                        names[t]
-                    )
+                    lang.score_cut(out, fixed(score, 2), false, cuts[t - 1], &names[t])
                 }
             }
             BaseReason::Share { cum, rank } => {
                 let above = rank[i] as f64 / rank.len() as f64;
-                write!(
-                    out,
-                    "score {}, {} of customers score higher (",
-                    fixed(score, 2),
-                    pct(above)
-                )?;
-                if t < cum.len() {
-                    write!(out, "{}: top {}", names[t], pct(cum[t]))?;
-                } else {
-                    write!(out, "{}: the rest", names[t])?;
-                }
-                write!(out, ") -> {}", names[t])
+                let top = cum.get(t).map(|c| pct(*c));
+                lang.score_share(out, fixed(score, 2), pct(above), top, &names[t])
             }
             BaseReason::Pareto {
-                label,
+                profit,
                 cuts,
                 values,
                 share_before,
             } => {
                 let (v, share) = (values[i], share_before[i]);
+                let label = lang.pareto_value(*profit);
                 if v <= 0.0 {
-                    write!(out, "{label} {} <= 0 -> {}", money(v), names[t])
+                    lang.pareto_nothing(out, label, money(v), &names[t])
                 } else {
-                    write!(
-                        out,
-                        "{label} {}: larger customers hold {} of {label}, ",
-                        money(v),
-                        pct(share)
-                    )?;
-                    if t < cuts.len() {
-                        write!(out, "within the first {} -> {}", pct(cuts[t]), names[t])
-                    } else {
-                        write!(out, "beyond {} -> {}", pct(cuts[t - 1]), names[t])
-                    }
+                    let cut = match cuts.get(t) {
+                        Some(c) => Cut::Within(pct(*c)),
+                        None => Cut::Beyond(pct(cuts[t - 1])),
+                    };
+                    lang.pareto_share(out, label, money(v), pct(share), cut, &names[t])
                 }
             }
             BaseReason::Grid {
@@ -121,50 +97,15 @@ impl BaseReason {
                 clv,
                 points,
             } => {
-                let axes = (*value_cut, *potential_cut);
-                write_grid(axes, clv.get(i), points[i], score, &names[t], out)
+                lang.grid_value(out, fixed(score, 2), score >= *value_cut, value_cut)?;
+                let high_potential = points[i] >= *potential_cut;
+                let rank = fixed(points[i], 1);
+                let value = clv.get(i).map(money);
+                lang.grid_potential(out, value, rank, high_potential, potential_cut)?;
+                lang.arrow(out, &names[t])
             }
         }
     }
-}
-
-/// The value-by-potential reason: both axes, each against its cut, then the tier.
-fn write_grid(
-    (value_cut, potential_cut): (f64, f64),
-    clv: Option<f64>,
-    points: f64,
-    score: f64,
-    tier: &str,
-    out: &mut String,
-) -> fmt::Result {
-    let level = |high: bool| if high { "high" } else { "low" };
-    let high_value = score >= value_cut;
-    write!(
-        out,
-        "value: score {} {} {} ({}); potential: ",
-        fixed(score, 2),
-        if high_value { ">=" } else { "<" },
-        value_cut,
-        level(high_value)
-    )?;
-    let high_potential = points >= potential_cut;
-    match clv {
-        Some(v) => write!(
-            out,
-            "lifetime value {}, rank {} {} {} ({})",
-            money(v),
-            fixed(points, 1),
-            if high_potential { ">=" } else { "<" },
-            potential_cut,
-            level(high_potential)
-        )?,
-        None => write!(
-            out,
-            "no lifetime value, counted as rank 50 ({})",
-            level(high_potential)
-        )?,
-    }
-    write!(out, " -> {tier}")
 }
 
 /// Each customer's tier by the tier rule alone (0 = best), and what its reason says.
@@ -303,11 +244,6 @@ fn by_pareto(
         monetary.iter().map(|v| v.unwrap_or(0.0)).collect()
     };
     let n = values.len();
-    let label = if column == c::PROFIT {
-        "profit"
-    } else {
-        "revenue"
-    };
     let total: f64 = values.iter().filter(|v| **v > 0.0).sum();
     // Equal values are ordered by customer ID.
     let ids: Vec<&str> = ids.str()?.iter().map(|s| s.unwrap_or("")).collect();
@@ -338,7 +274,7 @@ fn by_pareto(
         }
     }
     let reason = BaseReason::Pareto {
-        label,
+        profit: column == c::PROFIT,
         cuts: cuts.to_vec(),
         values,
         share_before,

@@ -74,6 +74,7 @@ impl RiskInputs {
         i: usize,
         out: &mut impl fmt::Write,
     ) -> Result<usize, fmt::Error> {
+        let lang = p.language;
         let mut level = 0;
         let mut sep = "";
         if let (Some(days), Some(amount)) = (&self.overdue_days, &self.overdue_amount) {
@@ -82,8 +83,9 @@ impl RiskInputs {
             if d > 0.0 && l > 0 {
                 level = level.max(l);
                 let a = money(amount.get(i).unwrap_or(0.0));
-                write!(out, "{sep}{} days overdue ({a} outstanding)", fixed(d, 0))?;
-                sep = "; ";
+                out.write_str(sep)?;
+                lang.days_overdue(out, fixed(d, 0), a)?;
+                sep = lang.separator();
             }
         }
         if let (Some(rate), Some(due)) = (&self.on_time, &self.invoices_due) {
@@ -93,13 +95,9 @@ impl RiskInputs {
                 let l = level_of(late, p.risk.late_rate);
                 if late > 0.0 && l > 0 {
                     level = level.max(l);
-                    write!(
-                        out,
-                        "{sep}late on {} of {} invoices",
-                        pct(late),
-                        fixed(due, 0)
-                    )?;
-                    sep = "; ";
+                    out.write_str(sep)?;
+                    lang.late_invoices(out, pct(late), fixed(due, 0))?;
+                    sep = lang.separator();
                 }
             }
         }
@@ -109,13 +107,8 @@ impl RiskInputs {
                 let l = level_of(ratio, p.risk.inactivity_ratio);
                 if l > 0 {
                     level = level.max(l);
-                    write!(
-                        out,
-                        "{sep}no purchase for {} days, {}x the usual {}",
-                        fixed(rec, 0),
-                        fixed(ratio, 1),
-                        fixed(b, 0)
-                    )?;
+                    out.write_str(sep)?;
+                    lang.no_purchase(out, fixed(rec, 0), fixed(ratio, 1), fixed(b, 0))?;
                     sep = "; ";
                 }
             }

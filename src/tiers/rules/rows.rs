@@ -253,24 +253,24 @@ impl TierRows {
 
     /// The plain-language reason for customer `i`'s tier.
     fn reason(&self, i: usize, out: &mut String) -> fmt::Result {
-        let names = &self.p.tier_names;
+        let (names, lang) = (&self.p.tier_names, self.p.language);
         let after_risk = self.pins.as_ref().map_or(&self.tier, |p| &p.after_risk);
         let (base, tier, risk) = (self.base[i], after_risk[i], self.risk[i] as usize);
         self.base_reason
-            .write(i, self.score[i], base as usize, names, out)?;
+            .write(i, self.score[i], base as usize, names, lang, out)?;
         if risk > 0 {
-            write!(out, "; {} risk: ", RISK_LEVELS[risk])?;
+            lang.risk_intro(out, RISK_LEVELS[risk])?;
             self.risk_inputs.write(&self.p, i, out)?;
             if tier != base {
-                write!(out, " -> {}", names[tier as usize])?;
+                lang.arrow(out, &names[tier as usize])?;
             }
         }
         // A pin comes last and says what it did; the score stays in the reason before it.
         if let Some(pins) = &self.pins {
             let k = pins.by[i];
             if k != NO_PIN {
-                out.write_str("; ")?;
-                write_pin(&self.p.pins[k as usize], &self.attrs, i, names, out)?;
+                out.write_str(lang.separator())?;
+                write_pin(&self.p.pins[k as usize], &self.attrs, i, names, lang, out)?;
             }
         }
         Ok(())
