@@ -84,11 +84,16 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
         );
     }
     let graded = graded.as_ref().unwrap_or(customers);
+    // potential.parquet is written now; the run keeps only the columns grading reads.
+    let potential = match potential {
+        Some(pot) => Some(out.start_potential(pot)?),
+        None => None,
+    };
     let mut grading = grade(graded, p, progress)?;
     notes.extend(grading.notes.iter().cloned());
     out.start_grading(&mut grading)?;
     let potential = match potential {
-        Some(pot) => Some(PotentialResults::new(pot, &grading, p)?),
+        Some(report) => Some(PotentialResults::new(report, graded, &grading, p)?),
         None => None,
     };
     let clusters = cluster(graded, p, progress, &mut notes)?;

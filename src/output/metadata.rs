@@ -76,7 +76,7 @@ pub fn run_metadata(run: &RunResults, notes: Vec<String>, outputs: Vec<String>) 
         clustering: run.clusters.map(|c| c.metadata.clone()),
         history,
         comparison: run.comparison.map(|c| c.summary.clone()),
-        potential: run.potential.map(|p| p.potential.report.clone()),
+        potential: run.potential.map(|p| p.report.clone()),
         attributes: run.master.map(|(m, matched)| {
             serde_json::json!({
                 "inputs": m.files,

@@ -666,7 +666,7 @@ fn segment_section<'a>(run: &'a RunResults, charts: &Charts, w: &Words) -> Resul
 /// The potential per tier and the purchase and spend models' fits.
 fn potential_section(pot: &crate::potential::PotentialResults, lang: Language) -> Section<'_> {
     let w = lang.words();
-    let r = &pot.potential.report;
+    let r = &pot.report;
     let unit = serde_json::to_value(r.time_unit)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -20,6 +20,7 @@ use super::{OutputTarget, RunResults, Staging, REPORT_ALERTS};
 use crate::clean::QualityRow;
 use crate::columns as c;
 use crate::config::OutputParams;
+use crate::potential::{Potential, PotentialReport};
 use crate::progress::Progress;
 use crate::tiers::clusters::ClusterOutput;
 use crate::tiers::rules::{Grading, Rows, TierRows};
@@ -87,6 +88,16 @@ impl Outputs {
         Ok(())
     }
 
+    /// Starts writing potential.parquet; gives back what the run keeps of the potential step,
+    /// the account of its fits (the table's columns that grading reads are beside the
+    /// features already).
+    pub fn start_potential(&mut self, potential: Potential) -> Result<PotentialReport> {
+        let Potential { table, report } = potential;
+        self.early
+            .push(Pending::start(&self.staging, f::POTENTIAL, table)?);
+        Ok(report)
+    }
+
     /// Starts writing clusters.parquet.
     pub fn start_clusters(&mut self, clusters: &ClusterOutput) -> Result<()> {
         let pending = Pending::start(&self.staging, f::CLUSTERS, clusters.assignments.clone())?;
@@ -108,7 +119,15 @@ impl Outputs {
         let quality = quality_frame(&run.features.quality, run.loaded.rows_read())?;
         let mut tables = end_tables(run, &quality);
         let csv = self.csv_alerts.is_some();
-        let outputs = output_list(&tables, self.partition_by_tier, csv, &chart_files);
+        let mut outputs = output_list(&tables, self.partition_by_tier, csv, &chart_files);
+        // Tables written early that the run no longer holds (potential.parquet), after the
+        // others.
+        let held = tables.len();
+        for t in &self.early {
+            if !outputs.iter().any(|o| o == t.file()) && t.file() != f::TIERS {
+                outputs.insert(held, t.file().to_string());
+            }
+        }
         let metadata = run_metadata(run, notes, outputs);
         let run_json = serde_json::to_string_pretty(&metadata)?;
 
@@ -245,7 +264,6 @@ fn end_tables(run: &RunResults, quality: &DataFrame) -> Vec<(&'static str, DataF
         tables.push((f::ATTRIBUTE_SUMMARY, a.clone()));
     }
     if let Some(pot) = run.potential {
-        tables.push((f::POTENTIAL, pot.potential.table.clone()));
         tables.push((f::POTENTIAL_FITS, pot.fits.clone()));
         tables.push((f::POTENTIAL_BY_TIER, pot.by_tier.clone()));
     }

@@ -446,7 +446,7 @@ fn table(customers: &DataFrame, s: &Summaries, pred: Predictions, unit: f64) -> 
 /// The potential step's outputs once the customers are graded: the per-customer table, the
 /// fits, and the potential per tier.
 pub struct PotentialResults {
-    pub potential: Potential,
+    pub report: PotentialReport,
     /// potential_fits.parquet: (model, parameter, value).
     pub fits: DataFrame,
     /// potential_by_tier.parquet.
@@ -454,19 +454,18 @@ pub struct PotentialResults {
 }
 
 impl PotentialResults {
+    /// The fits' account, and the potential per tier from `graded` (the table grading
+    /// read, with the potential columns).
     pub fn new(
-        potential: Potential,
+        report: PotentialReport,
+        graded: &DataFrame,
         grading: &crate::tiers::rules::Grading,
         p: &crate::config::Pipeline,
     ) -> Result<PotentialResults> {
-        let fits = fits_table(&potential.report)?;
-        let by_tier = by_tier(
-            &potential.table,
-            grading.rows.tiers(),
-            &p.grading.tier_names,
-        )?;
+        let fits = fits_table(&report)?;
+        let by_tier = by_tier(graded, grading.rows.tiers(), &p.grading.tier_names)?;
         Ok(PotentialResults {
-            potential,
+            report,
             fits,
             by_tier,
         })
