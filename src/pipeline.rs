@@ -72,16 +72,7 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
     // beside the features.
     let (graded, master_match) = graded_table(customers, potential.as_ref(), master.as_ref(), p)?;
     if let Some(m) = &master_match {
-        account_master(&mut features.quality, m);
-        progress.stage(
-            "attributes",
-            &format!(
-                "{} customers in the master; {} of them without a purchase in the window, {} graded customers missing from it",
-                thousands(m.master_customers),
-                thousands(m.master_only),
-                thousands(m.missing_from_master)
-            ),
-        );
+        account_master(&mut features.quality, m, progress);
     }
     let graded = graded.as_ref().unwrap_or(customers);
     // potential.parquet is written now; the run keeps only the columns grading reads.
@@ -273,8 +264,17 @@ fn graded_table(
     Ok((graded, matched))
 }
 
-/// The master's counts in the data-quality account (customers, not rows).
-fn account_master(quality: &mut Vec<QualityRow>, m: &MasterMatch) {
+/// The master's counts in the data-quality account (customers, not rows), and on stderr.
+fn account_master(quality: &mut Vec<QualityRow>, m: &MasterMatch, progress: &Progress) {
+    progress.stage(
+        "attributes",
+        &format!(
+            "{} customers in the master; {} of them without a purchase in the window, {} graded customers missing from it",
+            thousands(m.master_customers),
+            thousands(m.master_only),
+            thousands(m.missing_from_master)
+        ),
+    );
     quality.push(QualityRow {
         step: MASTER_ONLY.into(),
         rows: m.master_only,
