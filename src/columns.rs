@@ -99,6 +99,9 @@ pub const EXPECTED_SPEND: &str = "expected_spend";
 pub const CLV: &str = "clv";
 /// Spend in the last period against the period before, as a rate.
 pub const GROWTH: &str = "growth";
+/// The columns of potential.parquet that grading and clustering may read, joined onto the
+/// features table.
+pub const POTENTIAL_GRADED: [&str; 5] = [P_ALIVE, EXPECTED_PURCHASES, EXPECTED_SPEND, CLV, GROWTH];
 
 // potential_fits.parquet and potential_by_tier.parquet
 pub const MODEL: &str = "model";

@@ -84,7 +84,12 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
     notes.extend(grading.notes.iter().cloned());
     out.start_grading(&mut grading)?;
     let potential = match potential {
-        Some(report) => Some(PotentialResults::new(report, graded, &grading, p)?),
+        Some(report) => Some(PotentialResults::new(
+            report,
+            graded,
+            &grading,
+            &p.grading.tier_names,
+        )?),
         None => None,
     };
     let clusters = cluster(graded, p, progress, &mut notes)?;

@@ -270,7 +270,7 @@ fn hard_cases_are_notes_never_nan() {
 #[test]
 fn models_that_cannot_be_fitted_are_skipped_and_said_so() {
     // Two customers who bought every day and never stopped: no dropout to learn from, the
-    // parameters run off to the edge of their range and the fit cannot settle.
+    // parameters run off towards the edge of their range and the fit cannot settle.
     let dir = tempfile::tempdir().unwrap();
     let lines: Vec<String> = (1..=28)
         .flat_map(|d| {
@@ -287,7 +287,7 @@ fn models_that_cannot_be_fitted_are_skipped_and_said_so() {
     let notes = run["notes"].to_string();
     assert!(run["potential"]["bgnbd"].is_null(), "{}", run["potential"]);
     assert!(
-        notes.contains("purchase model (BG/NBD) ran off to the edge of its parameters"),
+        notes.contains("purchase model (BG/NBD) did not converge (no further progress"),
         "{notes}"
     );
     // Two customers of constant spend: the spend model has no maximum either.
@@ -303,8 +303,8 @@ fn models_that_cannot_be_fitted_are_skipped_and_said_so() {
     assert!(t.f64s("growth").iter().all(Option::is_none));
     no_nan(&out);
 
-    // Four customers, none of whom stopped: the purchase model runs off to the edge, and the
-    // spend model's optimiser stops short of a maximum.
+    // Four customers, none of whom stopped: the purchase model's maximum is at the edge of
+    // its parameters (kept, with a note), and the spend model's optimiser stops short.
     let dir = tempfile::tempdir().unwrap();
     let lines = [
         "c1,2024-01-05,10",
@@ -320,7 +320,7 @@ fn models_that_cannot_be_fitted_are_skipped_and_said_so() {
     let run = run_json(&out);
     let notes = run["notes"].to_string();
     assert!(
-        notes.contains("purchase model (BG/NBD) ran off to the edge"),
+        notes.contains("purchase model (BG/NBD) has parameters at the edge of their range"),
         "{notes}"
     );
     assert!(
@@ -328,6 +328,15 @@ fn models_that_cannot_be_fitted_are_skipped_and_said_so() {
         "{notes}"
     );
     assert!(run["potential"]["gamma_gamma"].is_null());
+    // The purchase model at its limit still gives its values (nobody drops out: P(alive) 1
+    // to within the tiny dropout probability left).
+    assert_eq!(run["potential"]["bgnbd"]["converged"], true);
+    let t = read_parquet(&out.join("potential.parquet"));
+    let alive = t.f64s("p_alive");
+    assert!(
+        alive.iter().all(|p| p.is_some_and(|p| p > 0.99)),
+        "{alive:?}"
+    );
     no_nan(&out);
 }
 

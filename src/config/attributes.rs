@@ -105,7 +105,7 @@ impl RawAttributes {
 /// Column names the features, the potential models and the grading use.
 fn reserved_names() -> Vec<&'static str> {
     let mut names = c::customer_columns(true, true, true);
-    names.extend(crate::potential::GRADED_COLUMNS);
+    names.extend(c::POTENTIAL_GRADED);
     names.extend([
         CREDIT_UTILISATION,
         c::SCORE,

@@ -82,7 +82,9 @@ impl Summaries {
             let s = customers.column(name)?.cast(&DataType::Int32)?;
             Ok(s.i32()?.iter().map(|v| v.unwrap_or(0)).collect())
         };
-        let end = crate::clean::epoch_days(as_of) - 1;
+        // Days since 1970-01-01, as the features' dates count them.
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+        let end = (as_of - epoch).num_days() as i32 - 1;
         let first = days(c::FIRST_PURCHASE)?;
         let last = days(c::LAST_PURCHASE)?;
         let purchase_days = days(c::PURCHASE_DAYS)?;
@@ -270,16 +272,6 @@ fn fit_purchases(
     }
     let fit = bgnbd::fit(triples, p.penalizer);
     let q = &fit.params;
-    if [q.r, q.alpha, q.a, q.b]
-        .iter()
-        .any(|v| !(EDGE..=1.0 / EDGE).contains(v))
-    {
-        notes.push(format!(
-            "potential: the purchase model (BG/NBD) ran off to the edge of its parameters (r = {:.3e}, alpha = {:.3e}, a = {:.3e}, b = {:.3e}): the data cannot tell how often customers buy or how they drop out (e.g. nobody stopped buying); {skipped}. A small [potential] penalizer such as 0.001 keeps the parameters in range.",
-            q.r, q.alpha, q.a, q.b
-        ));
-        return None;
-    }
     if !fit.optimum.converged || !fit.log_likelihood.is_finite() {
         notes.push(format!(
             "potential: the purchase model (BG/NBD) did not converge ({}, {} iterations, gradient norm {:.2e}, at r = {:.4}, alpha = {:.4}, a = {:.4}, b = {:.4}); {skipped}. A small [potential] penalizer such as 0.001 often helps.",
@@ -287,11 +279,22 @@ fn fit_purchases(
         ));
         return None;
     }
+    if [q.r, q.alpha, q.a, q.b]
+        .iter()
+        .any(|v| !(EDGE..=1.0 / EDGE).contains(v))
+    {
+        // A maximum at the edge is the limit of the model (a near 0: nobody drops out; r and
+        // alpha large together: every customer buys at the same rate); its values stand.
+        notes.push(format!(
+            "potential: the purchase model (BG/NBD) has parameters at the edge of their range (r = {:.3e}, alpha = {:.3e}, a = {:.3e}, b = {:.3e}): its values are those of the limit model (a near 0: practically nobody drops out, P(alive) near 1; r and alpha very large: every customer buys at the same rate). A small [potential] penalizer such as 0.001 keeps the parameters in range.",
+            q.r, q.alpha, q.a, q.b
+        ));
+    }
     Some(fit)
 }
 
 /// A fitted parameter below this, or above its inverse, is at the edge of the parameter
-/// space: the maximum of the likelihood is not inside it, and the values are meaningless.
+/// space: the maximum of the likelihood is the limit of the model, which a note says.
 const EDGE: f64 = 1e-6;
 
 /// The Gamma-Gamma fit, or `None` with a note saying why the model is skipped.
@@ -460,10 +463,10 @@ impl PotentialResults {
         report: PotentialReport,
         graded: &DataFrame,
         grading: &crate::tiers::rules::Grading,
-        p: &crate::config::Pipeline,
+        tier_names: &[String],
     ) -> Result<PotentialResults> {
         let fits = fits_table(&report)?;
-        let by_tier = by_tier(graded, grading.rows.tiers(), &p.grading.tier_names)?;
+        let by_tier = by_tier(graded, grading.rows.tiers(), tier_names)?;
         Ok(PotentialResults {
             report,
             fits,
@@ -573,13 +576,7 @@ fn by_tier(table: &DataFrame, tiers: &[u16], names: &[String]) -> Result<DataFra
 
 /// The columns of potential.parquet that grading reads (score components, the
 /// value-by-potential tiers), for joining onto the features table.
-pub const GRADED_COLUMNS: [&str; 5] = [
-    c::P_ALIVE,
-    c::EXPECTED_PURCHASES,
-    c::EXPECTED_SPEND,
-    c::CLV,
-    c::GROWTH,
-];
+pub use crate::columns::POTENTIAL_GRADED as GRADED_COLUMNS;
 
 /// The features table with the potential columns that grading reads added.
 pub fn with_potential(customers: &DataFrame, potential: &DataFrame) -> Result<DataFrame> {

@@ -177,7 +177,7 @@ impl RawClustering {
         // The features, the potential models' values and the master's numeric attributes.
         let mut known = clusterable_columns(available);
         if available.potential {
-            known.extend(crate::potential::GRADED_COLUMNS);
+            known.extend(c::POTENTIAL_GRADED);
         }
         known.extend(attributes.numeric.iter().map(|(n, _)| n.as_str()));
         let features = self.check_features(&known, available)?;
