@@ -412,8 +412,6 @@ struct InvoiceFigures {
     overdue_amount: f64,
     /// The value of the purchase days after the first: the invoices dated after it.
     repeat_value: f64,
-    /// The value of the invoices dated on the first purchase day (so far).
-    first_value: f64,
 }
 
 impl Default for InvoiceFigures {
@@ -431,7 +429,6 @@ impl Default for InvoiceFigures {
             late_sum: 0.0,
             overdue_amount: 0.0,
             repeat_value: 0.0,
-            first_value: 0.0,
         }
     }
 }
@@ -488,22 +485,27 @@ impl RunPart {
         let mut local: HashMap<u32, u32, FixedState> =
             HashMap::with_hasher(FixedState::with_seed(3));
         let mut out: Vec<(u32, InvoiceFigures)> = Vec::new();
+        // Per customer of `out`, the value of the invoices dated on its first purchase day so
+        // far: needed while the part is folded only, so not kept in the figures.
+        let mut first_value: Vec<f64> = Vec::new();
         // (customer's place in `out`, day) of every invoice with a purchase.
         let mut days: Vec<(u32, i32)> = Vec::with_capacity(invoices.len());
         for v in &invoices {
             let k = *local.entry(v.customer).or_insert_with(|| {
                 out.push((v.customer, InvoiceFigures::default()));
+                first_value.push(0.0);
                 out.len() as u32 - 1
             });
             let f = &mut out[k as usize].1;
             if v.day != NO_MIN {
                 f.frequency += 1;
                 // An earlier first day makes the old one a repeat day.
+                let first = &mut first_value[k as usize];
                 if v.day < f.first {
-                    f.repeat_value += f.first_value;
-                    f.first_value = v.amount;
+                    f.repeat_value += *first;
+                    *first = v.amount;
                 } else if v.day == f.first {
-                    f.first_value += v.amount;
+                    *first += v.amount;
                 } else {
                     f.repeat_value += v.amount;
                 }
