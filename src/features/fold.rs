@@ -36,7 +36,7 @@ use crate::clean::{
     epoch_days, latest_day, mark_transactions, settle, CleanParams, DayCounts, DayKey, QualityRow,
 };
 use crate::columns as c;
-use crate::config::DropOrKeep;
+use crate::config::{DropKeepError, DropOrKeep};
 use crate::par::{build_columns, ColumnJob};
 
 /// "No value yet" for running minimums and maximums of day numbers.
@@ -701,6 +701,8 @@ struct Window {
     last_from: i32,
     prev_from: i32,
     has_invoice: bool,
+    /// Lines of value 0 that are not returns date their invoice (see `FeatureParams`).
+    zero_value_purchases: bool,
 }
 
 impl Window {
@@ -712,12 +714,8 @@ impl Window {
 
 impl Fold {
     /// A pass that folds a snapshot per `(as_of, start)` of `windows`, ascending.
-    fn new(
-        windows: &[(i32, Option<i32>)],
-        period: i32,
-        schema: &Schema,
-        drop_duplicates: bool,
-    ) -> Self {
+    fn new(windows: &[(i32, Option<i32>)], schema: &Schema, o: FoldOptions) -> Self {
+        let (period, drop_duplicates) = (o.period_days as i32, o.drop_duplicates);
         let has = |n: &str| schema.get(n).is_some();
         let has_invoice = has(c::INVOICE_ID);
         let windows: Vec<Window> = windows
@@ -728,6 +726,7 @@ impl Fold {
                 last_from: as_of - period,
                 prev_from: as_of - 2 * period,
                 has_invoice,
+                zero_value_purchases: o.zero_value_purchases,
             })
             .collect();
         let fold_to = windows.iter().map(|w| w.as_of).max().unwrap_or(i32::MIN);
@@ -942,9 +941,13 @@ impl View {
                 r
             }
         };
-        self.parts[run.part].runs[run.run]
-            .invoice
-            .add_line(b, i, day, amount);
+        self.parts[run.part].runs[run.run].invoice.add_line(
+            b,
+            i,
+            day,
+            amount,
+            w.zero_value_purchases,
+        );
         if let Some(r) = region {
             self.add_region_revenue(cust, r, amount);
         }
@@ -1108,10 +1111,12 @@ impl CustomerSums {
 impl Invoice {
     /// Adds a line of the run (row `i` of the batch).
     #[inline]
-    fn add_line(&mut self, b: &Batch, i: usize, day: i32, amount: f64) {
+    fn add_line(&mut self, b: &Batch, i: usize, day: i32, amount: f64, zero_purchases: bool) {
         self.amount += amount;
-        // Only purchases date an invoice, free items (zero value, not a return) included.
-        if amount > 0.0 || (amount == 0.0 && b.is_return.get(i) != Some(true)) {
+        // Only purchases date an invoice; with `zero_purchases`, free items (zero value, not
+        // a return) too.
+        let free = zero_purchases && amount == 0.0 && b.is_return.get(i) != Some(true);
+        if amount > 0.0 || free {
             self.day = self.day.min(day);
         }
         if let Some(d) = b.due.and_then(|a| a.get(i)) {
@@ -1617,12 +1622,16 @@ fn put<T: Copy, const N: usize>(blocks: &mut [&mut [T]], r: usize, values: [T; N
 
 /// Folds marked transactions (see [`mark_transactions`]) in one streaming pass: every row is
 /// counted, and rows without a reason dated in `[start, as_of)` are folded.
-fn run_fold(
-    marked: LazyFrame,
-    windows: &[(i32, Option<i32>)],
+/// What a pass is told besides its windows.
+#[derive(Clone, Copy)]
+struct FoldOptions {
     period_days: u32,
     drop_duplicates: bool,
-) -> Result<Fold> {
+    /// See `FeatureParams::zero_value_purchases`.
+    zero_value_purchases: bool,
+}
+
+fn run_fold(marked: LazyFrame, windows: &[(i32, Option<i32>)], o: FoldOptions) -> Result<Fold> {
     let mut tx = marked;
     let schema = tx.collect_schema()?;
     let has = |n: &str| schema.get(n).is_some();
@@ -1654,12 +1663,7 @@ fn run_fold(
         exprs.push(col(c::ROW_FINGERPRINT));
         exprs.push(col(c::FILE_INDEX));
     }
-    let fold = Arc::new(Mutex::new(Some(Fold::new(
-        windows,
-        period_days as i32,
-        &schema,
-        drop_duplicates,
-    ))));
+    let fold = Arc::new(Mutex::new(Some(Fold::new(windows, &schema, o))));
     let sink = fold.clone();
     let callback = move |df: DataFrame| -> PolarsResult<bool> {
         let mut guard = sink
@@ -1692,8 +1696,12 @@ fn run_fold(
 /// rows of the customers left out for having none.
 pub fn customer_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
     let marked = tx.with_column(lit(0i32).alias(c::DROP_REASON));
-    let mut features =
-        run_fold(marked, &[(epoch_days(p.as_of), None)], p.period_days, true)?.finish()?;
+    let options = FoldOptions {
+        period_days: p.period_days,
+        drop_duplicates: true,
+        zero_value_purchases: p.zero_value_purchases,
+    };
+    let mut features = run_fold(marked, &[(epoch_days(p.as_of), None)], options)?.finish()?;
     features
         .pop()
         .ok_or_else(|| anyhow!("the feature pass gave no table"))
@@ -1771,20 +1779,19 @@ pub fn clean_and_fold_history(
         days.push(as_of);
         days.into_iter().map(|d| (d, start(d))).collect()
     };
-    let drop_duplicates = cp.cleaning.duplicates == DropOrKeep::Drop;
-    let mut fold = run_fold(
-        marked.clone(),
-        &windows(guess),
+    let options = FoldOptions {
         period_days,
-        drop_duplicates,
-    )?;
+        drop_duplicates: cp.cleaning.duplicates == DropOrKeep::Drop,
+        zero_value_purchases: cp.cleaning.nonpositive_price == DropKeepError::Keep,
+    };
+    let mut fold = run_fold(marked.clone(), &windows(guess), options)?;
     let counts = fold.day_counts();
     let duplicates: u64 = fold.duplicates_per_file().iter().sum();
     let (as_of, quality) = settle(&counts, cp, duplicates)?;
     let as_of_day = epoch_days(as_of);
     if as_of_day != guess {
         drop(fold);
-        fold = run_fold(marked, &windows(as_of_day), period_days, drop_duplicates)?;
+        fold = run_fold(marked, &windows(as_of_day), options)?;
     }
     let duplicates_per_file = fold.duplicates_per_file().to_vec();
     let mut features = fold.finish()?;
@@ -2033,7 +2040,12 @@ mod tests {
         };
         let first = batch(&["I1", "I1"], &[7, 8], 1);
         let as_of = epoch_days(NaiveDate::from_ymd_opt(2024, 2, 1).unwrap());
-        let mut fold = Fold::new(&[(as_of, None)], 30, first.schema(), true);
+        let options = FoldOptions {
+            period_days: 30,
+            drop_duplicates: true,
+            zero_value_purchases: false,
+        };
+        let mut fold = Fold::new(&[(as_of, None)], first.schema(), options);
         fold.add_batch(&first).unwrap();
         // 7 repeats I1's first line; then I2 starts a block where 7 is new.
         fold.add_batch(&batch(&["I1", "I2", "I2"], &[7, 7, 9], 1))
@@ -2091,6 +2103,7 @@ mod tests {
         let p = FeatureParams {
             as_of: NaiveDate::from_ymd_opt(2024, 2, 1).unwrap(),
             period_days: 30,
+            zero_value_purchases: false,
         };
         let f = customer_features(df.lazy(), &p).unwrap().customers;
         let text = |name: &str| -> Vec<String> {

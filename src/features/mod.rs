@@ -8,7 +8,8 @@
 //! formulas as polars expressions, and `crate::clean::clean_transactions` the same cleaning;
 //! tests hold the pass against both.
 //!
-//! Purchases are lines with a positive amount; returns are the negative lines kept by
+//! Purchases are lines with a positive amount (and, with `nonpositive_price = "keep"`, lines
+//! of value 0 that are not returns); returns are the negative lines kept by
 //! `returns = "net"`. Dates are compared as day numbers (days since 1970-01-01). Without an
 //! invoice column, a customer's lines of one day form one order (and one invoice).
 
@@ -29,6 +30,10 @@ pub struct FeatureParams {
     pub as_of: NaiveDate,
     /// Length of the two trailing periods compared for a drop in spend.
     pub period_days: u32,
+    /// Lines of value 0 that are not returns are purchases (of no value): they date their
+    /// invoice and count as purchase days. Set by `[cleaning] nonpositive_price = "keep"`,
+    /// the setting that lets zero prices through.
+    pub zero_value_purchases: bool,
 }
 
 /// Customer features, and the customers left out because they have no purchase (only
@@ -46,7 +51,7 @@ mod tests {
     use super::*;
     use crate::clean::{clean_transactions, CleanParams};
     use crate::columns as c;
-    use crate::config::Pipeline;
+    use crate::config::{DropKeepError, Pipeline};
     use crate::generate::{generate_transactions, GenerateParams};
     use crate::load::load_transactions;
     use polars::prelude::*;
@@ -134,6 +139,7 @@ mod tests {
         let fp = FeatureParams {
             as_of: cleaned.as_of,
             period_days: 90,
+            zero_value_purchases: p.cleaning.nonpositive_price == DropKeepError::Keep,
         };
         let fold = customer_features(cleaned.transactions.clone(), &fp).unwrap();
         let reference = reference_features(cleaned.transactions, &fp).unwrap();
@@ -189,6 +195,51 @@ mod tests {
     /// Every snapshot of a history folded in one pass against a pass per date: the same
     /// features to the bit, with a lookback window on lines in date order and without one on
     /// shuffled lines; a snapshot before every line is the same error as a run at its date.
+    #[test]
+    fn zero_value_lines_are_purchases_only_when_asked() {
+        // a: 10 on Jan 1st, a free item (0, not a return) on Jan 5th; b: a return of 0.
+        let day = |d: u32| NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+        let tx = df!(
+            c::CUSTOMER_ID => ["a", "a", "b", "b"],
+            c::DATE => [day(1), day(5), day(2), day(6)],
+            c::AMOUNT => [10.0, 0.0, 7.0, 0.0],
+            c::IS_RETURN => [false, false, false, true]
+        )
+        .unwrap();
+        for (zero, days_a) in [(false, 1), (true, 2)] {
+            let p = FeatureParams {
+                as_of: day(10),
+                period_days: 30,
+                zero_value_purchases: zero,
+            };
+            let fold = customer_features(tx.clone().lazy(), &p).unwrap().customers;
+            let spec = reference_features(tx.clone().lazy(), &p).unwrap().customers;
+            for f in [&fold, &spec] {
+                let days: Vec<Option<i64>> = f
+                    .column(c::PURCHASE_DAYS)
+                    .unwrap()
+                    .i64()
+                    .unwrap()
+                    .iter()
+                    .collect();
+                // b's return of 0 is never a purchase.
+                assert_eq!(
+                    days,
+                    [Some(days_a), Some(1)],
+                    "zero_value_purchases = {zero}"
+                );
+                let recency: Vec<Option<i64>> = f
+                    .column(c::RECENCY_DAYS)
+                    .unwrap()
+                    .i64()
+                    .unwrap()
+                    .iter()
+                    .collect();
+                assert_eq!(recency[0], Some(if zero { 5 } else { 9 }));
+            }
+        }
+    }
+
     #[test]
     fn one_pass_history_matches_a_pass_per_date() {
         use crate::features::{clean_and_fold, clean_and_fold_history};
@@ -355,6 +406,7 @@ mod tests {
             &FeatureParams {
                 as_of: two.as_of,
                 period_days: 30,
+                zero_value_purchases: cleaning.nonpositive_price == DropKeepError::Keep,
             },
         )
         .unwrap();

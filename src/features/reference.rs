@@ -30,11 +30,14 @@ const INV_RETURNS: &str = "__inv_returns";
 const ROWS: &str = "__rows";
 const RETURNS: &str = "__returns";
 
-/// A purchase line: a positive amount, or a free item (zero, not a return).
-fn is_purchase() -> Expr {
-    col(c::AMOUNT)
-        .gt(lit(0.0))
-        .or(col(c::AMOUNT).eq(lit(0.0)).and(col(c::IS_RETURN).not()))
+/// A purchase line: a positive amount, or with `zero`, a free item (zero, not a return).
+fn is_purchase(zero: bool) -> Expr {
+    let positive = col(c::AMOUNT).gt(lit(0.0));
+    if zero {
+        positive.or(col(c::AMOUNT).eq(lit(0.0)).and(col(c::IS_RETURN).not()))
+    } else {
+        positive
+    }
 }
 
 /// A line that brings revenue: gross revenue and regions count these.
@@ -84,7 +87,9 @@ fn invoices(tx: LazyFrame, schema: &Schema, p: &FeatureParams) -> LazyFrame {
         only(col(c::AMOUNT).lt(lit(0.0)), col(c::AMOUNT))
             .sum()
             .alias(INV_RETURNED),
-        only(is_purchase(), days(c::DATE)).min().alias(INV_DAY),
+        only(is_purchase(p.zero_value_purchases), days(c::DATE))
+            .min()
+            .alias(INV_DAY),
         period_revenue(as_of - period, as_of).alias(INV_LAST),
         period_revenue(as_of - 2 * period, as_of - period).alias(INV_PREV),
         len().alias(INV_ROWS),
