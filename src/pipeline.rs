@@ -167,25 +167,38 @@ fn compute_features(
     plan: &RunPlan,
     progress: &Progress,
 ) -> Result<CleanFeatures> {
-    let p = &plan.pipeline;
-    let params = CleanParams {
-        cleaning: &p.cleaning,
-        as_of: plan.as_of.date,
-        lookback_days: p.features.lookback_days,
-        today: plan.today,
-        rows_read: loaded.rows_read(),
-    };
     // The earlier snapshots' dates, given the graded one's.
     let earlier = |as_of: NaiveDate| -> Vec<NaiveDate> {
         let dates = plan.snapshot_dates(as_of);
         dates[..dates.len() - 1].iter().map(|(d, _)| *d).collect()
+    };
+    let lookback = plan.pipeline.features.lookback_days;
+    fold_features(loaded, plan, lookback, &earlier, progress)
+}
+
+/// The feature pass of [`compute_features`] with the window's `lookback_days` and the
+/// earlier snapshots' dates given.
+fn fold_features(
+    loaded: &mut Loaded,
+    plan: &RunPlan,
+    lookback_days: Option<u32>,
+    earlier: &dyn Fn(NaiveDate) -> Vec<NaiveDate>,
+    progress: &Progress,
+) -> Result<CleanFeatures> {
+    let p = &plan.pipeline;
+    let params = CleanParams {
+        cleaning: &p.cleaning,
+        as_of: plan.as_of.date,
+        lookback_days,
+        today: plan.today,
+        rows_read: loaded.rows_read(),
     };
     let mut features = catch_panic(|| {
         clean_and_fold_history(
             loaded.transactions.clone(),
             &params,
             p.features.period_days,
-            &earlier,
+            earlier,
         )
     })
     .map_err(|e| pass_error(loaded, p, e))?;
@@ -482,25 +495,7 @@ pub fn validate(
             .context("the default [potential] settings")?,
     };
     let mut loaded = read_inputs(p, progress)?;
-    let clean = CleanParams {
-        cleaning: &p.cleaning,
-        as_of: plan.as_of.date,
-        lookback_days: None,
-        today: plan.today,
-        rows_read: loaded.rows_read(),
-    };
-    let mut features = catch_panic(|| {
-        clean_and_fold_history(
-            loaded.transactions.clone(),
-            &clean,
-            p.features.period_days,
-            &|_| vec![holdout_from],
-        )
-    })
-    .map_err(|e| pass_error(&loaded, p, e))?;
-    for (f, n) in loaded.files.iter_mut().zip(&features.duplicates) {
-        f.duplicates = *n;
-    }
+    let mut features = fold_features(&mut loaded, plan, None, &|_| vec![holdout_from], progress)?;
     let end = features.as_of;
     if holdout_from >= end {
         anyhow::bail!(
