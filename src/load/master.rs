@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use polars::prelude::*;
 
 use super::{
-    catch_panic, file_format, number_expr, read_error, resolve_inputs, scan_file, tidy_ids,
+    catch_panic, file_format, id_expr, number_expr, read_error, resolve_inputs, scan_file,
     InputFile,
 };
 use crate::clean::collect_streaming;
@@ -120,14 +120,8 @@ fn read_file(
         }
     }
     let dtype = |name: &str| schema.get(name).cloned().unwrap_or(DataType::String);
-    let mut exprs = vec![col(a.customer_id.as_str())
-        .cast(DataType::String)
-        .map_with_fmt_str(
-            move |c| tidy_ids(c, normalise_ids),
-            |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
-            "tidy_ids",
-        )
-        .alias(c::CUSTOMER_ID)];
+    let mut exprs =
+        vec![id_expr(&a.customer_id, &dtype(&a.customer_id), normalise_ids).alias(c::CUSTOMER_ID)];
     for (name, _) in &a.numeric {
         exprs.push(number_expr(name, &dtype(name), a.csv.decimal_comma).alias(name.as_str()));
     }
