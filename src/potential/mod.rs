@@ -64,6 +64,18 @@ pub struct ModelFit<P> {
     pub gradient_norm: f64,
 }
 
+impl<P> ModelFit<P> {
+    fn new(params: P, log_likelihood: f64, o: &optimize::Optimum) -> ModelFit<P> {
+        ModelFit {
+            params,
+            log_likelihood,
+            iterations: o.iterations,
+            converged: o.converged,
+            gradient_norm: o.gradient_norm,
+        }
+    }
+}
+
 /// Each customer's summary, in days, read off the features table.
 struct Summaries {
     x: Vec<u32>,
@@ -233,21 +245,9 @@ pub fn assess(customers: &DataFrame, as_of: NaiveDate, p: &PotentialParams) -> R
             customers: n as u64,
             repeat_buyers,
             distinct_summaries: triples.len() as u64,
-            bgnbd: bgnbd.map(|f| ModelFit {
-                params: f.params,
-                log_likelihood: f.log_likelihood,
-                iterations: f.optimum.iterations,
-                converged: f.optimum.converged,
-                gradient_norm: f.optimum.gradient_norm,
-            }),
+            bgnbd: bgnbd.map(|f| ModelFit::new(f.params, f.log_likelihood, &f.optimum)),
             spend_customers: spenders.len() as u64,
-            gamma_gamma: gamma_gamma.map(|f| ModelFit {
-                params: f.params,
-                log_likelihood: f.log_likelihood,
-                iterations: f.optimum.iterations,
-                converged: f.optimum.converged,
-                gradient_norm: f.optimum.gradient_norm,
-            }),
+            gamma_gamma: gamma_gamma.map(|f| ModelFit::new(f.params, f.log_likelihood, &f.optimum)),
             notes,
         },
     })
