@@ -31,7 +31,7 @@ use hashbrown::{HashMap, HashTable};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::{FeatureParams, Features};
+use super::{round_sum, FeatureParams, Features};
 use crate::clean::{
     epoch_days, latest_day, mark_transactions, settle, CleanParams, DayCounts, DayKey, QualityRow,
 };
@@ -1155,7 +1155,7 @@ fn same_text(a: Text, b: Text) -> bool {
 }
 
 /// `num / den` where `den > 0`, else missing.
-fn ratio(num: f64, den: f64) -> Option<f64> {
+pub(crate) fn ratio(num: f64, den: f64) -> Option<f64> {
     (den > 0.0).then(|| num / den)
 }
 
@@ -1511,16 +1511,17 @@ impl BuyerValues {
                 for (r, g) in order.iter().enumerate() {
                     let (k, x) = buyer_at(*g);
                     let (s, v) = (&sums[k][x], &figures[k][x]);
+                    // Money sums rounded (see `round_sum`); days late are whole numbers.
                     let fs = [
-                        s.monetary,
-                        s.gross,
-                        s.returned.abs(),
-                        s.last_period,
-                        s.prev_period,
-                        s.profit,
-                        v.overdue_amount,
+                        round_sum(s.monetary),
+                        round_sum(s.gross),
+                        round_sum(s.returned.abs()),
+                        round_sum(s.last_period),
+                        round_sum(s.prev_period),
+                        round_sum(s.profit),
+                        round_sum(v.overdue_amount),
                         v.late_sum,
-                        v.repeat_value,
+                        round_sum(v.repeat_value),
                     ];
                     let is = [
                         (as_of - v.last) as i64,
