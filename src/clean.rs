@@ -176,7 +176,7 @@ fn row_rules(
 
 /// Policies that turn a drop into an error stop on the first offending row, with the count.
 fn fail_on_error_policies(lf: &LazyFrame, cl: &Cleaning, today: NaiveDate) -> Result<()> {
-    let fail_on = |reason: &str| -> Result<Option<(u64, String)>> {
+    check_error_policies(cl, today, &|reason: &str| {
         let bad = lf
             .clone()
             .filter(col(c::DROP_REASON).eq(lit(reason_code(reason) as i32)));
@@ -191,7 +191,16 @@ fn fail_on_error_policies(lf: &LazyFrame, cl: &Cleaning, today: NaiveDate) -> Re
         }
         let first = bad.limit(1).collect()?;
         Ok(Some((n, describe_row(&first, 0))))
-    };
+    })
+}
+
+/// Lines a rule drops, and one of them described: what [`check_error_policies`] asks of an
+/// engine per rule.
+pub type Offending<'a> = dyn Fn(&str) -> Result<Option<(u64, String)>> + 'a;
+
+/// The errors of the rules whose policy is `error`, in rule order: `fail_on(reason)` gives
+/// the count and an example of the lines the rule drops (`None`: none).
+pub fn check_error_policies(cl: &Cleaning, today: NaiveDate, fail_on: &Offending) -> Result<()> {
     if cl.non_finite_value == DropOrError::Error {
         if let Some((count, example)) = fail_on(NON_FINITE_VALUE)? {
             return Err(InputError::NonFinite { count, example }.into());
@@ -225,7 +234,8 @@ fn fail_on_error_policies(lf: &LazyFrame, cl: &Cleaning, today: NaiveDate) -> Re
     Ok(())
 }
 
-fn reason_code(reason: &str) -> u8 {
+/// The code of a row rule's reason in `columns::DROP_REASON` (0 for none).
+pub fn reason_code(reason: &str) -> u8 {
     ROW_REASONS
         .iter()
         .position(|r| *r == reason)
@@ -484,7 +494,7 @@ fn reason_expr(rules: &[(Expr, &str)]) -> Expr {
 }
 
 /// A short human description of one transaction row, for error messages.
-fn describe_row(df: &DataFrame, i: usize) -> String {
+pub fn describe_row(df: &DataFrame, i: usize) -> String {
     let mut parts = Vec::new();
     for name in [
         c::INVOICE_ID,

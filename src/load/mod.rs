@@ -75,7 +75,7 @@ const DATE_FORMATS: &[&str] = &[
 
 /// How many values of a date column are looked at first to pick its format. When they fit
 /// both day/month and month/day, the whole column decides.
-const DATE_SAMPLE: usize = 2000;
+pub(crate) const DATE_SAMPLE: usize = 2000;
 
 /// Opens one input file and checks it: its columns, the date formats (chosen on the first
 /// file and reused, so that all files parse alike), and every value parsed from text.
@@ -432,7 +432,7 @@ fn path_ref(path: &Path) -> PlRefPath {
 }
 
 /// The mapped columns of the pipeline, as (role, user column) pairs.
-fn mapped_columns(p: &Pipeline) -> Vec<(&'static str, &str)> {
+pub(crate) fn mapped_columns(p: &Pipeline) -> Vec<(&'static str, &str)> {
     let cols = &p.input.columns;
     let mut v = vec![
         (c::CUSTOMER_ID, cols.customer_id.as_str()),
@@ -503,7 +503,7 @@ fn check_columns(path: &Path, schema: &Schema, p: &Pipeline) -> Result<()> {
     Ok(())
 }
 
-fn is_date_role(role: &str) -> bool {
+pub(crate) fn is_date_role(role: &str) -> bool {
     role == c::DATE || role == c::DUE_DATE || role == c::PAID_DATE
 }
 
@@ -593,7 +593,7 @@ fn out_of_range(v: &str, format: &str) -> bool {
 /// that reads both ways to the end is an error. When no format reads every value, the one
 /// that reads most of them while the others have its shape is taken (the values that name no
 /// real day, such as 2024-02-30, are then reported as such).
-fn detect_date_format(
+pub(crate) fn detect_date_format(
     path: &Path,
     raw: &LazyFrame,
     name: &str,
