@@ -16,6 +16,7 @@ use crate::clean::{
     MISSING_FROM_MASTER,
 };
 use crate::compare::{compare, Comparison};
+use crate::config::engine::Engine;
 use crate::config::Pipeline;
 use crate::features::{clean_and_fold_history, CleanFeatures, EarlierFeatures, Features};
 use crate::history::{build_history, HistoryTables, Snapshot};
@@ -51,14 +52,26 @@ pub fn run(plan: &RunPlan, progress: &Progress) -> Result<RunResult> {
     for note in &target.notes {
         progress.stage("note", note);
     }
-    let mut loaded = read_inputs(p, progress)?;
+    let lookback = p.features.lookback_days;
+    let earlier = earlier_dates(plan);
+    let (loaded, master, mut features) = match &p.engine {
+        Engine::Local => {
+            let mut loaded = read_inputs(p, progress)?;
+            // The master is small and read before the long pass, so a bad one fails at once.
+            let master = read_master(p, progress)?;
+            let features = fold_features(&mut loaded, plan, lookback, &earlier, progress)?;
+            (loaded, master, features)
+        }
+        Engine::Ballista { .. } => {
+            let master = read_master(p, progress)?;
+            let (loaded, features) = feature_pass(plan, lookback, &earlier, progress)?;
+            (loaded, master, features)
+        }
+    };
     notes.extend(loaded.notes.iter().cloned());
-    // The master is small and read before the long pass, so a bad one fails at once.
-    let master = read_master(p, progress)?;
     if let Some(m) = &master {
         notes.extend(m.notes.iter().cloned());
     }
-    let mut features = compute_features(&mut loaded, plan, progress)?;
     let earlier = std::mem::take(&mut features.earlier);
 
     let mut out = Outputs::begin(&target, &p.output)?;
@@ -158,25 +171,66 @@ fn read_inputs(p: &Pipeline, progress: &Progress) -> Result<Loaded> {
     Ok(loaded)
 }
 
-/// Stage 2: cleans the transactions and computes the customer features in one pass, at the
-/// plan's as-of date (or the day after the last transaction kept), and in the same pass
-/// those of the earlier snapshots of a history run. Every row is accounted for; a run left
-/// without a customer is an error that says which rules dropped the rows.
-fn compute_features(
-    loaded: &mut Loaded,
-    plan: &RunPlan,
-    progress: &Progress,
-) -> Result<CleanFeatures> {
-    // The earlier snapshots' dates, given the graded one's.
-    let earlier = |as_of: NaiveDate| -> Vec<NaiveDate> {
+/// The earlier snapshots' dates of a run, given the graded one's.
+fn earlier_dates(plan: &RunPlan) -> impl Fn(NaiveDate) -> Vec<NaiveDate> + '_ {
+    move |as_of: NaiveDate| {
         let dates = plan.snapshot_dates(as_of);
         dates[..dates.len() - 1].iter().map(|(d, _)| *d).collect()
-    };
-    let lookback = plan.pipeline.features.lookback_days;
-    fold_features(loaded, plan, lookback, &earlier, progress)
+    }
 }
 
-/// The feature pass of [`compute_features`] with the window's `lookback_days` and the
+/// Stages 1 and 2 on the pipeline's engine: reads the input, cleans it and computes the
+/// customer features of the graded date and of the `earlier` snapshots (see
+/// [`fold_features`]).
+fn feature_pass(
+    plan: &RunPlan,
+    lookback_days: Option<u32>,
+    earlier: &dyn Fn(NaiveDate) -> Vec<NaiveDate>,
+    progress: &Progress,
+) -> Result<(Loaded, CleanFeatures)> {
+    match &plan.pipeline.engine {
+        Engine::Local => {
+            let mut loaded = read_inputs(&plan.pipeline, progress)?;
+            let features = fold_features(&mut loaded, plan, lookback_days, earlier, progress)?;
+            Ok((loaded, features))
+        }
+        Engine::Ballista { url, host, port } => {
+            cluster_features(plan, (url, host, *port), lookback_days, earlier, progress)
+        }
+    }
+}
+
+/// The feature pass on a Ballista cluster (docs/distributed.md).
+#[cfg(feature = "distributed")]
+fn cluster_features(
+    plan: &RunPlan,
+    (url, host, port): (&str, &str, u16),
+    lookback_days: Option<u32>,
+    earlier: &dyn Fn(NaiveDate) -> Vec<NaiveDate>,
+    progress: &Progress,
+) -> Result<(Loaded, CleanFeatures)> {
+    let (loaded, mut features) = catch_panic(|| {
+        crate::cluster::cluster_pass(plan, url, host, port, lookback_days, earlier, progress)
+    })?;
+    account_features(&mut features, loaded.rows_read(), progress)?;
+    Ok((loaded, features))
+}
+
+/// Without the `distributed` feature: says how to get it.
+#[cfg(not(feature = "distributed"))]
+fn cluster_features(
+    _: &RunPlan,
+    (url, _, _): (&str, &str, u16),
+    _: Option<u32>,
+    _: &dyn Fn(NaiveDate) -> Vec<NaiveDate>,
+    _: &Progress,
+) -> Result<(Loaded, CleanFeatures)> {
+    anyhow::bail!(
+        "[engine] kind = \"ballista\" (url {url}) needs a tiering built with the cluster engine: cargo build --release --features distributed (docs/distributed.md)"
+    )
+}
+
+/// The local feature pass of [`feature_pass`] with the window's `lookback_days` and the
 /// earlier snapshots' dates given.
 fn fold_features(
     loaded: &mut Loaded,
@@ -205,6 +259,18 @@ fn fold_features(
     for (f, n) in loaded.files.iter_mut().zip(&features.duplicates) {
         f.duplicates = *n;
     }
+    account_features(&mut features, loaded.rows_read(), progress)?;
+    Ok(features)
+}
+
+/// After either engine's pass: customers without a purchase moved in the quality account,
+/// a run without customers an error that says which rules dropped the rows, and the
+/// progress lines.
+fn account_features(
+    features: &mut CleanFeatures,
+    rows_read: u64,
+    progress: &Progress,
+) -> Result<()> {
     progress.stage("clean", &format!("as_of {}", features.as_of));
     account_no_purchase(
         &mut features.quality,
@@ -213,11 +279,7 @@ fn fold_features(
     );
     let customers = features.features.customers.height() as u64;
     if customers == 0 {
-        return Err(no_customers(
-            &features.quality,
-            features.as_of,
-            loaded.rows_read(),
-        ));
+        return Err(no_customers(&features.quality, features.as_of, rows_read));
     }
     let dropped: Vec<String> = features
         .quality
@@ -238,7 +300,7 @@ fn fold_features(
             },
         ),
     );
-    Ok(features)
+    Ok(())
 }
 
 /// Stage 1b: the customer master, when the pipeline has `[attributes]`.
@@ -494,8 +556,7 @@ pub fn validate(
             .check()?
             .context("the default [potential] settings")?,
     };
-    let mut loaded = read_inputs(p, progress)?;
-    let mut features = fold_features(&mut loaded, plan, None, &|_| vec![holdout_from], progress)?;
+    let (_, mut features) = feature_pass(plan, None, &|_| vec![holdout_from], progress)?;
     let end = features.as_of;
     if holdout_from >= end {
         anyhow::bail!(

@@ -5,6 +5,7 @@
 
 pub mod attributes;
 mod cleaning;
+pub mod engine;
 mod input;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use crate::tiers::params::{
     validate_grading, Available, GradingParams, RawAlerts, RawRfm, RawRisk, RawScore, RawTiers,
 };
 use attributes::{AttributesParams, RawAttributes};
+use engine::{Engine, RawEngine};
 
 /// The pipeline file as written by the user. Every table rejects unknown keys so a typo such as
 /// `custmer_id` is an error instead of a silently ignored setting.
@@ -68,6 +70,9 @@ pub struct RawPipeline {
     pub potential: Option<RawPotential>,
     /// `[attributes]`: the customer master (credit rating, industry, ...).
     pub attributes: Option<RawAttributes>,
+    /// `[engine]`: where the feature aggregation runs.
+    #[serde(default)]
+    pub engine: RawEngine,
 }
 
 /// `[history]`: grade several as-of dates with the same rules and track who moved.
@@ -355,6 +360,7 @@ pub struct Pipeline {
     pub potential: Option<PotentialParams>,
     /// The customer master, with `[attributes]`.
     pub attributes: Option<AttributesParams>,
+    pub engine: Engine,
 }
 
 impl Pipeline {
@@ -455,6 +461,7 @@ impl RawPipeline {
             history,
             potential,
             attributes,
+            engine: self.engine.check()?,
         })
     }
 }
