@@ -8,6 +8,8 @@ pub mod attributes;
 pub mod bench;
 pub mod clean;
 pub mod cli;
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod columns;
 pub mod compare;
 pub mod config;
