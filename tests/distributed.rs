@@ -206,7 +206,8 @@ fn cluster_gives_the_local_tables() {
         "customers.parquet",
         "tiers.parquet",
         "data_quality.parquet",
-        "history_tiers.parquet",
+        "tier_history.parquet",
+        "movements.parquet",
         "potential.parquet",
     ] {
         assert!(tables.iter().any(|n| n == t), "{t} missing from {tables:?}");
