@@ -164,12 +164,20 @@ fn pattern_format(path: &Path, configured: InputFormat) -> Result<InputFormat> {
     if let Some(f) = from_ext(ext(path)) {
         return Ok(f);
     }
-    if path.is_dir() {
-        let first = std::fs::read_dir(path)
-            .ok()
-            .and_then(|mut d| d.find_map(|e| from_ext(ext(&e.ok()?.path()))));
-        if let Some(f) = first {
-            return Ok(f);
+    // A folder (Hive-style `key=value` folders below it too): its first data file.
+    let mut folders = vec![path.to_path_buf()];
+    while let Some(dir) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for entry in entries.into_iter().rev() {
+            if entry.is_dir() {
+                folders.push(entry);
+            } else if let Some(f) = from_ext(ext(&entry)) {
+                return Ok(f);
+            }
         }
     }
     Err(anyhow!(

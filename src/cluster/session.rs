@@ -34,12 +34,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a job may wait for an executor to take it.
 const QUEUE_LIMIT: Duration = Duration::from_secs(120);
 
-/// The rows a finished stage produced: the output rows of its top operator.
-fn stage_rows(stage: &JobStageMetrics) -> u64 {
+/// The output rows of a finished stage's operators at `depth` (0: the stage's result; the
+/// deepest: what it read).
+fn rows_at(stage: &JobStageMetrics, depth: u32) -> u64 {
     stage
         .operators
         .iter()
-        .filter(|o| o.depth == 0)
+        .filter(|o| o.depth == depth)
         .flat_map(|o| &o.metrics)
         .filter_map(|m| match m.metric {
             Some(operator_metric::Metric::OutputRows(n)) => Some(n),
@@ -270,29 +271,33 @@ impl Cluster {
         let mut reported = BTreeSet::new();
         let started = Instant::now();
         loop {
-            tokio::select! {
-                done = &mut job => {
-                    let batches = done.map_err(|e| DataFusionError::Execution(e.to_string()))??;
-                    return Ok((schema, batches));
-                }
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-            let Some(id) = plan
+            let finished = tokio::select! {
+                done = &mut job => Some(done),
+                _ = tokio::time::sleep(Duration::from_secs(1)) => None,
+            };
+            let id = plan
                 .downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
-                .and_then(|d| d.job_id())
-            else {
+                .and_then(|d| d.job_id());
+            if let Some(id) = &id {
+                if client.is_none() {
+                    client = SchedulerGrpcClient::connect(self.endpoint.clone())
+                        .await
+                        .ok();
+                }
+                if let (Some(c), Some(p)) = (client.as_mut(), progress) {
+                    report_stages(c, id.as_str(), &mut reported, p).await;
+                }
+            }
+            if let Some(done) = finished {
+                let batches = done.map_err(|e| DataFusionError::Execution(e.to_string()))??;
+                return Ok((schema, batches));
+            }
+            let (Some(id), Some(c)) = (id, client.as_mut()) else {
                 continue;
             };
-            if client.is_none() {
-                client = SchedulerGrpcClient::connect(self.endpoint.clone())
-                    .await
-                    .ok();
-            }
-            let Some(c) = client.as_mut() else { continue };
-            let job_id = id.as_str().to_string();
             let status = c
                 .get_job_status(GetJobStatusParams {
-                    job_id: job_id.clone(),
+                    job_id: id.as_str().to_string(),
                 })
                 .await
                 .ok()
@@ -301,31 +306,54 @@ impl Cluster {
             if matches!(status, Some(job_status::Status::Queued(_)))
                 && started.elapsed() > QUEUE_LIMIT
             {
-                let _ = c.cancel_job(CancelJobParams { job_id }).await;
+                let _ = c
+                    .cancel_job(CancelJobParams {
+                        job_id: id.as_str().to_string(),
+                    })
+                    .await;
                 return Err(DataFusionError::Execution(format!(
                     "no executor took the job within {} s; are executors running and registered with the scheduler? (tiering-cluster executor --scheduler-host ..., docs/distributed.md)",
                     QUEUE_LIMIT.as_secs()
                 )));
             }
-            let (Some(p), Ok(m)) = (
-                progress,
-                c.get_job_metrics(GetJobMetricsParams { job_id }).await,
-            ) else {
-                continue;
-            };
-            for stage in m.into_inner().stages {
-                if reported.insert(stage.stage_id) {
-                    p.detail(&format!(
-                        "cluster: stage {} done, {} task(s), {} rows out",
-                        stage.stage_id,
-                        stage.partitions,
-                        thousands(stage_rows(&stage))
-                    ));
-                }
-            }
         }
     }
+}
 
+/// Says which stages of job `id` are done that were not said yet: the tasks, the rows the
+/// stage read (from the files or the stage before) and the rows it wrote.
+async fn report_stages(
+    client: &mut SchedulerGrpcClient<tonic::transport::Channel>,
+    id: &str,
+    reported: &mut BTreeSet<u32>,
+    progress: &Progress,
+) {
+    let Ok(metrics) = client
+        .get_job_metrics(GetJobMetricsParams {
+            job_id: id.to_string(),
+        })
+        .await
+    else {
+        return;
+    };
+    for stage in metrics.into_inner().stages {
+        if reported.insert(stage.stage_id) {
+            let deepest = stage.operators.iter().map(|o| o.depth).max().unwrap_or(0);
+            progress.stage(
+                "cluster",
+                &format!(
+                    "stage {}: {} task(s) read {} rows, wrote {}",
+                    stage.stage_id,
+                    stage.partitions,
+                    thousands(rows_at(&stage, deepest)),
+                    thousands(rows_at(&stage, 0))
+                ),
+            );
+        }
+    }
+}
+
+impl Cluster {
     /// What a failed query means for the user: a value that is not a date, a path the
     /// executors cannot read, or the cluster's own message.
     fn query_error(&self, what: &str, e: datafusion::error::DataFusionError) -> anyhow::Error {
