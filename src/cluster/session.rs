@@ -203,7 +203,7 @@ impl Cluster {
             c = q(column),
             t = q(table)
         );
-        let df = self.collect(&sql, "reading the first dates")?;
+        let df = self.collect(&sql, "reading values of a date column")?;
         Ok(df
             .column("v")?
             .str()?
