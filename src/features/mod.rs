@@ -29,12 +29,43 @@ pub use fold::{
 /// same number, so ties, ranks and tiers do not depend on the order of the input. Amounts
 /// with cents keep every cent up to ten billion.
 pub fn round_sum(x: f64) -> f64 {
-    if x == 0.0 || !x.is_finite() {
+    let a = x.abs();
+    if a == 0.0 || !a.is_finite() || a < f64::MIN_POSITIVE {
         return x;
     }
-    let digits = 11 - x.abs().log10().floor() as i32;
-    let scale = 10f64.powi(digits);
-    (x * scale).round() / scale
+    // floor(log10(a)) from the binary exponent (off by at most one, then corrected against
+    // the power of ten): a float's log10 costs more than the rest together, and this runs
+    // for every sum of every customer.
+    let binary = ((a.to_bits() >> 52) as i32) - 1023;
+    let mut decimal = (binary as f64 * std::f64::consts::LOG10_2).floor() as i32;
+    if a >= pow10(decimal + 1) {
+        decimal += 1;
+    } else if a < pow10(decimal) {
+        decimal -= 1;
+    }
+    let digits = 11 - decimal;
+    if digits >= 0 {
+        let scale = pow10(digits);
+        (x * scale).round() / scale
+    } else if digits < -22 {
+        // Beyond 10^33 no sum of money is meant; left as it is.
+        x
+    } else {
+        let scale = pow10(-digits);
+        (x / scale).round() * scale
+    }
+}
+
+/// 10^e, exact for the powers a double holds exactly (up to 10^22).
+fn pow10(e: i32) -> f64 {
+    const TABLE: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    match usize::try_from(e) {
+        Ok(i) if i < TABLE.len() => TABLE[i],
+        _ => 10f64.powi(e),
+    }
 }
 
 /// What the feature step needs to know.
@@ -80,6 +111,24 @@ mod tests {
         assert_eq!(round_sum(9_999_999_999.99), 9_999_999_999.99);
         assert_eq!(round_sum(0.0), 0.0);
         assert!(round_sum(f64::NAN).is_nan());
+        // Around powers of ten, where the decimal exponent changes.
+        assert_eq!(round_sum(99_999.999_999_99), 100_000.0);
+        assert_eq!(round_sum(100_000.000_000_01), 100_000.0);
+        assert_eq!(round_sum(0.001_234_567_890_123_4), 0.001_234_567_890_12);
+        assert_eq!(round_sum(-123_456_789_012_345.6), -123_456_789_012_000.0);
+        assert_eq!(round_sum(1e300), 1e300);
+        // The same as rounding the decimal digits directly.
+        for x in [
+            1.5e-7f64,
+            3.14159265358979,
+            7.0,
+            12_345.678_901_234_5,
+            9.999_999_999_999,
+        ] {
+            let digits = 11 - x.log10().floor() as i32;
+            let scale = 10f64.powi(digits);
+            assert_eq!(round_sum(x), (x * scale).round() / scale, "{x}");
+        }
     }
     use crate::columns as c;
     use crate::config::{DropKeepError, Pipeline};
