@@ -287,6 +287,37 @@ k = 4
     drop(cluster);
 }
 
+/// Real, messy data (../shared/data, run by .ci/run when it is there): UCI Online Retail's
+/// cancellations, float IDs, missing IDs, zero prices and 5,268 exact duplicates give the
+/// same tables on the cluster.
+#[test]
+#[ignore = "needs ../shared/data"]
+fn online_retail_on_the_cluster() {
+    let shared = root().join("../shared/data");
+    if !shared.join("online_retail_I.csv").exists() {
+        eprintln!("../shared/data/online_retail_I.csv not found: skipped");
+        return;
+    }
+    let cluster = LocalCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("pipelines/online_retail.toml"))
+        .unwrap()
+        .replace("../../shared/data", shared.to_str().unwrap());
+    let local = dir.path().join("local.toml");
+    std::fs::write(&local, &text).unwrap();
+    let remote = dir.path().join("remote.toml");
+    std::fs::write(&remote, on_cluster(&text, &cluster.url)).unwrap();
+    let (out_local, out_cluster) = (dir.path().join("local"), dir.path().join("cluster"));
+    run(&local, &out_local);
+    run(&remote, &out_cluster);
+    let tables = same_tables(&out_local, &out_cluster);
+    assert!(
+        tables.iter().any(|t| t == "data_quality.parquet"),
+        "{tables:?}"
+    );
+    drop(cluster);
+}
+
 /// A scheduler that is not there: a clear error naming the URL, at once, nothing written.
 #[test]
 fn unreachable_scheduler_is_an_error() {
