@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(round_sum(1e300), 1e300);
         // The same as rounding the decimal digits directly (12 significant, 6 decimals).
         for x in [
-            3.14159265358979f64,
+            1.234_567_890_123_4f64,
             7.0,
             12_345.678_901_234_5,
             9.999_999_999_999,
