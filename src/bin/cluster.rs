@@ -36,7 +36,8 @@ enum Role {
     },
     /// Starts an executor that registers with a scheduler and runs its tasks.
     Executor {
-        /// Address to listen on (and to give the scheduler and the other executors).
+        /// IP address to listen on, which the scheduler and the other executors reach it at
+        /// (an address, not a host name).
         #[arg(long, default_value = "127.0.0.1")]
         bind: String,
         /// Port of the executor's Arrow Flight service (shuffle data).
@@ -52,7 +53,7 @@ enum Role {
         /// Tasks run at once (default: the machine's cores).
         #[arg(long)]
         concurrent_tasks: Option<usize>,
-        /// Folder for shuffle files (default: a temporary folder).
+        /// Folder for shuffle files (default: a new folder in the system's temporary folder).
         #[arg(long)]
         work_dir: Option<String>,
     },
@@ -110,6 +111,18 @@ async fn serve(role: Role) -> Result<()> {
             concurrent_tasks,
             work_dir,
         } => {
+            // Ballista's default work folder is gone by the time it is used: a folder of
+            // our own under the system's temporary folder, kept for the process's life.
+            let work_dir = match work_dir {
+                Some(d) => d,
+                None => {
+                    let d = std::env::temp_dir()
+                        .join(format!("tiering-cluster-executor-{}", std::process::id()));
+                    std::fs::create_dir_all(&d)
+                        .with_context(|| format!("creating the work folder {}", d.display()))?;
+                    d.to_string_lossy().into_owned()
+                }
+            };
             let mut config = ExecutorProcessConfig {
                 bind_host: bind.clone(),
                 external_host: Some(bind),
@@ -118,7 +131,7 @@ async fn serve(role: Role) -> Result<()> {
                 scheduler_host: scheduler_host.clone(),
                 scheduler_port,
                 scheduler_connect_timeout_seconds: 30,
-                work_dir,
+                work_dir: Some(work_dir),
                 print_thread_info: false,
                 ..Default::default()
             };
