@@ -284,6 +284,35 @@ k = 4
     assert!(stderr.contains("no-such-folder"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!out_bad.exists());
+
+    // Values that do not parse: the file, the column and the value, as locally.
+    for (file, says) in [
+        ("bad_number.csv", "column \"total\" of "),
+        ("bad_date.csv", "column \"day\" under "),
+    ] {
+        let data = root().join("tests/fixtures/bad").join(file);
+        let text = format!(
+            "[input]\npaths = {data:?}\n[input.columns]\ncustomer_id = \"cust\"\ndate = \"day\"\namount = \"total\"\ninvoice_id = \"inv\"\n"
+        );
+        let p = dir.path().join("bad-value.toml");
+        std::fs::write(&p, on_cluster(&text, &cluster.url)).unwrap();
+        let o = tiering(&[
+            "run",
+            p.to_str().unwrap(),
+            "--out",
+            out_bad.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(stderr.contains(says) && stderr.contains(file), "{stderr}");
+        let value = if file == "bad_date.csv" {
+            "\"2024-13-45\""
+        } else {
+            "\"12 EUR\""
+        };
+        assert!(stderr.contains(value), "{stderr}");
+        assert!(!out_bad.exists());
+    }
     drop(cluster);
 }
 

@@ -50,6 +50,15 @@ pub fn cluster_pass(
         sources.push(cluster.register(i, path, format, p)?);
     }
     let date_formats = date_formats(&cluster, &sources, p)?;
+    cluster.date_columns(
+        load::mapped_columns(p)
+            .into_iter()
+            .filter_map(|(role, name)| {
+                let (_, format) = date_formats.iter().find(|(r, _)| r == role)?;
+                Some((name.to_string(), format.clone()?))
+            })
+            .collect(),
+    );
     for (role, f) in &date_formats {
         progress.detail(&format!(
             "date format of {role}: {}",

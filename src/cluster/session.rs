@@ -57,6 +57,8 @@ pub struct Cluster {
     endpoint: String,
     /// The registered paths, for messages.
     paths: std::cell::RefCell<Vec<String>>,
+    /// Text date columns and their formats, for naming the column of a bad date.
+    dates: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Cluster {
@@ -96,6 +98,7 @@ impl Cluster {
             url: url.to_string(),
             endpoint: format!("http://{host}:{port}"),
             paths: Default::default(),
+            dates: Default::default(),
         })
     }
 
@@ -194,6 +197,12 @@ impl Cluster {
         };
         check_columns(path, &source, p)?;
         Ok(source)
+    }
+
+    /// Says which text column is parsed with which date format, so that a bad date's error
+    /// names its column.
+    pub fn date_columns(&self, columns: Vec<(String, String)>) {
+        *self.dates.borrow_mut() = columns;
     }
 
     /// Up to `limit` values of a column that are not null, as text (date format detection).
@@ -366,8 +375,20 @@ impl Cluster {
                 .nth(1)
                 .and_then(|f| f.split('\'').next())
                 .unwrap_or("");
+            let columns: Vec<String> = self
+                .dates
+                .borrow()
+                .iter()
+                .filter(|(_, f)| f == format)
+                .map(|(c, _)| format!("{c:?}"))
+                .collect();
+            let column = match columns.as_slice() {
+                [one] => format!("column {one}"),
+                [] => "a date column".to_string(),
+                many => format!("one of the columns {}", many.join(", ")),
+            };
             return anyhow!(
-                "a date under {paths} is not a date in format {format:?}, e.g. {value:?}; fix the value or set [input] date_format (the cluster stops on the first such value)"
+                "{column} under {paths}: {value:?} is not a date in format {format:?}; fix the value or set [input] date_format (the cluster stops at the first such value)"
             );
         }
         let lower = text.to_ascii_lowercase();
