@@ -407,7 +407,7 @@ fn split_snapshots(table: DataFrame, snapshots: usize) -> Result<Vec<Features>> 
         let part = table
             .filter(&mask)?
             .sort([c::CUSTOMER_ID], SortMultipleOptions::default())?;
-        out.push(features_of(finish_table(&part)?)?);
+        out.push(Features::from_all(finish_table(&part)?)?);
     }
     Ok(out)
 }
@@ -517,27 +517,4 @@ fn finish_table(raw: &DataFrame) -> Result<DataFrame> {
         }
     }
     Ok(DataFrame::new(raw.height(), columns)?)
-}
-
-/// `features::reference::reference_features`' last step: buyers kept, the others counted.
-fn features_of(all: DataFrame) -> Result<Features> {
-    let buyers = all.column(c::FREQUENCY)?.i64()?.gt(0);
-    let rows = all.column(sql::ROWS)?.cast(&DataType::UInt64)?;
-    let returns = all.column(sql::RETURNS)?.cast(&DataType::UInt64)?;
-    let (rows, returns) = (rows.u64()?, returns.u64()?);
-    let (mut n, mut r, mut ret) = (0u64, 0u64, 0u64);
-    for i in 0..all.height() {
-        if buyers.get(i) != Some(true) {
-            n += 1;
-            r += rows.get(i).unwrap_or(0);
-            ret += returns.get(i).unwrap_or(0);
-        }
-    }
-    let customers = all.filter(&buyers)?.drop_many([sql::ROWS, sql::RETURNS]);
-    Ok(Features {
-        customers,
-        no_purchase_customers: n,
-        no_purchase_rows: r,
-        no_purchase_returns: ret,
-    })
 }

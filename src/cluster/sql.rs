@@ -8,6 +8,7 @@
 
 use crate::columns as c;
 use crate::config::{CostColumn, DropKeepError, DropOrKeep, Pipeline, ReturnPolicy, ValueColumns};
+pub use crate::features::{RETURNS, ROWS};
 
 /// What a raw column holds, as far as normalising it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +48,6 @@ pub const DAY: &str = "__day";
 const DUE: &str = "__due";
 const PAID: &str = "__paid";
 pub const SNAP: &str = "__snap";
-pub const ROWS: &str = "__rows";
-pub const RETURNS: &str = "__returns";
 
 /// A quoted identifier (DataFusion folds unquoted names to lower case).
 pub fn q(name: &str) -> String {

@@ -96,6 +96,38 @@ pub struct Features {
     pub no_purchase_returns: u64,
 }
 
+/// The helper columns of a table with every customer (buyers or not): each customer's
+/// transaction rows and returns, which [`Features::from_all`] counts for those left out.
+pub const ROWS: &str = "__rows";
+pub const RETURNS: &str = "__returns";
+
+impl Features {
+    /// From one row per customer with [`ROWS`] and [`RETURNS`], as the specification and the
+    /// cluster compute them: the buyers (`frequency` > 0) kept, the others counted.
+    pub fn from_all(all: polars::prelude::DataFrame) -> anyhow::Result<Features> {
+        use polars::prelude::{ChunkCompareIneq, DataType};
+        let buyers = all.column(crate::columns::FREQUENCY)?.i64()?.gt(0);
+        let rows = all.column(ROWS)?.cast(&DataType::UInt64)?;
+        let returns = all.column(RETURNS)?.cast(&DataType::UInt64)?;
+        let (rows, returns) = (rows.u64()?, returns.u64()?);
+        let (mut n, mut r, mut ret) = (0u64, 0u64, 0u64);
+        for i in 0..all.height() {
+            if buyers.get(i) != Some(true) {
+                n += 1;
+                r += rows.get(i).unwrap_or(0);
+                ret += returns.get(i).unwrap_or(0);
+            }
+        }
+        let customers = all.filter(&buyers)?.drop_many([ROWS, RETURNS]);
+        Ok(Features {
+            customers,
+            no_purchase_customers: n,
+            no_purchase_rows: r,
+            no_purchase_returns: ret,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use polars::prelude::*;
 use crate::clean::{collect_streaming, epoch_days};
 use crate::columns as c;
 
-use super::{FeatureParams, Features};
+use super::{FeatureParams, Features, RETURNS, ROWS};
 
 // Invoice-level helper columns.
 const INV_AMOUNT: &str = "__inv_amount";
@@ -27,8 +27,6 @@ const INV_LAST: &str = "__inv_last_period";
 const INV_PREV: &str = "__inv_prev_period";
 const INV_ROWS: &str = "__inv_rows";
 const INV_RETURNS: &str = "__inv_returns";
-const ROWS: &str = "__rows";
-const RETURNS: &str = "__returns";
 
 /// A purchase line: a positive amount, or with `zero`, a free item (zero, not a return).
 fn is_purchase(zero: bool) -> Expr {
@@ -258,25 +256,7 @@ pub fn compute_features(tx: LazyFrame, p: &FeatureParams) -> Result<LazyFrame> {
 /// Runs [`compute_features`] with the streaming engine and leaves out the customers without
 /// a purchase in the window (nothing to grade them on), counting their rows.
 pub fn reference_features(tx: LazyFrame, p: &FeatureParams) -> Result<Features> {
-    let all = collect_streaming(compute_features(tx, p)?)?;
-    let buyers = all.column(c::FREQUENCY)?.i64()?.gt(0);
-    let rows = all.column(ROWS)?.u64()?;
-    let returns = all.column(RETURNS)?.u64()?;
-    let (mut n, mut r, mut ret) = (0u64, 0u64, 0u64);
-    for i in 0..all.height() {
-        if buyers.get(i) != Some(true) {
-            n += 1;
-            r += rows.get(i).unwrap_or(0);
-            ret += returns.get(i).unwrap_or(0);
-        }
-    }
-    let customers = all.filter(&buyers)?.drop_many([ROWS, RETURNS]);
-    Ok(Features {
-        customers,
-        no_purchase_customers: n,
-        no_purchase_rows: r,
-        no_purchase_returns: ret,
-    })
+    Features::from_all(collect_streaming(compute_features(tx, p)?)?)
 }
 
 /// The region with the most purchase revenue per customer (over lines, so an order split
