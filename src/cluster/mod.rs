@@ -154,45 +154,23 @@ fn day_date(day: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::Duration::days(day as i64)
 }
 
-/// CSV or Parquet, from `[input] format` or the pattern's extension (`*.parquet`, a file);
-/// a folder needs `[input] format` unless this machine can list it.
+/// CSV or Parquet, from `[input] format` or, as the local reader decides it, the extension
+/// of the pattern (`*.parquet`, a file) or of the first data file below a folder (Hive-style
+/// `key=value` folders too); a folder this machine cannot list needs `[input] format`.
 fn pattern_format(path: &Path, configured: InputFormat) -> Result<InputFormat> {
-    if configured != InputFormat::Auto {
-        return Ok(configured);
+    if configured != InputFormat::Auto || !path.is_dir() {
+        return load::file_format(path, configured);
     }
-    let ext = |p: &Path| {
-        p.extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-    };
-    let from_ext = |e: Option<String>| match e.as_deref() {
-        Some("parquet" | "pq") => Some(InputFormat::Parquet),
-        Some("csv" | "txt" | "tsv") => Some(InputFormat::Csv),
-        _ => None,
-    };
-    if let Some(f) = from_ext(ext(path)) {
-        return Ok(f);
+    let mut files = Vec::new();
+    load::collect_data_files(path, &mut files)?;
+    files.sort();
+    match files.first() {
+        Some(first) => load::file_format(first, configured),
+        None => Err(anyhow!(
+            "cannot tell the format of the files under {} from their names; set [input] format = \"parquet\" or \"csv\"",
+            path.display()
+        )),
     }
-    // A folder (Hive-style `key=value` folders below it too): its first data file.
-    let mut folders = vec![path.to_path_buf()];
-    while let Some(dir) = folders.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut entries: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for entry in entries.into_iter().rev() {
-            if entry.is_dir() {
-                folders.push(entry);
-            } else if let Some(f) = from_ext(ext(&entry)) {
-                return Ok(f);
-            }
-        }
-    }
-    Err(anyhow!(
-        "cannot tell the format of the files under {} from its name; set [input] format = \"parquet\" or \"csv\"",
-        path.display()
-    ))
 }
 
 /// The date format of every text date column: `[input] date_format`, else detected as the

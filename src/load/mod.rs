@@ -243,7 +243,7 @@ fn expand_inputs(patterns: &[PathBuf], pipeline: &Path) -> Result<Vec<PathBuf>> 
     Ok(out)
 }
 
-fn collect_data_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+pub(crate) fn collect_data_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry?.path();
         if path.is_dir() {
@@ -258,7 +258,7 @@ fn collect_data_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn file_format(path: &Path, configured: InputFormat) -> Result<InputFormat> {
+pub(crate) fn file_format(path: &Path, configured: InputFormat) -> Result<InputFormat> {
     if configured != InputFormat::Auto {
         return Ok(configured);
     }
