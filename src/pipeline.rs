@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::attributes::{attach_attributes, MasterMatch};
 use crate::clean::{
@@ -28,7 +29,7 @@ use crate::potential::validate::ValidationSummary;
 use crate::potential::{assess, with_potential, Potential, PotentialResults, RawPotential};
 use crate::progress::{thousands, Progress};
 use crate::tiers::clusters::{fit_clusters, ClusterOutput, Clustered};
-use crate::tiers::rules::{assign_rule_tiers, Grading, Rows, TierRows, TierSummary};
+use crate::tiers::rules::{assign_rule_tiers, Grading, TierRows, TierSummary};
 
 /// The result of a run, for callers that want the tables without reading the files back.
 pub struct RunResult {
@@ -501,9 +502,17 @@ fn grade_history(
             dates.len() - 1
         );
     }
-    for e in earlier {
-        let d = e.as_of;
-        let (snap_customers, tiers) = catch_panic(|| grade_snapshot(e.features, d, p, master))
+    // The earlier snapshots are graded side by side: grading a table keeps only part of the
+    // cores busy.
+    let graded: Vec<(NaiveDate, Result<(DataFrame, DataFrame)>)> = earlier
+        .into_par_iter()
+        .map(|e| {
+            let d = e.as_of;
+            (d, catch_panic(|| grade_snapshot(e.features, d, p, master)))
+        })
+        .collect();
+    for (d, result) in graded {
+        let (snap_customers, tiers) = result
             .map_err(|e| pass_error(loaded, p, e))
             .with_context(|| format!("grading the snapshot as of {d}"))?;
         // One model for every snapshot, so cluster numbers mean the same everywhere.
@@ -523,7 +532,7 @@ fn grade_history(
     }
     snaps.push(Snapshot {
         as_of: features.as_of,
-        tiers: grading.rows.frame(Rows::All)?,
+        tiers: grading.rows.graded_frame()?,
         clusters: clusters.map(|c| c.labels.clone()),
     });
     let mut tables = build_history(&snaps, &p.grading.tier_names, p.report.language)?;
@@ -627,5 +636,5 @@ fn grade_snapshot(
     let (graded, _) = graded_table(&customers, potential.as_ref(), master, p)?;
     let customers = graded.unwrap_or(customers);
     let grading = assign_rule_tiers(&customers, &p.grading)?;
-    Ok((customers, grading.rows.frame(Rows::All)?))
+    Ok((customers, grading.rows.graded_frame()?))
 }

@@ -131,6 +131,18 @@ impl TierRows {
 
     /// The rows of tiers.parquet, every column, built side by side.
     pub fn frame(&self, rows: Rows) -> Result<DataFrame> {
+        self.columns_at(rows, true)
+    }
+
+    /// Every customer's row of tiers.parquet without the texts that only that file shows:
+    /// the reason and the policy columns. What a snapshot of a history run keeps (see
+    /// `crate::history::Snapshot`); the reasons are most of the table's work.
+    pub fn graded_frame(&self) -> Result<DataFrame> {
+        self.columns_at(Rows::All, false)
+    }
+
+    /// The rows of tiers.parquet at `rows`; without `reasons`, no reason or policy column.
+    fn columns_at(&self, rows: Rows, reasons: bool) -> Result<DataFrame> {
         let n = self.height();
         let idx: Vec<usize> = match &rows {
             Rows::All => (0..n).collect(),
@@ -143,7 +155,7 @@ impl TierRows {
             .map(ready)
             .collect();
         builds.extend(self.score_columns(&idx));
-        builds.extend(self.tier_columns(&idx));
+        builds.extend(self.tier_columns(&idx, reasons));
         let mut df = DataFrame::new(idx.len(), build_columns(builds)?)?;
         df.rechunk_mut();
         Ok(df)
@@ -201,11 +213,12 @@ impl TierRows {
         builds
     }
 
-    /// Tier before risk, risk and its reasons, tier, rank, downgrade, reason and policies.
-    fn tier_columns<'a>(&'a self, idx: &'a [usize]) -> Vec<ColumnJob<'a>> {
+    /// Tier before risk, risk and its reasons, tier, rank, downgrade, and with `reasons`, the
+    /// reason and the policies.
+    fn tier_columns<'a>(&'a self, idx: &'a [usize], reasons: bool) -> Vec<ColumnJob<'a>> {
         let p = &self.p;
         let names = &p.tier_names;
-        vec![
+        let mut jobs: Vec<ColumnJob<'a>> = vec![
             Box::new(move || Ok(vec![labels(c::TIER_BASE, names, at(&self.base, idx))?])),
             Box::new(move || {
                 Ok(vec![labels(
@@ -236,19 +249,22 @@ impl TierRows {
                     Column::new(c::DOWNGRADED.into(), downgraded),
                 ])
             }),
-            Box::new(move || {
+        ];
+        if reasons {
+            jobs.push(Box::new(move || {
                 let text = text_column(c::REASON, idx.len(), |k, out| self.reason(idx[k], out));
                 Ok(vec![text.into_column()])
-            }),
-            Box::new(move || {
+            }));
+            jobs.push(Box::new(move || {
                 policy_columns(
                     p,
                     &idx.iter()
                         .map(|i| self.tier[*i] as usize)
                         .collect::<Vec<_>>(),
                 )
-            }),
-        ]
+            }));
+        }
+        jobs
     }
 
     /// The plain-language reason for customer `i`'s tier.
