@@ -3,10 +3,12 @@
 //! customers who moved with the reason read off their scores, and per-period stability.
 //! Pure: graded snapshots in, frames out.
 
-use std::collections::HashMap;
+use std::fmt;
 
 use anyhow::Result;
 use chrono::NaiveDate;
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -22,7 +24,8 @@ pub const LEFT: &str = "left";
 /// One graded snapshot.
 pub struct Snapshot {
     pub as_of: NaiveDate,
-    /// tiers.parquet of the snapshot.
+    /// The snapshot's rows of tiers.parquet, without reasons and policies (see
+    /// `TierRows::graded_frame`).
     pub tiers: DataFrame,
     /// Cluster index (0 = most valuable) per row of `tiers`, from the one shared model.
     pub clusters: Option<Vec<usize>>,
@@ -76,6 +79,9 @@ struct Grade<'a> {
     profit: Option<f64>,
 }
 
+/// The hash maps of this module: IDs and tier names, hashed by foldhash rather than SipHash.
+type Map<K, V> = HashMap<K, V, FixedState>;
+
 /// Every customer's grade in one snapshot: (customer ID, grade), in table order.
 type Grades<'a> = Vec<(&'a str, Grade<'a>)>;
 
@@ -116,13 +122,24 @@ fn grades(df: &DataFrame) -> Result<Grades<'_>> {
         .collect())
 }
 
-/// Why a customer moved, from what changed between the two grades, in `lang`.
-fn movement_reason(a: &Grade, b: &Grade, lang: Language) -> String {
-    let two = |x: f64| format!("{x:.2}");
-    let mut parts = vec![lang.change("score", two(a.score), two(b.score))];
-    parts.push(lang.change("revenue", two(a.monetary), two(b.monetary)));
+/// A number with two decimals, as the reasons show it.
+struct Two(f64);
+
+impl fmt::Display for Two {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{:.2}", self.0)
+    }
+}
+
+/// Writes why a customer moved, from what changed between the two grades, in `lang`.
+fn movement_reason(out: &mut String, a: &Grade, b: &Grade, lang: Language) -> fmt::Result {
+    let sep = lang.separator();
+    lang.change(out, "score", Two(a.score), Two(b.score))?;
+    out.push_str(sep);
+    lang.change(out, "revenue", Two(a.monetary), Two(b.monetary))?;
     if let (Some(x), Some(y)) = (a.profit, b.profit) {
-        parts.push(lang.change("profit", two(x), two(y)));
+        out.push_str(sep);
+        lang.change(out, "profit", Two(x), Two(y))?;
     }
     for (name, x, y) in [
         ("recency", a.r, b.r),
@@ -130,7 +147,8 @@ fn movement_reason(a: &Grade, b: &Grade, lang: Language) -> String {
         ("monetary", a.m, b.m),
     ] {
         if x != y {
-            parts.push(lang.change(name, x, y));
+            out.push_str(sep);
+            lang.change(out, name, x, y)?;
         }
     }
     if a.risk != b.risk {
@@ -140,9 +158,10 @@ fn movement_reason(a: &Grade, b: &Grade, lang: Language) -> String {
         } else {
             format!("{to} ({})", b.risk_reasons)
         };
-        parts.push(lang.change("risk", lang.risk_level(a.risk), to));
+        out.push_str(sep);
+        lang.change(out, "risk", lang.risk_level(a.risk), to)?;
     }
-    parts.join(lang.separator())
+    Ok(())
 }
 
 /// Two consecutive snapshot dates.
@@ -162,15 +181,18 @@ struct MigrationRow {
     revenue: f64,
 }
 
-/// A customer whose tier changed, who is new or who left.
-struct Movement {
+/// A customer whose tier changed, who is new or who left; the texts are borrowed from the
+/// snapshots' tables.
+struct Movement<'a> {
     period: Period,
-    customer_id: String,
-    from_tier: String,
-    to_tier: String,
+    customer_id: &'a str,
+    from_tier: &'a str,
+    to_tier: &'a str,
     /// "up", "down", [`NEW`] or [`LEFT`].
     direction: &'static str,
-    reason: String,
+    /// Where the reason ends in its pair's `reasons` (it starts where the previous one's
+    /// ends).
+    reason_end: usize,
 }
 
 /// How many customers kept their tier over a period, and how the others moved.
@@ -216,9 +238,11 @@ struct Flow {
 }
 
 /// What changed between two consecutive snapshots.
-struct PairChanges {
+struct PairChanges<'a> {
     migration: Vec<MigrationRow>,
-    movements: Vec<Movement>,
+    movements: Vec<Movement<'a>>,
+    /// The movements' reasons, one after the other: one text, not a string per movement.
+    reasons: String,
     stability: StabilityRow,
     matrix: StateMatrix,
 }
@@ -257,14 +281,13 @@ pub fn build_history(
             };
             pair_changes(period, &g[0], &g[1], &states, lang)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let migration: Vec<&MigrationRow> = pairs.iter().flat_map(|p| &p.migration).collect();
-    let movements: Vec<&Movement> = pairs.iter().flat_map(|p| &p.movements).collect();
     let stability: Vec<&StabilityRow> = pairs.iter().map(|p| &p.stability).collect();
     Ok(HistoryTables {
         tier_history,
         migration: migration_frame(&migration)?,
-        movements: movements_frame(&movements)?,
+        movements: movements_frame(&pairs)?,
         stability: stability_frame(&stability)?,
         last_matrix: pairs.last().map(|p| p.matrix.clone()),
         sizes,
@@ -318,30 +341,32 @@ fn tier_sizes(as_of: NaiveDate, grades: &Grades, tier_names: &[String]) -> TierS
 
 /// The migration, movements and stability of one pair of snapshots: the customers of the
 /// later one in its order, then those who left, by ID.
-fn pair_changes(
+fn pair_changes<'a>(
     period: Period,
-    before: &Grades,
-    after: &Grades,
+    before: &'a Grades<'a>,
+    after: &'a Grades<'a>,
     states: &States,
     lang: Language,
-) -> PairChanges {
-    let ga: HashMap<&str, &Grade> = before.iter().map(|(k, v)| (*k, v)).collect();
-    let gb: HashMap<&str, &Grade> = after.iter().map(|(k, v)| (*k, v)).collect();
-    let mut flows: HashMap<(&str, &str), Flow> = HashMap::new();
+) -> Result<PairChanges<'a>> {
+    let ga: Map<&str, &Grade> = before.iter().map(|(k, v)| (*k, v)).collect();
+    let gb: Map<&str, &Grade> = after.iter().map(|(k, v)| (*k, v)).collect();
+    let mut flows: Map<(&str, &str), Flow> = Map::default();
     let mut flow = |from, to, revenue: f64| {
         let e = flows.entry((from, to)).or_default();
         e.customers += 1;
         e.revenue += revenue;
     };
     let mut movements = Vec::new();
-    let mut moved = |id: &str, from: &str, to: &str, direction, reason| {
+    let mut reasons = String::new();
+    // A movement whose reason was just written at the end of `reasons`.
+    let mut moved = |id: &'a str, from: &'a str, to: &'a str, direction, reason_end| {
         movements.push(Movement {
             period,
-            customer_id: id.to_string(),
-            from_tier: from.to_string(),
-            to_tier: to.to_string(),
+            customer_id: id,
+            from_tier: from,
+            to_tier: to,
             direction,
-            reason,
+            reason_end,
         });
     };
     let mut stability = StabilityRow {
@@ -368,20 +393,15 @@ fn pair_changes(
                         stability.downgrades += 1;
                         "down"
                     };
-                    moved(
-                        id,
-                        old.tier,
-                        g.tier,
-                        direction,
-                        movement_reason(old, g, lang),
-                    );
+                    movement_reason(&mut reasons, old, g, lang)?;
+                    moved(id, old.tier, g.tier, direction, reasons.len());
                 }
             }
             None => {
                 stability.new += 1;
                 flow(NEW, g.tier, g.monetary);
-                let reason = lang.first_graded(period.to, format!("{:.2}", g.score));
-                moved(id, NEW, g.tier, NEW, reason);
+                lang.first_graded(&mut reasons, period.to, Two(g.score))?;
+                moved(id, NEW, g.tier, NEW, reasons.len());
             }
         }
     }
@@ -394,22 +414,23 @@ fn pair_changes(
     for (id, old) in gone {
         stability.left += 1;
         flow(old.tier, LEFT, old.monetary);
-        let reason = lang.left_window().to_string();
-        moved(id, old.tier, LEFT, LEFT, reason);
+        reasons.push_str(lang.left_window());
+        moved(id, old.tier, LEFT, LEFT, reasons.len());
     }
     let (migration, matrix) = migration_rows(period, &flows, states);
-    PairChanges {
+    Ok(PairChanges {
         migration,
         movements,
+        reasons,
         stability,
         matrix,
-    }
+    })
 }
 
 /// The paths customers took over a period, in state order, and the same counts as a matrix.
 fn migration_rows(
     period: Period,
-    flows: &HashMap<(&str, &str), Flow>,
+    flows: &Map<(&str, &str), Flow>,
     states: &States,
 ) -> (Vec<MigrationRow>, StateMatrix) {
     let mut rows = Vec::new();
@@ -477,14 +498,25 @@ fn migration_frame(rows: &[&MigrationRow]) -> Result<DataFrame> {
     Ok(DataFrame::new(rows.len(), columns)?)
 }
 
-fn movements_frame(rows: &[&Movement]) -> Result<DataFrame> {
-    let mut columns = Vec::from(period_columns(rows, |m| m.period)?);
+/// The movements of every pair, in pair order, each with its reason.
+fn movements_frame(pairs: &[PairChanges]) -> Result<DataFrame> {
+    let rows: Vec<&Movement> = pairs.iter().flat_map(|p| &p.movements).collect();
+    let mut columns = Vec::from(period_columns(&rows, |m| m.period)?);
+    let reasons: Vec<&str> = pairs
+        .iter()
+        .flat_map(|p| {
+            let starts = std::iter::once(0).chain(p.movements.iter().map(|m| m.reason_end));
+            starts
+                .zip(&p.movements)
+                .map(|(start, m)| &p.reasons[start..m.reason_end])
+        })
+        .collect();
     columns.extend([
-        column(c::CUSTOMER_ID, rows, |m| m.customer_id.as_str()),
-        column(c::FROM_TIER, rows, |m| m.from_tier.as_str()),
-        column(c::TO_TIER, rows, |m| m.to_tier.as_str()),
-        column(c::DIRECTION, rows, |m| m.direction),
-        column(c::REASON, rows, |m| m.reason.as_str()),
+        column(c::CUSTOMER_ID, &rows, |m| m.customer_id),
+        column(c::FROM_TIER, &rows, |m| m.from_tier),
+        column(c::TO_TIER, &rows, |m| m.to_tier),
+        column(c::DIRECTION, &rows, |m| m.direction),
+        Column::new(c::REASON.into(), reasons),
     ]);
     Ok(DataFrame::new(rows.len(), columns)?)
 }

@@ -285,7 +285,13 @@ impl Language {
     }
 
     /// One change of a movement: "score 40.00 -> 60.00", "recency 2 -> 4".
-    pub fn change(self, what: &str, from: impl Display, to: impl Display) -> String {
+    pub fn change(
+        self,
+        out: &mut impl Write,
+        what: &str,
+        from: impl Display,
+        to: impl Display,
+    ) -> Result {
         let what = match (self, what) {
             (Zh, "score") => "得分",
             (Zh, "revenue") => "收入",
@@ -296,14 +302,19 @@ impl Language {
             (Zh, "risk") => "风险",
             _ => what,
         };
-        format!("{what} {from} -> {to}")
+        write!(out, "{what} {from} -> {to}")
     }
 
     /// Why a customer appears in a history: "first graded at 2025-04-01: score 62.50".
-    pub fn first_graded(self, date: impl Display, score: impl Display) -> String {
+    pub fn first_graded(
+        self,
+        out: &mut impl Write,
+        date: impl Display,
+        score: impl Display,
+    ) -> Result {
         match self {
-            En => format!("first graded at {date}: score {score}"),
-            Zh => format!("{date} 首次评级：得分 {score}"),
+            En => write!(out, "first graded at {date}: score {score}"),
+            Zh => write!(out, "{date} 首次评级：得分 {score}"),
         }
     }
 
@@ -359,6 +370,10 @@ mod tests {
             "消费下降 85.7%：最近一期 10.00，前一期 70.00"
         );
         assert_eq!(text(|o| Zh.risk_intro(o, "high")), "；高风险：");
-        assert_eq!(Zh.change("risk", "低", "高"), "风险 低 -> 高");
+        assert_eq!(text(|o| Zh.change(o, "risk", "低", "高")), "风险 低 -> 高");
+        assert_eq!(
+            text(|o| Zh.first_graded(o, "2025-04-01", "62.50")),
+            "2025-04-01 首次评级：得分 62.50"
+        );
     }
 }
