@@ -348,8 +348,7 @@ fn pair_changes<'a>(
     states: &States,
     lang: Language,
 ) -> Result<PairChanges<'a>> {
-    let ga: Map<&str, &Grade> = before.iter().map(|(k, v)| (*k, v)).collect();
-    let gb: Map<&str, &Grade> = after.iter().map(|(k, v)| (*k, v)).collect();
+    let (matched, gone) = match_rows(before, after);
     let mut flows: Map<(&str, &str), Flow> = Map::default();
     let mut flow = |from, to, revenue: f64| {
         let e = flows.entry((from, to)).or_default();
@@ -378,8 +377,8 @@ fn pair_changes<'a>(
         new: 0,
         left: 0,
     };
-    for (id, g) in after {
-        match ga.get(id) {
+    for ((id, g), m) in after.iter().zip(&matched) {
+        match m.map(|k| &before[k as usize].1) {
             Some(old) => {
                 stability.in_both += 1;
                 flow(old.tier, g.tier, g.monetary);
@@ -405,13 +404,7 @@ fn pair_changes<'a>(
             }
         }
     }
-    let mut gone: Vec<(&str, &Grade)> = ga
-        .iter()
-        .filter(|(id, _)| !gb.contains_key(*id))
-        .map(|(id, old)| (*id, *old))
-        .collect();
-    gone.sort_by(|x, y| x.0.cmp(y.0));
-    for (id, old) in gone {
+    for (id, old) in gone.iter().map(|k| &before[*k as usize]) {
         stability.left += 1;
         flow(old.tier, LEFT, old.monetary);
         reasons.push_str(lang.left_window());
@@ -425,6 +418,36 @@ fn pair_changes<'a>(
         stability,
         matrix,
     })
+}
+
+/// For each customer of `after`, its row in `before` (if any); and the rows of `before` whose
+/// customer `after` does not have, by ID. A merge of the two in ID order: the snapshots'
+/// tables are sorted by ID already (feature tables are), so no hash table of either is built.
+fn match_rows(before: &Grades, after: &Grades) -> (Vec<Option<u32>>, Vec<u32>) {
+    let by_id = |g: &Grades| -> Vec<u32> {
+        let mut rows: Vec<u32> = (0..g.len() as u32).collect();
+        if !g.windows(2).all(|w| w[0].0 <= w[1].0) {
+            rows.sort_by(|&x, &y| g[x as usize].0.cmp(g[y as usize].0));
+        }
+        rows
+    };
+    let (b, a) = (by_id(before), by_id(after));
+    let mut matched = vec![None; after.len()];
+    let mut gone = Vec::new();
+    let mut j = 0;
+    for &i in &b {
+        let id = before[i as usize].0;
+        while j < a.len() && after[a[j] as usize].0 < id {
+            j += 1;
+        }
+        if j < a.len() && after[a[j] as usize].0 == id {
+            matched[a[j] as usize] = Some(i);
+            j += 1;
+        } else {
+            gone.push(i);
+        }
+    }
+    (matched, gone)
 }
 
 /// The paths customers took over a period, in state order, and the same counts as a matrix.
@@ -535,4 +558,45 @@ fn stability_frame(rows: &[&StabilityRow]) -> Result<DataFrame> {
         column(c::LEFT_CUSTOMERS, rows, |s| s.left as i64),
     ]);
     Ok(DataFrame::new(rows.len(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graded<'a>(ids: &[&'a str]) -> Grades<'a> {
+        let grade = Grade {
+            tier: "A",
+            rank: 1,
+            score: 0.0,
+            r: 1,
+            f: 1,
+            m: 1,
+            risk: "low",
+            risk_reasons: "",
+            monetary: 0.0,
+            profit: None,
+        };
+        ids.iter().map(|id| (*id, grade.clone())).collect()
+    }
+
+    /// Customers in both snapshots are matched by ID whatever the tables' order; those only
+    /// in the earlier one come in ID order.
+    #[test]
+    fn rows_are_matched_by_id() {
+        let (m, gone) = match_rows(
+            &graded(&["c", "a", "e", "b"]),
+            &graded(&["b", "d", "c", "f"]),
+        );
+        assert_eq!(m, [Some(3), None, Some(0), None]);
+        assert_eq!(gone, [1, 2]);
+        let (m, gone) = match_rows(
+            &graded(&["a", "b", "c", "é"]),
+            &graded(&["b", "c", "cc", "d"]),
+        );
+        assert_eq!(m, [Some(1), Some(2), None, None]);
+        assert_eq!(gone, [0, 3]);
+        let (m, gone) = match_rows(&graded(&[]), &graded(&["x"]));
+        assert_eq!((m, gone), (vec![None], vec![]));
+    }
 }
