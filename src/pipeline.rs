@@ -29,7 +29,7 @@ use crate::potential::validate::ValidationSummary;
 use crate::potential::{assess, with_potential, Potential, PotentialResults, RawPotential};
 use crate::progress::{thousands, Progress};
 use crate::tiers::clusters::{fit_clusters, ClusterOutput, Clustered};
-use crate::tiers::rules::{assign_rule_tiers, Grading, TierRows, TierSummary};
+use crate::tiers::rules::{assign_rule_tiers, grade_rows, Grading, TierRows, TierSummary};
 
 /// The result of a run, for callers that want the tables without reading the files back.
 pub struct RunResult {
@@ -635,6 +635,6 @@ fn grade_snapshot(
     };
     let (graded, _) = graded_table(&customers, potential.as_ref(), master, p)?;
     let customers = graded.unwrap_or(customers);
-    let grading = assign_rule_tiers(&customers, &p.grading)?;
-    Ok((customers, grading.rows.graded_frame()?))
+    let rows = grade_rows(&customers, &p.grading)?;
+    Ok((customers, rows.graded_frame()?))
 }

@@ -97,8 +97,47 @@ impl<'a> Inputs<'a> {
     }
 }
 
-/// Grades every customer of `customers` (the features table).
+/// Grades every customer of `customers` (the features table), with the summaries and alerts
+/// a run's report shows.
 pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Grading> {
+    let (rows, Some(r)) = grade(customers, p, true)? else {
+        bail!("grading gave no summaries");
+    };
+    Ok(Grading {
+        rows: Arc::new(rows),
+        tier_summary: r.per_tier.frame()?,
+        per_tier: r.per_tier,
+        segment_summary: r.segment_summary,
+        thresholds: r.thresholds,
+        alert_count: r.alerts.height(),
+        alerts: r.alerts,
+        attribute_summary: r.attribute_summary,
+        notes: r.notes,
+    })
+}
+
+/// Grades every customer of `customers` with the same rules as [`assign_rule_tiers`], the
+/// per-customer rows only: what an earlier snapshot of a history run needs.
+pub fn grade_rows(customers: &DataFrame, p: &GradingParams) -> Result<TierRows> {
+    Ok(grade(customers, p, false)?.0)
+}
+
+/// What [`assign_rule_tiers`] shows beside the rows.
+struct Report {
+    per_tier: TierSummary,
+    attribute_summary: Option<DataFrame>,
+    segment_summary: DataFrame,
+    thresholds: DataFrame,
+    alerts: DataFrame,
+    notes: Vec<String>,
+}
+
+/// The rows of every customer, and with `report`, the summaries and alerts.
+fn grade(
+    customers: &DataFrame,
+    p: &GradingParams,
+    report: bool,
+) -> Result<(TierRows, Option<Report>)> {
     let n = customers.height();
     let inputs = Inputs::read(customers)?;
     let features = [&inputs.recency, &inputs.frequency, &inputs.monetary];
@@ -132,26 +171,33 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         let (tier, by) = apply_pins(&after_risk, &p.pins, &attrs);
         (tier, Some(Pinned { after_risk, by }))
     };
-    let after_risk = pins.as_ref().map_or(&tier, |p| &p.after_risk);
 
-    let profit = inputs.profit.as_ref();
-    let moves = Moves {
-        base: &base.tier,
-        after_risk,
-        pinned_by: pins.as_ref().map(|p| &p.by[..]),
+    let report = if report {
+        let after_risk = pins.as_ref().map_or(&tier, |p| &p.after_risk);
+        let profit = inputs.profit.as_ref();
+        let moves = Moves {
+            base: &base.tier,
+            after_risk,
+            pinned_by: pins.as_ref().map(|p| &p.by[..]),
+        };
+        let between = &risk_inputs.between;
+        Some(Report {
+            per_tier: tier_summary(p, &tier, &moves, &weighted.score, features, profit)?,
+            attribute_summary: attribute_summary(
+                p,
+                &attrs,
+                &tier,
+                (&segments.names, &segments.index),
+                &inputs.monetary,
+            )?,
+            segment_summary: segment_summary(&segments.names, &segments.index, features)?,
+            thresholds: thresholds_table(&rfm.thresholds)?,
+            alerts: alerts(customers, p, &inputs, between, &tier, &weighted.score)?,
+            notes: rfm.notes,
+        })
+    } else {
+        None
     };
-    let per_tier = tier_summary(p, &tier, &moves, &weighted.score, features, profit)?;
-    let attribute_summary = attribute_summary(
-        p,
-        &attrs,
-        &tier,
-        (&segments.names, &segments.index),
-        &inputs.monetary,
-    )?;
-    let segment_summary = segment_summary(&segments.names, &segments.index, features)?;
-    let thresholds = thresholds_table(&rfm.thresholds)?;
-    let between = &risk_inputs.between;
-    let alerts = alerts(customers, p, &inputs, between, &tier, &weighted.score)?;
 
     let rows = TierRows {
         p: p.clone(),
@@ -169,17 +215,7 @@ pub fn assign_rule_tiers(customers: &DataFrame, p: &GradingParams) -> Result<Gra
         attrs,
         pins,
     };
-    Ok(Grading {
-        rows: Arc::new(rows),
-        tier_summary: per_tier.frame()?,
-        per_tier,
-        segment_summary,
-        thresholds,
-        alert_count: alerts.height(),
-        alerts,
-        attribute_summary,
-        notes: rfm.notes,
-    })
+    Ok((rows, report))
 }
 
 /// Fixtures shared by the tests of the steps.
@@ -206,5 +242,38 @@ mod fixtures {
             c::MONETARY_PREV_PERIOD => [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 70.0, 0.0, 60.0]
         )
         .unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{params, tied_customers};
+    use super::*;
+
+    /// A history snapshot's rows (no summaries, no alerts) are those of a full grading, and
+    /// its frame is tiers.parquet's without the reason (and policy) columns.
+    #[test]
+    fn rows_alone_grade_as_a_full_grading() {
+        let p = params("");
+        let full = assign_rule_tiers(&tied_customers(), &p).unwrap();
+        let rows = grade_rows(&tied_customers(), &p).unwrap();
+        assert_eq!(rows.tiers(), full.rows.tiers());
+        assert!(full.rows.tiers().iter().any(|t| *t != full.rows.tiers()[0]));
+        let graded = rows.graded_frame().unwrap();
+        assert!(graded.equals_missing(&full.rows.graded_frame().unwrap()));
+        let whole = full.rows.frame(Rows::All).unwrap();
+        let kept: Vec<_> = whole
+            .get_column_names()
+            .into_iter()
+            .filter(|n| graded.column(n).is_ok())
+            .cloned()
+            .collect();
+        assert_eq!(
+            whole.width() - kept.len(),
+            1,
+            "the reason (no policies here)"
+        );
+        assert!(graded.column(c::REASON).is_err());
+        assert!(graded.equals_missing(&whole.select(kept).unwrap()));
     }
 }
