@@ -14,7 +14,7 @@ use super::chart_data::chart_data;
 use super::charts::{choose_look, render_charts, Look};
 use super::files as f;
 use super::metadata::{run_metadata, RunMetadata};
-use super::parquet::{write_partitioned, write_table, Pending};
+use super::parquet::{write_partitioned, write_table, write_table_parallel, Pending};
 use super::report::{build_report, severity_counts, ReportInputs, SeverityCounts};
 use super::{OutputTarget, RunResults, Staging, REPORT_ALERTS};
 use crate::clean::QualityRow;
@@ -136,11 +136,21 @@ impl Outputs {
         // Tables are written side by side: one writer keeps about one core busy. Largest
         // first, one table per task, so the big ones start at once on different threads (in
         // list order rayon could give the two largest to one thread, one after the other).
-        tables.sort_by_key(|(_, df)| std::cmp::Reverse(df.height() * df.width()));
+        let cells = |df: &DataFrame| df.height() * df.width();
+        tables.sort_by_key(|(_, df)| std::cmp::Reverse(cells(df)));
+        // A table larger than all the others together (a history's tier_history) would keep
+        // one core busy long after the others are written: its columns are encoded in
+        // parallel.
+        let rest: usize = tables.iter().skip(1).map(|(_, df)| cells(df)).sum();
+        let one_large = tables.first().is_some_and(|(_, df)| cells(df) > rest);
         tables
             .par_iter_mut()
             .with_max_len(1)
-            .try_for_each(|(file, df)| write_table(&self.staging, file, df, &run_json))?;
+            .enumerate()
+            .try_for_each(|(i, (file, df))| match i == 0 && one_large {
+                true => write_table_parallel(&self.staging, file, df, &run_json),
+                false => write_table(&self.staging, file, df, &run_json),
+            })?;
         drop(tables);
         let Outputs {
             early,
