@@ -1164,33 +1164,51 @@ impl Fold {
     }
 
     /// Per snapshot, in the order of the windows, the per-customer rows from the folded state:
-    /// buyers only, sorted by customer ID. A snapshot's state is handed back once its table
-    /// is built.
+    /// buyers only, sorted by customer ID. Two snapshots are finished side by side (each
+    /// keeps only part of the cores busy), and a snapshot's state is handed back once its
+    /// table is built.
     fn finish(mut self) -> Result<Vec<Features>> {
-        (0..self.windows.len())
-            .map(|v| self.finish_view(v))
-            .collect()
+        // Per snapshot, its view of every shard; the shards keep the interned IDs and regions.
+        let mut snapshots: Vec<Vec<View>> = self.windows.iter().map(|_| Vec::new()).collect();
+        for shard in &mut self.shards {
+            for (v, view) in std::mem::take(&mut shard.views).into_iter().enumerate() {
+                snapshots[v].push(view);
+            }
+        }
+        let mut out = Vec::with_capacity(snapshots.len());
+        let mut todo = snapshots.into_iter().enumerate();
+        while let Some((v, views)) = todo.next() {
+            match todo.next() {
+                Some((w, other)) => {
+                    let (a, b) =
+                        rayon::join(|| self.finish_view(v, views), || self.finish_view(w, other));
+                    out.extend([a?, b?]);
+                }
+                None => out.push(self.finish_view(v, views)?),
+            }
+        }
+        Ok(out)
     }
 
-    /// The features of snapshot `v` (see [`Fold::finish`]).
-    fn finish_view(&mut self, v: usize) -> Result<Features> {
-        let figures = self.invoice_figures(v);
+    /// The features of snapshot `v` from its `views`, one per shard (see [`Fold::finish`]).
+    fn finish_view(&self, v: usize, mut views: Vec<View>) -> Result<Features> {
+        let figures = self.invoice_figures(v, &mut views);
         // Per shard, each customer's main region: (the shard's region index, revenue).
         let main_region: Vec<Vec<Option<(u32, f64)>>> = if self.has_region {
-            self.shards
+            views
                 .par_iter_mut()
-                .map(|s| s.views[v].main_regions(&s.regions))
+                .zip(&self.shards)
+                .map(|(view, s)| view.main_regions(&s.regions))
                 .collect()
         } else {
             Vec::new()
         };
-        let sums: Vec<Vec<CustomerSums>> = self
-            .shards
+        let sums: Vec<Vec<CustomerSums>> = views
             .iter_mut()
-            .map(|s| std::mem::take(&mut s.views[v].sums))
+            .map(|view| std::mem::take(&mut view.sums))
             .collect();
         let (buyers, left_out) = buyers(&figures, &sums);
-        let order = sorted_by_id(&self.shards, v, buyers);
+        let order = sorted_by_id(&self.shards, &views, buyers);
         let values = BuyerValues::gather(
             &order,
             &sums,
@@ -1200,12 +1218,8 @@ impl Fold {
             self.has_due,
         );
         drop((figures, sums));
-        let columns = self.columns(v, &order, values, &main_region)?;
-        for s in &mut self.shards {
-            let view = &mut s.views[v];
-            view.global = Vec::new();
-            view.region_revenue = HashMap::default();
-        }
+        let columns = self.columns(&views, &order, values, &main_region)?;
+        drop(views);
         Ok(Features {
             customers: DataFrame::new(order.len(), columns)?,
             no_purchase_customers: left_out.customers,
@@ -1215,25 +1229,24 @@ impl Fold {
     }
 
     /// Per shard, what each customer of snapshot `v` gets from its invoices, from the
-    /// snapshot's invoice log (which is handed back).
-    fn invoice_figures(&mut self, v: usize) -> Vec<Vec<InvoiceFigures>> {
+    /// snapshot's invoice log in its `views` (which is handed back).
+    fn invoice_figures(&self, v: usize, views: &mut [View]) -> Vec<Vec<InvoiceFigures>> {
         let (as_of, has_due, hasher) = (self.windows[v].as_of, self.has_due, self.hasher);
         // Parts fold in parallel, each its own customers' invoices in input order, so the
         // result does not depend on the thread count. A shard at a time, its log handed back
         // after it: the log of the shards not done yet and the figures of those done are
         // resident together, not the whole log and the figures.
         let mut parts: Vec<(usize, Vec<(u32, InvoiceFigures)>)> = Vec::new();
-        for (k, shard) in self.shards.iter_mut().enumerate() {
-            let logs = std::mem::take(&mut shard.views[v].parts);
+        for (k, view) in views.iter_mut().enumerate() {
+            let logs = std::mem::take(&mut view.parts);
             parts.par_extend(
                 logs.into_par_iter()
                     .map(|p| (k, p.figures(&hasher, as_of, has_due))),
             );
         }
-        let mut figures: Vec<Vec<InvoiceFigures>> = self
-            .shards
+        let mut figures: Vec<Vec<InvoiceFigures>> = views
             .iter()
-            .map(|s| vec![InvoiceFigures::default(); s.views[v].sums.len()])
+            .map(|view| vec![InvoiceFigures::default(); view.sums.len()])
             .collect();
         // Each shard's parts lie together, in shard order.
         figures
@@ -1252,16 +1265,17 @@ impl Fold {
         figures
     }
 
-    /// The feature columns of the buyers in `order` of snapshot `view`, in the table's order.
+    /// The feature columns of the buyers in `order` of the snapshot of `views`, in the table's
+    /// order.
     fn columns(
         &self,
-        view: usize,
+        views: &[View],
         order: &[u64],
         values: BuyerValues,
         main_region: &[Vec<Option<(u32, f64)>>],
     ) -> Result<Vec<Column>> {
         let (has_cost, has_due, has_region) = (self.has_cost, self.has_due, self.has_region);
-        let mut columns = self.computed_columns(view, order, &values, main_region)?;
+        let mut columns = self.computed_columns(views, order, &values, main_region)?;
         values.into_columns(&mut columns, has_cost, has_due);
         // In the table's order, every column built placed once.
         let ordered = c::customer_columns(has_cost, has_due, has_region)
@@ -1284,7 +1298,7 @@ impl Fold {
     /// by side, one task each.
     fn computed_columns(
         &self,
-        view: usize,
+        views: &[View],
         order: &[u64],
         values: &BuyerValues,
         main_region: &[Vec<Option<(u32, f64)>>],
@@ -1309,7 +1323,7 @@ impl Fold {
                     c::CUSTOMER_ID.into(),
                     order.iter().map(|g| {
                         // Keys were interned from `&str`, so they are UTF-8.
-                        std::str::from_utf8(id_of(shards, view, *g)).unwrap_or_default()
+                        std::str::from_utf8(id_of(shards, views, *g)).unwrap_or_default()
                     }),
                 );
                 Ok(vec![ids.into_column()])
@@ -1396,16 +1410,15 @@ fn buyer_at(g: u64) -> (usize, usize) {
     ((g >> 32) as usize, g as u32 as usize)
 }
 
-/// The customer ID of a buyer of snapshot `view`.
-fn id_of(shards: &[Shard], view: usize, g: u64) -> &[u8] {
+/// The customer ID of a buyer of the snapshot of `views` (one per shard).
+fn id_of<'a>(shards: &'a [Shard], views: &[View], g: u64) -> &'a [u8] {
     let (k, i) = buyer_at(g);
-    let s = &shards[k];
-    s.customers.key(s.views[view].shard_index(i as u32))
+    shards[k].customers.key(views[k].shard_index(i as u32))
 }
 
-/// The buyers of snapshot `view` sorted by customer ID.
-fn sorted_by_id(shards: &[Shard], view: usize, buyers: Vec<u64>) -> Vec<u64> {
-    let key = |g: u64| id_of(shards, view, g);
+/// The buyers of the snapshot of `views` sorted by customer ID.
+fn sorted_by_id(shards: &[Shard], views: &[View], buyers: Vec<u64>) -> Vec<u64> {
+    let key = |g: u64| id_of(shards, views, g);
     // IDs are unique across shards, so the order is total. Each buyer carries its ID's
     // first 16 bytes as a number in the same order, which settles most comparisons
     // without looking the IDs up (two cache misses each); ties compare the whole IDs.
