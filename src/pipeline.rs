@@ -503,23 +503,27 @@ fn grade_history(
         );
     }
     // The earlier snapshots are graded side by side: grading a table keeps only part of the
-    // cores busy.
-    let graded: Vec<(NaiveDate, Result<(DataFrame, DataFrame)>)> = earlier
+    // cores busy. One cluster model for every snapshot, so cluster numbers mean the same
+    // everywhere.
+    let graded: Vec<(NaiveDate, Result<SnapshotGrades>)> = earlier
         .into_par_iter()
         .map(|e| {
             let d = e.as_of;
-            (d, catch_panic(|| grade_snapshot(e.features, d, p, master)))
+            let graded = catch_panic(|| grade_snapshot(e.features, d, p, master))
+                .map_err(|e| pass_error(loaded, p, e))
+                .and_then(|(customers, tiers)| {
+                    let clusters = match clusters {
+                        Some(cl) => Some(cl.model.assign(&customers)?),
+                        None => None,
+                    };
+                    Ok((tiers, clusters))
+                });
+            (d, graded)
         })
         .collect();
     for (d, result) in graded {
-        let (snap_customers, tiers) = result
-            .map_err(|e| pass_error(loaded, p, e))
-            .with_context(|| format!("grading the snapshot as of {d}"))?;
-        // One model for every snapshot, so cluster numbers mean the same everywhere.
-        let clusters = match clusters {
-            Some(cl) => Some(cl.model.assign(&snap_customers)?),
-            None => None,
-        };
+        let (tiers, clusters) =
+            result.with_context(|| format!("grading the snapshot as of {d}"))?;
         progress.stage(
             "snapshot",
             &format!("{d}: {} customers", thousands(tiers.height() as u64)),
@@ -617,6 +621,9 @@ fn tier_line(summary: &TierSummary) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// An earlier snapshot's graded rows (see [`grade_snapshot`]) and each one's cluster.
+type SnapshotGrades = (DataFrame, Option<Vec<usize>>);
 
 /// Grades one earlier snapshot from its features (or its error: no row in its window) with
 /// the same rules. Returns (customers, tiers).
