@@ -52,7 +52,7 @@ impl ClusterModel {
     /// Cluster index (0 = most valuable) of every customer of `customers`: nearest centroid.
     pub fn assign(&self, customers: &DataFrame) -> Result<Vec<usize>> {
         let raw = feature_matrix(customers, &self.features, Some(&self.medians))?.0;
-        let x = self.transform.apply(raw.view());
+        let x = self.transform.apply_owned(raw);
         let d = x.ncols();
         let data = x.as_slice().context("the scaled matrix is row-major")?;
         let cents = self.centroids.as_standard_layout();
@@ -143,9 +143,8 @@ pub fn fit_clusters(
     let (raw, medians, missing) = feature_matrix(customers, &p.features, None)?;
     let transform = FittedTransform::fit(raw.view(), &p.transform)
         .map_err(|e| anyhow::anyhow!("[clustering] {e}"))?;
-    let x = transform.apply(raw.view());
-    // The untransformed matrix is not read again (n x d values: 350 MB at 100 M transactions).
-    drop(raw);
+    // The untransformed matrix is not read again: transformed in place.
+    let x = transform.apply_owned(raw);
     let order: Vec<f64> = Floats::of(customers, &p.order_by)?
         .iter()
         .map(|v| v.filter(|x| x.is_finite()).unwrap_or(0.0))
