@@ -5,9 +5,13 @@
 //! potential models with TIERING_BENCH_POTENTIAL=1; the same
 //! code as `tiering bench`, which is the command docs/performance.md's table comes from.
 
-/// The allocator of the `tiering` binary, so the figures are the command's.
+/// The allocator of the `tiering` binary, with its options (see `src/main.rs`), so the
+/// figures are the command's.
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[used]
+#[export_name = "_rjem_malloc_conf"]
+static MALLOC_CONF: &u8 = &b"background_thread:true,dirty_decay_ms:1000\0"[0];
 
 fn main() -> anyhow::Result<()> {
     let sizes: Vec<u64> = std::env::var("TIERING_BENCH_ROWS")

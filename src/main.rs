@@ -17,6 +17,14 @@ use tiering::progress::{thousands, Progress};
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options (its `malloc_conf`, read before `main`; the `_rjem_` prefix is the
+/// bundled jemalloc's): a background thread hands pages freed for a second back to the
+/// system, instead of keeping them for ten seconds or until the next allocation asks.
+/// Measured in docs/performance.md; `_RJEM_MALLOC_CONF` in the environment overrides it.
+#[used]
+#[export_name = "_rjem_malloc_conf"]
+static MALLOC_CONF: &u8 = &b"background_thread:true,dirty_decay_ms:1000\0"[0];
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A panic is a bug or a reader's assertion on damaged data: the library turns the ones
