@@ -9,6 +9,7 @@
 /// figures are the command's.
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
 #[used]
 #[export_name = "_rjem_malloc_conf"]
 static MALLOC_CONF: &u8 = &b"background_thread:true,dirty_decay_ms:1000\0"[0];

@@ -21,6 +21,9 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// bundled jemalloc's): a background thread hands pages freed for a second back to the
 /// system, instead of keeping them for ten seconds or until the next allocation asks.
 /// Measured in docs/performance.md; `_RJEM_MALLOC_CONF` in the environment overrides it.
+/// On Linux with glibc only: jemalloc has no background threads on macOS or musl (asked for
+/// one, it would fail to start), and on Windows the symbol is not one a program may define.
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
 #[used]
 #[export_name = "_rjem_malloc_conf"]
 static MALLOC_CONF: &u8 = &b"background_thread:true,dirty_decay_ms:1000\0"[0];
