@@ -524,15 +524,30 @@ fn grade_history(
     for (d, result) in graded {
         let (tiers, clusters) =
             result.with_context(|| format!("grading the snapshot as of {d}"))?;
-        progress.stage(
-            "snapshot",
-            &format!("{d}: {} customers", thousands(tiers.height() as u64)),
-        );
         snaps.push(Snapshot {
             as_of: d,
             tiers,
             clusters,
         });
+    }
+    // One stage line for the snapshots graded together; each one's size with --verbose.
+    let sizes: Vec<usize> = snaps.iter().map(|s| s.tiers.height()).collect();
+    if let (Some(first), Some(last)) = (snaps.first(), snaps.last()) {
+        let (fewest, most) = (sizes.iter().min(), sizes.iter().max());
+        progress.stage(
+            "snapshots",
+            &format!(
+                "{} graded, {} to {}: {} to {} customers",
+                snaps.len(),
+                first.as_of,
+                last.as_of,
+                thousands(fewest.copied().unwrap_or(0) as u64),
+                thousands(most.copied().unwrap_or(0) as u64)
+            ),
+        );
+    }
+    for (s, n) in snaps.iter().zip(&sizes) {
+        progress.detail(&format!("{}: {} customers", s.as_of, thousands(*n as u64)));
     }
     snaps.push(Snapshot {
         as_of: features.as_of,
