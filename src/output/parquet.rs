@@ -53,7 +53,8 @@ pub struct OpenTable {
 /// null counts (what readers prune row groups with); distinct counts would hash every value
 /// of every column, the slowest part of writing. One thread encodes the file: callers write
 /// files side by side, and polars' own parallel encoding then queues behind the other files'
-/// work (at 10 M transactions writing took 0.9 to 1.3 s that way, 0.9 to 1.0 s this way).
+/// work (at 10 M transactions writing took 0.9 to 1.3 s that way, 0.9 to 1.0 s this way);
+/// [`write_table_parallel`] is for the one table written while little else is.
 /// Columns are made one chunk each first, on the caller's thread: columns written in parallel
 /// blocks (reasons, alert details) otherwise have their chunks aligned on polars' thread pool
 /// behind the other files, and at 10 M the alerts table took 1.25 s to write instead of
