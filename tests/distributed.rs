@@ -128,6 +128,18 @@ fn run(pipeline: &Path, out: &Path) -> String {
     stderr
 }
 
+/// Runs `pipeline` into `out`, which must fail; gives what it printed on stderr.
+fn run_failing(pipeline: &Path, out: &Path) -> String {
+    let o = tiering(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// `text` with `[engine]` pointing at `url` appended.
 fn on_cluster(text: &str, url: &str) -> String {
     format!("{text}\n[engine]\nkind = \"ballista\"\nurl = \"{url}\"\n")
@@ -273,14 +285,7 @@ k = 4
     )
     .unwrap();
     let out_bad = dir.path().join("bad-out");
-    let o = tiering(&[
-        "run",
-        bad.to_str().unwrap(),
-        "--out",
-        out_bad.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let stderr = run_failing(&bad, &out_bad);
     assert!(stderr.contains("no-such-folder"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!out_bad.exists());
@@ -296,14 +301,7 @@ k = 4
         );
         let p = dir.path().join("bad-value.toml");
         std::fs::write(&p, on_cluster(&text, &cluster.url)).unwrap();
-        let o = tiering(&[
-            "run",
-            p.to_str().unwrap(),
-            "--out",
-            out_bad.to_str().unwrap(),
-        ]);
-        let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success());
+        let stderr = run_failing(&p, &out_bad);
         assert!(stderr.contains(says) && stderr.contains(file), "{stderr}");
         let value = if file == "bad_date.csv" {
             "\"2024-13-45\""
@@ -363,14 +361,7 @@ fn unreachable_scheduler_is_an_error() {
     std::fs::write(&pipeline, text).unwrap();
     let out = dir.path().join("out");
     let start = Instant::now();
-    let o = tiering(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let stderr = run_failing(&pipeline, &out);
     assert!(stderr.contains(&url), "{stderr}");
     assert!(
         stderr.contains("cannot reach the Ballista scheduler"),
