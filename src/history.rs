@@ -79,7 +79,7 @@ struct Grade<'a> {
     profit: Option<f64>,
 }
 
-/// The hash maps of this module: IDs and tier names, hashed by foldhash rather than SipHash.
+/// The hash maps of this module (paths between tiers), hashed by foldhash, not SipHash.
 type Map<K, V> = HashMap<K, V, FixedState>;
 
 /// Every customer's grade in one snapshot: (customer ID, grade), in table order.

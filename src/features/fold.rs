@@ -434,9 +434,9 @@ impl Default for InvoiceFigures {
 
 /// The key an invoice number is told apart by among its customer's invoices: a number of up
 /// to 7 bytes is itself (its bytes, and its length in the top byte); a longer one is a 63-bit
-/// hash of it (foldhash's quality variant, which mixes its output fully) with the top bit set. Two longer numbers of one customer share a key with a
-/// chance of about n^2 / 2^64 for its n invoices (one in 10^7 for a customer with a million
-/// invoices). A key instead of the number's bytes saves the log a dozen bytes per run: 0.5 GB
+/// hash of it (foldhash's quality variant, which mixes its output fully) with the top bit
+/// set. Two longer numbers of one customer share a key with a chance of about n^2 / 2^64 for
+/// its n invoices (one in 10^7 for a customer with a million invoices). A key instead of the number's bytes saves the log a dozen bytes per run: 0.5 GB
 /// at 100 M lines. Written here because it packs the short numbers no hash map crate would.
 fn invoice_key(number: &[u8]) -> u64 {
     const KEYS: foldhash::quality::FixedState = foldhash::quality::FixedState::with_seed(4);
