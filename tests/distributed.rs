@@ -116,28 +116,31 @@ fn tiering(args: &[&str]) -> Output {
         .expect("the tiering binary runs")
 }
 
-fn run(pipeline: &Path, out: &Path) -> String {
+/// `tiering run pipeline --out out`: whether it succeeded, and what it printed on stderr.
+fn run_pipeline(pipeline: &Path, out: &Path) -> (bool, String) {
     let o = tiering(&[
         "run",
         pipeline.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "tiering failed: {stderr}");
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn run(pipeline: &Path, out: &Path) -> String {
+    let (ok, stderr) = run_pipeline(pipeline, out);
+    assert!(ok, "tiering failed: {stderr}");
     stderr
 }
 
 /// Runs `pipeline` into `out`, which must fail; gives what it printed on stderr.
 fn run_failing(pipeline: &Path, out: &Path) -> String {
-    let o = tiering(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(!o.status.success());
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    let (ok, stderr) = run_pipeline(pipeline, out);
+    assert!(!ok);
+    stderr
 }
 
 /// `text` with `[engine]` pointing at `url` appended.
